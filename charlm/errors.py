@@ -1,0 +1,26 @@
+"""The errors a user can cause. The CLI turns each into one line on stderr and an exit code;
+any other exception is a bug in charlm and may show a traceback."""
+
+
+class CharlmError(Exception):
+    """Base class: something about the input, options or files that the user can fix."""
+
+    exit_code = 2
+
+
+class ConfigError(CharlmError):
+    """Impossible or inconsistent options."""
+
+
+class DataError(CharlmError):
+    """A text file that cannot be used as a corpus (missing, empty, binary, not UTF-8, too short)."""
+
+
+class CheckpointError(CharlmError):
+    """A file that is not a loadable charlm checkpoint (foreign, truncated, corrupt, newer format)."""
+
+
+class TrainingError(CharlmError):
+    """Training cannot go on (for example the loss keeps becoming NaN)."""
+
+    exit_code = 3
