@@ -1,0 +1,43 @@
+"""All parameters of a model in one flat array, all gradients in another.
+
+Each named parameter is a C-contiguous view into the flat buffers, so the optimizer, gradient
+clipping and (later) an allreduce each touch one array, and a checkpoint saves one array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_ALIGN = 16  # elements: every view starts on a 64-byte boundary (float32), which SIMD loops like
+
+
+class ParamStore:
+    def __init__(self, shapes: dict[str, tuple[int, ...]], dtype=np.float32):
+        self.shapes = dict(shapes)
+        self.dtype = np.dtype(dtype)
+        self.offsets: dict[str, int] = {}
+        offset = 0
+        for name, shape in self.shapes.items():
+            self.offsets[name] = offset
+            size = int(np.prod(shape))
+            offset += -(-size // _ALIGN) * _ALIGN
+        self.data = np.zeros(offset, self.dtype)
+        self.grad = np.zeros(offset, self.dtype)
+        self.params = {n: self.view(self.data, n) for n in self.shapes}
+        self.grads = {n: self.view(self.grad, n) for n in self.shapes}
+
+    def view(self, flat: np.ndarray, name: str) -> np.ndarray:
+        shape = self.shapes[name]
+        start = self.offsets[name]
+        return flat[start : start + int(np.prod(shape))].reshape(shape)
+
+    @property
+    def size(self) -> int:
+        """Number of parameters (without alignment padding)."""
+        return sum(int(np.prod(s)) for s in self.shapes.values())
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.params[name]
+
+    def names(self):
+        return self.shapes.keys()
