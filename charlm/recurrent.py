@@ -118,6 +118,8 @@ class RecurrentLayer:
         ws = self._workspace(T, N)
         h, c, r = ws.h, ws.c, ws.r
         b_ih, b_hh, w_hh_t = self.p["bias_ih"], self.p["bias_hh"], self._w_hh_t
+        b = b_ih + b_hh  # the kernels add one bias (the GRU's n block keeps them apart)
+        H = self.H
         h[0] = state[0]
         if c is not None:
             c[0] = state[1]
@@ -125,17 +127,17 @@ class RecurrentLayer:
         for t in range(T):
             np.matmul(h[t], w_hh_t, out=r)
             if name == "lstm":
-                lstm_k.lstm_forward_step(a[t], r, b_ih, b_hh, c[t], h[t + 1], c[t + 1])
+                lstm_k.lstm_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
             elif name == "lstm-peephole":
-                lstm_k.peephole_forward_step(a[t], r, b_ih, b_hh, self.p["weight_peephole"], c[t], h[t + 1], c[t + 1])
+                lstm_k.peephole_forward_step(a[t], r, b, self.p["weight_peephole"], c[t], h[t + 1], c[t + 1])
             elif name == "lstm-coupled":
-                lstm_k.coupled_forward_step(a[t], r, b_ih, b_hh, c[t], h[t + 1], c[t + 1])
+                lstm_k.coupled_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
             elif name == "gru":
-                gru_k.gru_forward_step(a[t], r, b_ih, b_hh, h[t], ws.hn[t], h[t + 1])
+                gru_k.gru_forward_step(a[t], r, b[: 2 * H], b_ih[2 * H :], b_hh[2 * H :], h[t], ws.hn[t], h[t + 1])
             elif name == "rnn-tanh":
-                rnn_k.rnn_tanh_forward_step(a[t], r, b_ih, b_hh, h[t + 1])
+                rnn_k.rnn_tanh_forward_step(a[t], r, b, h[t + 1])
             else:
-                rnn_k.rnn_relu_forward_step(a[t], r, b_ih, b_hh, h[t + 1])
+                rnn_k.rnn_relu_forward_step(a[t], r, b, h[t + 1])
         self._gates = a
         final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
         return h[1:], final

@@ -1,9 +1,9 @@
 """GRU step kernels, PyTorch's ``nn.GRU`` layout: gate rows ``r, z, n``, G = 3, and the reset
 gate applied to the recurrent product *plus its bias*::
 
-    r = sigmoid(a_r + W_hr h + b_hr)
-    z = sigmoid(a_z + W_hz h + b_hz)
-    n = tanh(a_n + r * (W_hn h + b_hn))
+    r = sigmoid(a_r + W_hr h + b_ir + b_hr)
+    z = sigmoid(a_z + W_hz h + b_iz + b_hz)
+    n = tanh(a_n + b_in + r * (W_hn h + b_hn))
     h' = (1 - z) * n + z * h
 
 ``a`` is the input projection ``x W_ih^T`` and ``r`` the recurrent product ``h W_hh^T``
@@ -11,30 +11,32 @@ gate applied to the recurrent product *plus its bias*::
 ``hn = W_hn h + b_hn`` (N, H) for the backward. Because r multiplies only the recurrent part of
 n, the gradients of the input and recurrent pre-activations differ in the n block, so the backward
 writes both: ``da`` (for W_ih, b_ih and the input) and ``dr`` (for W_hh, b_hh and h).
+Loops are shaped for vectorisation, see the note in lstm.py.
 """
 
 from __future__ import annotations
 
 from ._jit import kernel
-from .activations import sigmoid, tanh
-from .lstm import _accumulate_rows
+from .activations import tanh
+from .tensor import accumulate_rows, sigmoid_inplace
 
 
 @kernel
-def gru_forward_step(a, r, b_ih, b_hh, h_prev, hn_out, h_out):
-    """a, r: (N, 3H); b_ih, b_hh: (3H,); h_prev, hn_out, h_out: (N, H). a becomes [r z n]."""
+def gru_forward_step(a, r, b_rz, b_in, b_hn, h_prev, hn_out, h_out):
+    """a, r: (N, 3H); b_rz: (2H,) = b_ih + b_hh of the r and z blocks; b_in, b_hn: (H,) the n
+    block's input and recurrent biases; h_prev, hn_out, h_out: (N, H). a becomes [r z n]."""
     n_rows, H = h_prev.shape
+    one = h_prev.dtype.type(1)
     for n in range(n_rows):
+        x, rn, hn, hp, ho = a[n], r[n], hn_out[n], h_prev[n], h_out[n]
+        sigmoid_inplace(x[: 2 * H], rn[: 2 * H], b_rz)
+        rg, z, ng, rhn = x[:H], x[H : 2 * H], x[2 * H :], rn[2 * H :]
         for j in range(H):
-            rg = sigmoid(a[n, j] + b_ih[j] + r[n, j] + b_hh[j])
-            z = sigmoid(a[n, H + j] + b_ih[H + j] + r[n, H + j] + b_hh[H + j])
-            hn = r[n, 2 * H + j] + b_hh[2 * H + j]
-            ng = tanh(a[n, 2 * H + j] + b_ih[2 * H + j] + rg * hn)
-            a[n, j] = rg
-            a[n, H + j] = z
-            a[n, 2 * H + j] = ng
-            hn_out[n, j] = hn
-            h_out[n, j] = (1 - z) * ng + z * h_prev[n, j]
+            hn[j] = rhn[j] + b_hn[j]
+        for j in range(H):
+            ng[j] = tanh(ng[j] + b_in[j] + rg[j] * hn[j])
+        for j in range(H):
+            ho[j] = (one - z[j]) * ng[j] + z[j] * hp[j]
 
 
 @kernel
@@ -43,21 +45,25 @@ def gru_backward_step(gates, hn, h_prev, dy, dh_rec, dh_direct, da, dr, db_ih, d
     dh_direct: (N, H) in: the part of dL/dh_t that came straight through z at step t+1,
     out: the same for h_{t-1}; da, dr: (N, 3H) out; db_ih, db_hh: (3H,) accumulated."""
     n_rows, H = h_prev.shape
+    one = h_prev.dtype.type(1)
     for n in range(n_rows):
+        g_, d_, e_ = gates[n], da[n], dr[n]
+        rg, z, ng = g_[:H], g_[H : 2 * H], g_[2 * H :]
+        hnn, hp, dyn, dhn, dd = hn[n], h_prev[n], dy[n], dh_rec[n], dh_direct[n]
         for j in range(H):
-            rg = gates[n, j]
-            z = gates[n, H + j]
-            ng = gates[n, 2 * H + j]
-            dh = dy[n, j] + dh_rec[n, j] + dh_direct[n, j]
-            dn = dh * (1 - z) * (1 - ng * ng)
-            dz = dh * (h_prev[n, j] - ng) * z * (1 - z)
-            drg = dn * hn[n, j] * rg * (1 - rg)
-            da[n, j] = drg
-            da[n, H + j] = dz
-            da[n, 2 * H + j] = dn
-            dr[n, j] = drg
-            dr[n, H + j] = dz
-            dr[n, 2 * H + j] = dn * rg
-            dh_direct[n, j] = dh * z
-    _accumulate_rows(da, db_ih)
-    _accumulate_rows(dr, db_hh)
+            dd[j] = dyn[j] + dhn[j] + dd[j]  # now the whole dL/dh_t
+        for j in range(H):
+            dh = dd[j]
+            d_[2 * H + j] = dh * (one - z[j]) * (one - ng[j] * ng[j])
+            d_[H + j] = dh * (hp[j] - ng[j]) * z[j] * (one - z[j])
+        for j in range(H):
+            drg = d_[2 * H + j] * hnn[j] * rg[j] * (one - rg[j])
+            d_[j] = drg
+        for k in range(2 * H):
+            e_[k] = d_[k]
+        for j in range(H):
+            e_[2 * H + j] = d_[2 * H + j] * rg[j]
+        for j in range(H):
+            dd[j] = dd[j] * z[j]
+    accumulate_rows(da, db_ih)
+    accumulate_rows(dr, db_hh)

@@ -1,48 +1,50 @@
-"""Plain (Elman) RNN step kernels, PyTorch's ``nn.RNN``: ``h' = act(a + b_ih + h W_hh^T + b_hh)`` with
-``a = x W_ih^T``, act = tanh or relu. G = 1. Both derivatives are taken from the output
-h' (1 - h'^2 for tanh, h' > 0 for relu), so the backward needs nothing but the outputs."""
+"""Plain (Elman) RNN step kernels, PyTorch's ``nn.RNN``: ``h' = act(a + h W_hh^T + b)`` with
+``a = x W_ih^T`` and ``b = b_ih + b_hh``, act = tanh or relu. G = 1. Both derivatives are taken
+from the output h' (1 - h'^2 for tanh, h' > 0 for relu), so the backward needs only the outputs."""
 
 from __future__ import annotations
 
 from ._jit import kernel
 from .activations import tanh
-from .lstm import _accumulate_rows
+from .tensor import accumulate_rows
 
 
 @kernel
-def rnn_tanh_forward_step(a, r, b_ih, b_hh, h_out):
-    """a, r, h_out: (N, H); b_ih, b_hh: (H,)."""
-    n_rows, H = h_out.shape
-    for n in range(n_rows):
-        for j in range(H):
-            h_out[n, j] = tanh(a[n, j] + b_ih[j] + r[n, j] + b_hh[j])
+def rnn_tanh_forward_step(a, r, b, h_out):
+    """a, r, h_out: (N, H); b: (H,). a is left as it was."""
+    for n in range(h_out.shape[0]):
+        an, rn, ho = a[n], r[n], h_out[n]
+        for j in range(ho.size):
+            ho[j] = tanh(an[j] + rn[j] + b[j])
 
 
 @kernel
 def rnn_tanh_backward_step(h, dy, dh_rec, da, db):
     """h: (N, H) outputs of the step; dy, dh_rec: (N, H); da: (N, H) out; db: (H,) accumulated."""
-    n_rows, H = h.shape
-    for n in range(n_rows):
-        for j in range(H):
-            hv = h[n, j]
-            da[n, j] = (dy[n, j] + dh_rec[n, j]) * (1 - hv * hv)
-    _accumulate_rows(da, db)
+    one = h.dtype.type(1)
+    for n in range(h.shape[0]):
+        hn, dyn, dhn, dan = h[n], dy[n], dh_rec[n], da[n]
+        for j in range(hn.size):
+            dan[j] = (dyn[j] + dhn[j]) * (one - hn[j] * hn[j])
+    accumulate_rows(da, db)
 
 
 @kernel
-def rnn_relu_forward_step(a, r, b_ih, b_hh, h_out):
-    n_rows, H = h_out.shape
-    for n in range(n_rows):
-        for j in range(H):
-            v = a[n, j] + b_ih[j] + r[n, j] + b_hh[j]
-            h_out[n, j] = v if v > 0 else 0 * v
+def rnn_relu_forward_step(a, r, b, h_out):
+    zero = h_out.dtype.type(0)
+    for n in range(h_out.shape[0]):
+        an, rn, ho = a[n], r[n], h_out[n]
+        for j in range(ho.size):
+            v = an[j] + rn[j] + b[j]
+            ho[j] = v if v > zero else zero * v  # zero * v keeps a NaN a NaN
 
 
 @kernel
 def rnn_relu_backward_step(h, dy, dh_rec, da, db):
-    n_rows, H = h.shape
-    for n in range(n_rows):
-        for j in range(H):
-            g = dy[n, j] + dh_rec[n, j]
-            da[n, j] = g if h[n, j] > 0 else 0 * g
-    _accumulate_rows(da, db)
+    zero = h.dtype.type(0)
+    for n in range(h.shape[0]):
+        hn, dyn, dhn, dan = h[n], dy[n], dh_rec[n], da[n]
+        for j in range(hn.size):
+            g = dyn[j] + dhn[j]
+            dan[j] = g if hn[j] > zero else zero * g
+    accumulate_rows(da, db)

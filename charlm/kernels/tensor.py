@@ -1,8 +1,42 @@
-"""Small elementwise and indexing kernels used around the matrix products."""
+"""Small row-wise, elementwise and indexing kernels used around the matrix products.
+
+Loops run over whole 1-D (row) views from index 0 with few distinct arrays: the form LLVM
+vectorises reliably (see the note in lstm.py)."""
 
 from __future__ import annotations
 
-from ._jit import kernel
+from ._jit import inline_kernel, kernel
+from .activations import sigmoid, tanh
+
+
+@inline_kernel
+def sigmoid_inplace(x, r, b):
+    """x[k] = sigmoid(x[k] + r[k] + b[k]) over whole 1-D views."""
+    for k in range(x.size):
+        x[k] = sigmoid(x[k] + r[k] + b[k])
+
+
+@inline_kernel
+def tanh_inplace(x, r, b):
+    """x[k] = tanh(x[k] + r[k] + b[k]) over whole 1-D views."""
+    for k in range(x.size):
+        x[k] = tanh(x[k] + r[k] + b[k])
+
+
+@inline_kernel
+def add_into(x, y):
+    """x[k] += y[k] over whole 1-D views."""
+    for k in range(x.size):
+        x[k] += y[k]
+
+
+@kernel
+def accumulate_rows(m, total):
+    """total += m.sum(axis=0) for m: (M, K), total: (K,)."""
+    for n in range(m.shape[0]):
+        row = m[n]
+        for k in range(row.size):
+            total[k] += row[k]
 
 
 @kernel
@@ -16,9 +50,9 @@ def gather_rows(table, index, out):
 def scatter_add_rows(out, index, rows):
     """out[index[m]] += rows[m]; out: (V, K); index: (M,); rows: (M, K). Repeated indices add up."""
     for m in range(index.shape[0]):
-        k = index[m]
-        for j in range(rows.shape[1]):
-            out[k, j] += rows[m, j]
+        dst, src = out[index[m]], rows[m]
+        for j in range(src.size):
+            dst[j] += src[j]
 
 
 @kernel
@@ -39,11 +73,3 @@ def dropout_backward(dout, uniform, p, dx):
     keep_from = uniform.dtype.type(p)
     for i in range(dout.size):
         dx[i] = dout[i] * scale if uniform[i] >= keep_from else zero
-
-
-@kernel
-def add_rows(m, out):
-    """out += m.sum(axis=0) for m: (M, K), out: (K,)."""
-    for i in range(m.shape[0]):
-        for k in range(m.shape[1]):
-            out[k] += m[i, k]

@@ -1,0 +1,340 @@
+"""charlm against PyTorch (and plain numpy) on the CPU, side by side, in one run.
+
+    python benchmarks/throughput.py                 # every configuration, 2 threads
+    python benchmarks/throughput.py --only lstm-256x2 --rounds 7 --json out.json
+
+Each engine runs in its own worker process (so their BLAS/OpenMP thread pools never compete),
+pinned to the same number of threads. The coordinator warms every worker up, then runs timed
+rounds interleaved in time (charlm, torch, numpy, charlm, torch, numpy, ...), so a noisy
+neighbour on the shared machine slows them all alike. Reported: tokens per second per engine
+(median over rounds and the min-max spread), the ratio charlm/PyTorch computed per round from
+adjacent rounds (median and spread), and charlm's model FLOPs as a fraction of this machine's
+float32 matrix-multiply peak (numpy, 2048x2048 product, same thread count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Config:
+    name: str
+    task: str  # train | eval
+    cell: str
+    V: int
+    H: int
+    L: int
+    T: int
+    N: int
+    optimizer: str = "adam"
+    torch_reference: float | None = None  # PyTorch tokens/s quoted in the issue (this machine type)
+    bar: float | None = None  # required charlm/PyTorch ratio
+
+    def label(self) -> str:
+        kind = "eval, " if self.task == "eval" else ""
+        opt = ", SGD" if self.optimizer == "sgd" else ""
+        return f"{kind}{self.cell} V={self.V} {self.H}x{self.L} T={self.T} N={self.N}{opt}"
+
+    def flops_per_token(self) -> float:
+        """Model FLOPs per token (matrix products only): forward 2*(D+H)*G*H per layer plus the
+        decoder 2*H*V; training adds the backward, twice the forward."""
+        gates = {"lstm": 4, "gru": 3, "rnn-tanh": 1, "rnn-relu": 1}[self.cell]
+        forward = self.L * 2 * (self.H + self.H) * gates * self.H + 2 * self.H * self.V
+        return forward * (3 if self.task == "train" else 1)
+
+
+CONFIGS = [
+    Config("lstm-128x1", "train", "lstm", 65, 128, 1, 64, 32, torch_reference=151_750, bar=1.5),
+    Config("lstm-256x2", "train", "lstm", 65, 256, 2, 100, 50, torch_reference=24_091, bar=1.1),
+    Config("lstm-512x2", "train", "lstm", 65, 512, 2, 100, 64, torch_reference=6_763, bar=1.0),
+    Config("gru-256x2", "train", "gru", 65, 256, 2, 100, 50, torch_reference=23_095, bar=1.5),
+    Config("rnn-256x2", "train", "rnn-tanh", 65, 256, 2, 100, 50, torch_reference=63_019, bar=1.5),
+    Config("word-200x2", "train", "lstm", 10_000, 200, 2, 35, 20, "sgd", torch_reference=7_258, bar=1.3),
+    Config("eval-lstm-256x2", "eval", "lstm", 65, 256, 2, 100, 50, torch_reference=93_318, bar=1.2),
+]
+
+
+# ---------------------------------------------------------------------------------- engines
+class CharlmEngine:
+    def __init__(self, cfg: Config):
+        import numpy as np
+
+        from charlm.config import ModelConfig
+        from charlm.model import LanguageModel
+        from charlm.optim import clip_grad_norm, make_optimizer
+
+        self.np, self.clip = np, clip_grad_norm
+        self.model = LanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L))
+        lr = 1.0 if cfg.optimizer == "sgd" else 2e-3
+        self.opt = make_optimizer(cfg.optimizer, self.model.store, lr)
+        rng = np.random.default_rng(0)
+        self.batches = [(rng.integers(0, cfg.V, (cfg.T, cfg.N)), rng.integers(0, cfg.V, (cfg.T, cfg.N))) for _ in range(4)]
+        self.state = self.model.initial_state(cfg.N)
+        self.task = cfg.task
+
+    def step(self, i: int) -> None:
+        x, y = self.batches[i % 4]
+        if self.task == "eval":
+            _, self.state = self.model.loss(x, y, self.state)
+            return
+        _, self.state = self.model.train_step(x, y, self.state)
+        self.clip(self.model.store.grad, 5.0)
+        self.opt.step()
+        self.model.refresh()
+
+
+class TorchEngine:
+    def __init__(self, cfg: Config, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        rnn_cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn-tanh": torch.nn.RNN}[cfg.cell]
+
+        class LM(torch.nn.Module):
+            def __init__(s):
+                super().__init__()
+                s.encoder = torch.nn.Embedding(cfg.V, cfg.H)
+                s.rnn = rnn_cls(cfg.H, cfg.H, cfg.L)
+                s.decoder = torch.nn.Linear(cfg.H, cfg.V)
+
+            def forward(s, x, h):
+                out, h = s.rnn(s.encoder(x), h)
+                return s.decoder(out), h
+
+        self.model = LM()
+        lr = 1.0 if cfg.optimizer == "sgd" else 2e-3
+        self.opt = (torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam)(self.model.parameters(), lr=lr)
+        g = torch.Generator().manual_seed(0)
+        self.batches = [
+            (torch.randint(0, cfg.V, (cfg.T, cfg.N), generator=g), torch.randint(0, cfg.V, (cfg.T, cfg.N), generator=g))
+            for _ in range(4)
+        ]
+        zeros = torch.zeros(cfg.L, cfg.N, cfg.H)
+        self.state = (zeros, zeros.clone()) if cfg.cell == "lstm" else zeros
+        self.cfg = cfg
+        if cfg.task == "eval":
+            self.model.eval()
+
+    def _detach(self, state):
+        return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+    def step(self, i: int) -> None:
+        torch, V = self.torch, self.cfg.V
+        x, y = self.batches[i % 4]
+        if self.cfg.task == "eval":
+            with torch.no_grad():
+                logits, self.state = self.model(x, self.state)
+                torch.nn.functional.cross_entropy(logits.view(-1, V), y.view(-1))
+            return
+        self.state = self._detach(self.state)
+        logits, self.state = self.model(x, self.state)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, V), y.view(-1))
+        self.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.opt.step()
+
+
+class NumpyEngine:
+    def __init__(self, cfg: Config):
+        import numpy as np
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from numpy_lm import NumpyLSTMLM
+
+        self.model = NumpyLSTMLM(cfg.V, cfg.H, cfg.L)
+        rng = np.random.default_rng(0)
+        self.batches = [(rng.integers(0, cfg.V, (cfg.T, cfg.N)), rng.integers(0, cfg.V, (cfg.T, cfg.N))) for _ in range(4)]
+        self.state = self.model.initial_state(cfg.N)
+
+    def step(self, i: int) -> None:
+        x, y = self.batches[i % 4]
+        _, self.state = self.model.train_step(x, y, self.state)
+
+
+def numpy_has_engine(cfg: Config) -> bool:
+    return cfg.task == "train" and cfg.cell == "lstm"
+
+
+# ---------------------------------------------------------------------------------- workers
+def _worker(conn, engine_name: str, cfg_dict: dict, threads: int) -> None:
+    cfg = Config(**cfg_dict)
+    sys.path.insert(0, str(ROOT))
+    if engine_name == "charlm":
+        from charlm.threads import set_threads
+
+        set_threads(threads)
+        engine = CharlmEngine(cfg)
+    elif engine_name == "torch":
+        engine = TorchEngine(cfg, threads)
+    else:
+        engine = NumpyEngine(cfg)
+    t0 = time.perf_counter()
+    for i in range(3):
+        engine.step(i)  # warm-up (and, for charlm, compilation or cache load)
+    warm = time.perf_counter() - t0
+    # Calibrate: how many steps make one round of about `seconds`.
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < 0.3:
+        engine.step(n)
+        n += 1
+    per_step = (time.perf_counter() - t0) / n
+    conn.send({"warmup_s": warm, "per_step_s": per_step})
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            break
+        steps = msg
+        t0 = time.perf_counter()
+        for i in range(steps):
+            engine.step(i)
+        conn.send(time.perf_counter() - t0)
+
+
+def _peak_worker(conn) -> None:
+    import numpy as np
+
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    for _ in range(2):
+        a @ a
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t0)
+    conn.send(2 * 2048**3 / statistics.median(times))
+
+
+def _spawn(ctx, target, *args):
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
+    proc.start()
+    return proc, parent
+
+
+def measure_peak(ctx) -> float:
+    proc, conn = _spawn(ctx, _peak_worker)
+    flops = conn.recv()
+    proc.join()
+    return flops
+
+
+def run_config(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
+    workers = {}
+    for name in engines:
+        proc, conn = _spawn(ctx, _worker, name, asdict(cfg), threads)
+        info = conn.recv()  # one at a time: warm-ups do not overlap either
+        workers[name] = (proc, conn, max(1, round(seconds / info["per_step_s"])), info)
+    rates = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, (proc, conn, steps, _) in workers.items():
+            conn.send(steps)
+            elapsed = conn.recv()
+            rates[name].append(steps * cfg.T * cfg.N / elapsed)
+    for proc, conn, _, _ in workers.values():
+        conn.send(None)
+        proc.join()
+    return {"rates": rates, "warmup_s": {n: w[3]["warmup_s"] for n, w in workers.items()}}
+
+
+def summarize(cfg: Config, result: dict, peak: float) -> dict:
+    rates = result["rates"]
+    row = {"config": cfg.name, "label": cfg.label(), "bar": cfg.bar, "torch_reference": cfg.torch_reference}
+    for name, values in rates.items():
+        row[name] = {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
+    if "charlm" in rates:
+        row["charlm_peak_fraction"] = row["charlm"]["median"] * cfg.flops_per_token() / peak
+    for ref in ("torch", "numpy"):
+        if "charlm" in rates and ref in rates:
+            ratios = [a / b for a, b in zip(rates["charlm"], rates[ref])]
+            row[f"ratio_{ref}"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+    return row
+
+
+def print_table(rows: list[dict], peak: float, threads: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Training/eval throughput, tokens/s, {threads} threads (median of rounds, [min-max])")
+    for col in ("configuration", "charlm", "PyTorch", "charlm/PyTorch", "bar", "numpy", "charlm/numpy", "% of peak"):
+        table.add_column(col, justify="left" if col == "configuration" else "right")
+
+    def fmt(stat):
+        return f"{stat['median']:,.0f} [{stat['min']:,.0f}-{stat['max']:,.0f}]" if stat else "-"
+
+    def fmt_ratio(stat):
+        return f"{stat['median']:.2f}x [{stat['min']:.2f}-{stat['max']:.2f}]" if stat else "-"
+
+    for row in rows:
+        bar = f">= {row['bar']}x" if row.get("bar") else "-"
+        met = row.get("ratio_torch")
+        if met and row.get("bar"):
+            bar += " met" if met["median"] >= row["bar"] else " MISSED"
+        table.add_row(
+            row["label"],
+            fmt(row.get("charlm")),
+            fmt(row.get("torch")),
+            fmt_ratio(row.get("ratio_torch")),
+            bar,
+            fmt(row.get("numpy")),
+            fmt_ratio(row.get("ratio_numpy")),
+            f"{100 * row['charlm_peak_fraction']:.0f}%" if "charlm_peak_fraction" in row else "-",
+        )
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a file or pipe gets the whole table
+    console.print(table)
+    console.print(f"float32 matrix-multiply peak (numpy 2048x2048, {threads} threads): {peak / 1e9:,.0f} GFLOP/s")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="configuration names: " + ", ".join(c.name for c in CONFIGS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one timed round per engine")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-numpy", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)  # inherited by the spawned workers before they import anything
+    ctx = mp.get_context("spawn")
+    torch_ok = not args.no_torch
+    if torch_ok:
+        try:
+            import importlib.util
+
+            torch_ok = importlib.util.find_spec("torch") is not None
+        except ImportError:
+            torch_ok = False
+        if not torch_ok:
+            print("torch is not installed: charlm and numpy only (pip install -e '.[bench]')", file=sys.stderr)
+
+    configs = [c for c in CONFIGS if not args.only or c.name in args.only]
+    peak = measure_peak(ctx)
+    rows = []
+    for cfg in configs:
+        engines = ["charlm"] + (["torch"] if torch_ok else []) + (["numpy"] if numpy_has_engine(cfg) and not args.no_numpy else [])
+        print(f"running {cfg.label()} ({', '.join(engines)})", file=sys.stderr)
+        result = run_config(ctx, cfg, engines, args.threads, args.rounds, args.seconds)
+        rows.append(summarize(cfg, result, peak))
+    print_table(rows, peak, args.threads)
+    if args.json:
+        args.json.write_text(json.dumps({"threads": args.threads, "peak_flops": peak, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
