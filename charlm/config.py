@@ -61,3 +61,72 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Defaults give a good character model of the bundled corpus in about ten
+    minutes on 2 cores."""
+
+    seq_len: int = 100  # T: tokens per window; gradients flow back at most this far
+    batch_size: int = 50  # N: parallel streams
+    epochs: int = 10
+    max_steps: int | None = None  # stop after this many windows, whatever the epoch
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
+    # decay_start on, each epoch runs at lr * lr_decay ** (epoch - decay_start + 1). Without it, a
+    # plateau rule: multiply the rate by lr_decay whenever a validation fails to improve.
+    lr_decay: float = 0.5
+    decay_start: int | None = None
+    clip_norm: float | None = 5.0  # global L2 norm bound on the gradient (None: off)
+    clip_value: float | None = None  # per-entry bound, applied before the norm clip (None: off)
+    eval_every: int = 0  # steps between validations; 0: at the end of every epoch
+    patience: int | None = None  # stop after this many validations without improvement
+    seed: int = 0
+    threads: int | None = None  # None: every core
+    bptt: str = "truncated"  # truncated: carry the state across windows; full: reset it every window
+    checkpoint_seconds: float = 60.0  # also save last.npz this often (and at each validation)
+    log_every: int = 20  # steps between progress lines in metrics.jsonl
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def positive_int(name, value, allow_none=False):
+            if value is None and allow_none:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+        positive_int("--seq-len", self.seq_len)
+        positive_int("--batch-size", self.batch_size)
+        positive_int("--epochs", self.epochs)
+        positive_int("--max-steps", self.max_steps, allow_none=True)
+        positive_int("--decay-start", self.decay_start, allow_none=True)
+        positive_int("--patience", self.patience, allow_none=True)
+        positive_int("--threads", self.threads, allow_none=True)
+        positive_int("--log-every", self.log_every)
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise ConfigError(f"--eval-every must be 0 (every epoch) or a positive integer, got {self.eval_every!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        if not (0 < self.lr_decay <= 1):
+            raise ConfigError(f"--lr-decay must be in (0, 1] (1: no decay), got {self.lr_decay}")
+        for name, value in (("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"{name} must be a positive number, got {value}")
+        if self.bptt not in ("truncated", "full"):
+            raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
+        if self.optimizer not in ("adam", "sgd", "rmsprop"):
+            raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
+        if not (self.checkpoint_seconds > 0):
+            raise ConfigError(f"checkpoint interval must be positive, got {self.checkpoint_seconds}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -114,7 +114,8 @@ class LanguageModel:
         M = T * N
         cfg = self.config
         p = cfg.dropout if rng is not None else 0.0
-        tokens = np.ascontiguousarray(x.reshape(M))
+        # int32 whatever the vocabulary's dtype: each kernel then compiles for one index type.
+        tokens = np.ascontiguousarray(x.reshape(M), dtype=np.int32)
         E = self.params["encoder.weight"]
         GH = self.cell.gates * cfg.hidden_size
         saved = {"tokens": tokens, "inputs": [], "masks": [], "p": p, "shape": (T, N)}
@@ -174,7 +175,7 @@ class LanguageModel:
         cfg = self.config
         V, H = cfg.vocab_size, cfg.hidden_size
         dec_in, new_state, saved = self._forward(x, state, rng)
-        targets = np.ascontiguousarray(y.reshape(M))
+        targets = np.ascontiguousarray(y.reshape(M), dtype=np.int32)
 
         # Decoder and loss: the logits become their own gradient in place.
         W_dec = self.decoder_weight()
@@ -223,7 +224,7 @@ class LanguageModel:
         dec_in, new_state, _ = self._forward(x, state, None)
         logits = self._buf("logits", (M, self.config.vocab_size))
         np.matmul(dec_in, self.decoder_weight().T, out=logits)
-        total = softmax_k.cross_entropy(logits, self.params["decoder.bias"], np.ascontiguousarray(y.reshape(M)))
+        total = softmax_k.cross_entropy(logits, self.params["decoder.bias"], np.ascontiguousarray(y.reshape(M), dtype=np.int32))
         return total, new_state
 
     def outputs(self, x: np.ndarray, state: list[tuple]):

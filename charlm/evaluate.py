@@ -1,0 +1,66 @@
+"""Loss, perplexity and bits per token of a model over a token array.
+
+Every token after the first is predicted exactly once, with the hidden state carried across
+windows (as in training). The text is cut into N contiguous streams run side by side; the few
+tokens left over at the end continue the last stream on their own, from its final state::
+
+    tokens  a b c d e f g h i j k l m n o p q r s t u v w
+    N = 3   [a b c d e f g][h i j k l m n][o p q r s t u] v w
+            stream 0        stream 1        stream 2       tail (continues stream 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+
+@dataclass
+class Evaluation:
+    tokens: int  # tokens predicted
+    loss_sum: float  # nats, summed over them
+
+    @property
+    def loss(self) -> float:
+        """Mean cross-entropy in nats per token."""
+        return self.loss_sum / self.tokens
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.loss / math.log(2)
+
+
+def _run(model, x: np.ndarray, y: np.ndarray, state, seq_len: int):
+    """x, y: (N, L) streams. Returns summed loss and the final state."""
+    total = 0.0
+    for start in range(0, x.shape[1], seq_len):
+        xw = np.ascontiguousarray(x[:, start : start + seq_len].T)
+        yw = np.ascontiguousarray(y[:, start : start + seq_len].T)
+        loss, state = model.loss(xw, yw, state)
+        total += loss
+    return total, state
+
+
+def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100) -> Evaluation:
+    """Forward only, no dropout. tokens: 1-D token ids (at least 2)."""
+    if tokens.size < 2:
+        raise DataError(f"nothing to evaluate: {tokens.size} token(s), at least 2 are needed")
+    x, y = tokens[:-1], tokens[1:]
+    n = x.size
+    N = max(1, min(batch_size, n // max(1, seq_len // 4)))  # keep streams long enough to matter
+    L = n // N
+    main = N * L
+    total, state = _run(model, x[:main].reshape(N, L), y[:main].reshape(N, L), model.initial_state(N), seq_len)
+    if main < n:
+        tail_state = [tuple(part[N - 1 : N].copy() for part in layer) for layer in state]
+        tail, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len)
+        total += tail
+    return Evaluation(tokens=n, loss_sum=float(total))

@@ -1,0 +1,190 @@
+"""The training loop as a library: learning, repeatability, exact resume, the NaN guard,
+learning-rate rules, early stopping and what the run folder holds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from charlm import data
+from charlm.config import ModelConfig, TrainConfig
+from charlm.errors import TrainingError
+from charlm.model import LanguageModel
+from charlm.runfolder import RunFolder
+from charlm.snapshot import load_model
+from charlm.threads import set_threads
+from charlm.train import Trainer
+from texts import english_text
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "text.txt"
+    path.write_text(english_text(60_000), encoding="utf-8")
+    return data.load_corpus(path, level="char", val_frac=0.1)
+
+
+def make_trainer(corpus, folder, resume=None, model=None, **overrides):
+    settings = dict(seq_len=16, batch_size=8, epochs=1, lr=5e-3, log_every=5, seed=3, checkpoint_seconds=1e9)
+    settings.update(overrides)
+    config = TrainConfig(**settings)
+    if model is None:
+        model = LanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=32, layers=2, dropout=0.1), seed=7)
+    run = RunFolder(folder)
+    run.prepare(resume=resume is not None, force=False)
+    return Trainer(model, corpus.vocab, config, run, corpus.train, corpus.val, resume=resume)
+
+
+def train_losses(folder):
+    return [r["train_loss"] for r in RunFolder(folder).read_metrics() if r["val_loss"] is None]
+
+
+def test_a_small_model_learns_english(corpus, tmp_path):
+    model = LanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=64, layers=1), seed=7)
+    trainer = make_trainer(corpus, tmp_path / "run", model=model, max_steps=150, epochs=3, batch_size=16, seq_len=32, lr=1e-2)
+    summary = trainer.fit()
+    losses = train_losses(tmp_path / "run")
+    assert losses[0] > 3.5  # about log(vocabulary): knows nothing yet
+    assert losses[-1] < 2.6  # has learned character frequencies and common pairs at least
+    assert summary["best_val_loss"] < 2.6
+    assert summary["stopped_by"] == "max-steps"
+
+
+def test_same_seed_same_losses(corpus, tmp_path):
+    for name in ("a", "b"):
+        make_trainer(corpus, tmp_path / name, max_steps=20).fit()
+    assert train_losses(tmp_path / "a") == train_losses(tmp_path / "b")
+    assert np.array_equal(load_model(tmp_path / "a" / "last.npz").model.store.data,
+                          load_model(tmp_path / "b" / "last.npz").model.store.data)
+
+
+def test_resume_continues_exactly(corpus, tmp_path):
+    """N + M steps in one go equal N steps, a checkpoint, and M more from it: parameters,
+    optimizer moments and every logged loss, bit for bit (one thread, dropout on)."""
+    set_threads(1)
+    try:
+        make_trainer(corpus, tmp_path / "once", max_steps=23).fit()
+        make_trainer(corpus, tmp_path / "twice", max_steps=11).fit()
+        snap = load_model(tmp_path / "twice" / "last.npz")
+        make_trainer(corpus, tmp_path / "twice", resume=snap, model=snap.model, max_steps=23).fit()
+    finally:
+        set_threads(None)
+    once, twice = load_model(tmp_path / "once" / "last.npz"), load_model(tmp_path / "twice" / "last.npz")
+    assert np.array_equal(once.model.store.data, twice.model.store.data)
+    for key in ("optim/m", "optim/v"):
+        assert np.array_equal(once.arrays[key], twice.arrays[key])
+    assert train_losses(tmp_path / "once") == train_losses(tmp_path / "twice")
+    assert once.meta["rng"] == twice.meta["rng"]
+
+
+def test_a_non_finite_step_is_skipped_and_repeated_ones_stop_training(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=40)
+    real_step = trainer.model.train_step
+    calls = []
+
+    def poisoned(x, y, state, rng=None):
+        calls.append(1)
+        loss, new_state = real_step(x, y, state, rng)
+        if len(calls) == 4:
+            trainer.model.store.grad[0] = np.nan  # one bad gradient at step 4
+            return loss, new_state
+        if len(calls) >= 10:
+            return float("nan"), new_state  # and a diverged loss from step 10 on
+        return loss, new_state
+
+    monkeypatch.setattr(trainer.model, "train_step", poisoned)
+    before = []
+    original_update = trainer.optimizer._update
+
+    def spy(param, grad):
+        before.append(len(calls))
+        original_update(param, grad)
+
+    monkeypatch.setattr(trainer.optimizer, "_update", spy)
+    with pytest.raises(TrainingError, match=r"step 12.*lower --lr"):
+        trainer.fit()
+    assert 4 not in before  # the NaN gradient never reached the parameters
+    assert before == [1, 2, 3, 5, 6, 7, 8, 9]
+    assert np.isfinite(trainer.model.store.data).all()
+    snap = load_model(tmp_path / "run" / "last.npz") if (tmp_path / "run" / "last.npz").exists() else None
+    assert snap is None or np.isfinite(snap.model.store.data).all()
+
+
+def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=4, bptt="full")
+    seen = []
+    real_step = trainer.model.train_step
+
+    def spy(x, y, state, rng=None):
+        seen.append(max(np.abs(part).max() for layer in state for part in layer))
+        return real_step(x, y, state, rng)
+
+    monkeypatch.setattr(trainer.model, "train_step", spy)
+    trainer.fit()
+    assert seen == [0.0] * 4
+
+
+def test_truncated_bptt_carries_the_state_and_each_epoch_starts_cold(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", epochs=2, eval_every=0)
+    seen = []
+    real_step = trainer.model.train_step
+
+    def spy(x, y, state, rng=None):
+        seen.append(max(np.abs(part).max() for layer in state for part in layer))
+        return real_step(x, y, state, rng)
+
+    monkeypatch.setattr(trainer.model, "train_step", spy)
+    trainer.fit()
+    per_epoch = trainer.windows_per_epoch
+    assert len(seen) == 2 * per_epoch
+    assert seen[0] == 0.0 and seen[per_epoch] == 0.0  # cold at each epoch start
+    assert all(s > 0 for s in seen[1:per_epoch])  # carried within the epoch
+
+
+def test_learning_rate_falls_on_a_plateau_and_patience_stops(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=100, eval_every=5, patience=2, lr_decay=0.5)
+    from charlm import train as train_module
+    from charlm.evaluate import Evaluation
+
+    losses = iter([2.0, 2.5, 1.9, 2.2, 2.3, 9.9])  # improves, worse, best, worse, worse -> stop
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(losses)))
+    summary = trainer.fit()
+    assert summary["stopped_by"] == "early-stop"
+    rates = [v["lr"] for v in trainer.validations]
+    assert rates == [5e-3, 5e-3, 2.5e-3, 2.5e-3, 1.25e-3]
+    assert trainer.progress.lr == 0.625e-3
+    assert summary["best_val_loss"] == 1.9 and summary["best_step"] == 15
+
+
+def test_epoch_schedule_decays_from_decay_start(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", epochs=4, lr=1.0, lr_decay=0.5, decay_start=3, optimizer="sgd")
+    rates = []
+    real_step = trainer.model.train_step
+
+    def spy(x, y, state, rng=None):
+        rates.append(trainer.optimizer.lr)
+        return real_step(x, y, state, rng)
+
+    monkeypatch.setattr(trainer.model, "train_step", spy)
+    trainer.fit()
+    per_epoch = trainer.windows_per_epoch
+    assert [rates[i * per_epoch] for i in range(4)] == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_run_folder_holds_best_last_and_metrics(corpus, tmp_path):
+    make_trainer(corpus, tmp_path / "run", max_steps=12, eval_every=6).fit()
+    run = RunFolder(tmp_path / "run")
+    rows = run.read_metrics()
+    assert {"step", "epoch", "train_loss", "val_loss", "tokens_per_s", "lr", "elapsed_s"} <= set(rows[0])
+    validations = [r for r in rows if r["val_loss"] is not None]
+    assert [r["step"] for r in validations] == [6, 12]
+    best = load_model(run.best)
+    assert best.meta["progress"]["best_val_loss"] == min(r["val_loss"] for r in validations)
+    last = load_model(run.last)
+    assert last.meta["progress"]["step"] == 12
+    assert last.carried_state() is not None
+    assert json.dumps(last.meta)  # all metadata is plain JSON
+    assert math.isfinite(last.meta["progress"]["elapsed_s"])
