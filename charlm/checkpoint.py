@@ -46,10 +46,8 @@ HEADER_KEYS = ("format", "format_version", "charlm_version", "arrays")
 # globs for checkpoints never pick one up.
 _TEMP_PATTERN = re.compile(r"\..+\.tmp-[0-9a-f]{16}")
 _ZIP_SIGNATURE = b"PK\x03\x04"
-# What zipfile may raise on a zip whose structure is damaged. Raised only while reading the
-# container; bytes that pass the CRC check are judged separately (see _read_member).
-# (RuntimeError covers NotImplementedError and "encrypted" flags; compressed members are refused
-# before zipfile tries to inflate them.)
+# What zipfile raises on a damaged zip (RuntimeError: flipped "encrypted"/"unsupported" flags).
+# Bytes that pass the CRC check are judged separately, in _read_member.
 _DAMAGE = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError)
 
 
@@ -72,7 +70,7 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
         # 0o600 would make every checkpoint private).
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one is unchanged)") from None
+        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays, meta_bytes)
@@ -80,7 +78,7 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
             os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(temporary, path)
     except OSError as exc:
-        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one is unchanged)") from None
+        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
     finally:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)  # gone already after a successful replace
@@ -204,6 +202,7 @@ def _read_contents(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, np.ndarra
     for info in members.values():
         array = _read_member(path, zf, info)
         arrays[info.filename.removesuffix(".npy")] = array
+    # The list in the (CRC-checked) metadata notices a member that a damaged zip directory lost.
     if sorted(arrays) != sorted(names) or len(members) != len(names):
         missing = sorted(set(names) - set(arrays))
         extra = sorted(set(arrays) - set(names))
@@ -212,7 +211,7 @@ def _read_contents(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, np.ndarra
 
 
 def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    if False:
+    if info.compress_type != zipfile.ZIP_STORED:
         raise CheckpointError(f"{path} is damaged or was not written by charlm: {info.filename} is compressed")
     # Reading the whole member makes zipfile check its CRC-32 (it does so on reaching the end);
     # read_array alone stops where the .npy header says, so a damaged header could go unnoticed.

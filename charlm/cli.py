@@ -227,7 +227,9 @@ def main() -> None:
     They are click exceptions; recent Typer versions vendor click, so they are recognised by
     their interface rather than imported."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (typer.Exit, typer.Abort) as exc:
         code = getattr(exc, "exit_code", 130)
         if isinstance(exc, typer.Abort) or type(exc).__name__ == "Abort":

@@ -41,15 +41,15 @@ class ModelConfig:
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embed_size != self.hidden_size:
             raise ConfigError(
-                f"tied weights need embed-size == hidden-size (got {self.embed_size} and {self.hidden_size})"
+                f"--tie-weights needs --embed-size == --hidden-size (got {self.embed_size} and {self.hidden_size})"
             )
         if self.init_scale is not None and not (0.0 < self.init_scale < math.inf):
-            raise ConfigError(f"init-scale must be a positive number, got {self.init_scale}")
+            raise ConfigError(f"--init-scale must be a positive number, got {self.init_scale}")
         if self.forget_bias is not None and not math.isfinite(self.forget_bias):
-            raise ConfigError(f"forget-bias must be finite, got {self.forget_bias}")
+            raise ConfigError(f"--forget-bias must be finite, got {self.forget_bias}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,7 +24,12 @@ class RunFolder:
         return any(p.exists() for p in (self.last, self.best, self.metrics))
 
     def prepare(self, *, resume: bool, force: bool) -> None:
-        """Check what is there against --resume/--force before anything is written."""
+        """check() then create()."""
+        self.check(resume=resume, force=force)
+        self.create(resume=resume, force=force)
+
+    def check(self, *, resume: bool, force: bool) -> None:
+        """Refuse what --resume/--force do not allow. Writes nothing."""
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a file, not a folder")
         if resume:
@@ -34,6 +39,9 @@ class RunFolder:
             raise ConfigError(
                 f"{self.path} already holds a run; use --resume to continue it, --force to start over, or --out DIR"
             )
+
+    def create(self, *, resume: bool, force: bool) -> None:
+        """Make the folder (checking that it is writable) and clear what --force replaces."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             probe = self.path / ".write-test"

@@ -84,7 +84,12 @@ def _train_config(options: dict, base: dict) -> TrainConfig:
 def _start(options: dict) -> TrainingSession:
     corpus_path = _corpus_path(options["corpus"])
     run = RunFolder(options["out_dir"] or _default_out(corpus_path))
-    run.prepare(resume=False, force=options["force"])  # refuses an existing run before any work
+    run.check(resume=False, force=options["force"])  # refuses an existing run before any work
+    train_config = _train_config(options, {})  # validates the training options
+    cell = options["cell"] or "lstm"
+    model_values = {"cell": cell, "forget_bias": 1.0 if cell in LSTMS else None}
+    model_values.update(_given(options, MODEL_OPTIONS))
+    ModelConfig(vocab_size=1, **model_values)  # validates the model options before reading the corpus
     threads = _threads(options)
 
     level = options["level"] or "char"
@@ -95,13 +100,10 @@ def _start(options: dict) -> TrainingSession:
         corpus_path, level=level, val=options["val"], test=options["test"], val_frac=val_frac or None,
         min_freq=options["min_freq"] or 1, max_vocab=options["max_vocab"], encoding=options["encoding"],
     )
-    cell = options["cell"] or "lstm"
-    model_values = {"vocab_size": len(corpus.vocab), "cell": cell,
-                    "forget_bias": 1.0 if cell in LSTMS else None}
-    model_values.update(_given(options, MODEL_OPTIONS))
-    model_config = ModelConfig(**model_values)
-    train_config = _train_config(options, {"threads": threads})
+    model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
+    train_config.threads = threads
     data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    run.create(resume=False, force=options["force"])
     dtype = np.dtype(options["dtype"] or "float32")
     model = LanguageModel(model_config, dtype, seed=train_config.seed)
     corpus_meta = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import pickle
@@ -429,6 +430,29 @@ def test_unreadable_metadata_is_not_a_checkpoint(tmp_path, raw):
         load_checkpoint(path)
 
 
+def _npy_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("members, expected", [
+    ({"w.npy": _npy_bytes(np.arange(3.0)) + b"tail"}, "w.npy has bytes after its array data"),
+    ({"w.npy": _npy_bytes(np.arange(3.0)), "extra.npy": _npy_bytes(np.ones(1))}, "unexpected ['extra']"),
+    ({"w.npy": b"not an npy member"}, "w.npy is not a plain numpy array"),
+], ids=["trailing-bytes", "unlisted-member", "not-npy"])
+def test_crafted_members_are_refused(tmp_path, members, expected):
+    """Intact zips (CRCs right) that this module would never write."""
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("__meta__.npy", _npy_bytes(_charlm_looking_meta()))
+        for name, content in members.items():
+            zf.writestr(name, content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert expected in str(info.value)
+
+
 def test_the_same_layout_written_by_numpy_loads(tmp_path):
     """The reader needs nothing from this module's writer beyond the documented layout."""
     path = tmp_path / "c.npz"
@@ -539,7 +563,7 @@ def test_every_single_bit_flip_is_refused_or_harmless(tmp_path):
 def realistic(tmp_path_factory):
     """A larger checkpoint for the property tests: (content, (arrays, meta))."""
     path = tmp_path_factory.mktemp("realistic") / "last.npz"
-    save_checkpoint(path, sample_arrays(scale=50), sample_meta())
+    save_checkpoint(path, sample_arrays(scale=200), sample_meta())  # members over 4 KiB
     return path.read_bytes(), load_checkpoint(path)
 
 

@@ -1,0 +1,92 @@
+"""charlm as a user runs it: train -> eval -> info on real text, in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from charlm.runfolder import RunFolder
+from charlm.snapshot import load_model
+from cli_helpers import run_cli
+from texts import write_text
+
+TINY = ["--hidden-size", 32, "--layers", 1, "--seq-len", 32, "--batch-size", 8, "--lr", 0.01]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small character model trained through the CLI, shared by the tests below."""
+    folder = tmp_path_factory.mktemp("cli")
+    corpus = write_text(folder, 40_000)
+    run = folder / "run"
+    import _pytest.capture
+
+    capture = _pytest.capture.CaptureFixture(_pytest.capture.SysCapture, None, _ispytest=True)
+    capture._start()
+    try:
+        result = run_cli(capture, "train", corpus, "--out", run, *TINY, "--epochs", 2, "--eval-every", 50, "--seed", 1)
+    finally:
+        capture.close()
+    return folder, corpus, run, result
+
+
+def test_train_exits_zero_and_leaves_a_complete_run_folder(trained):
+    _, _, run, result = trained
+    assert result.code == 0, result.err
+    folder = RunFolder(run)
+    assert folder.last.exists() and folder.best.exists() and folder.metrics.exists()
+    rows = folder.read_metrics()
+    assert rows and all({"step", "epoch", "train_loss", "val_loss", "tokens_per_s", "lr", "elapsed_s"} <= set(r) for r in rows)
+    train_losses = [r["train_loss"] for r in rows if r["val_loss"] is None]
+    assert train_losses[-1] < 2.7 < train_losses[0]  # it learned
+    assert "training summary" in result.out
+    assert load_model(folder.best).vocab.level == "char"
+
+
+def test_eval_reports_loss_perplexity_and_bits(trained, capsys):
+    folder, corpus, run, _ = trained
+    result = run_cli(capsys, "eval", run, corpus, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["tokens"] == len(corpus.read_text(encoding="utf-8")) - 1
+    assert report["perplexity"] == pytest.approx(2.718281828 ** report["loss"], rel=1e-9)
+    assert report["bits_per_character"] == pytest.approx(report["loss"] / 0.6931471805599453, rel=1e-9)
+    assert report["loss"] < 2.7
+    table = run_cli(capsys, "eval", run, corpus)
+    assert table.code == 0 and "perplexity" in table.out
+
+
+def test_info_shows_configuration_and_progress(trained, capsys):
+    _, _, run, _ = trained
+    result = run_cli(capsys, "info", run, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["model"]["hidden_size"] == 32 and report["vocab_size"] > 30
+    assert report["steps"] > 0 and report["best_val_loss"] is not None
+    drawn = run_cli(capsys, "info", run)
+    assert drawn.code == 0 and "validation loss" in drawn.out  # the loss curve's legend
+
+
+def test_an_existing_run_is_refused_and_left_untouched(trained, capsys):
+    folder, corpus, run, _ = trained
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    result = run_cli(capsys, "train", corpus, "--out", run, *TINY, "--max-steps", 2)
+    assert result.code != 0
+    assert "already holds a run" in result.err and "--resume" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "eval", "info"])
+def test_help_of_every_command(command, capsys):
+    result = run_cli(capsys, command, "--help")
+    assert result.code == 0
+    assert "Usage" in result.out and "--help" in result.out
+
+
+def test_default_run_folder_is_runs_slash_corpus_name(tmp_path, capsys):
+    corpus = write_text(tmp_path, 20_000, name="poems.txt")
+    result = run_cli(capsys, "train", corpus, *TINY, "--max-steps", 3, "--quiet", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert (tmp_path / "runs" / "poems" / "last.npz").exists()
