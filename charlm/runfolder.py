@@ -4,7 +4,7 @@ loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from pathlib import Path
 
 from .checkpoint import remove_stale_temporaries
@@ -74,7 +74,7 @@ class RunFolder:
         rows = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
         tmp = self.metrics.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        shutil.move(tmp, self.metrics)
+        os.replace(tmp, self.metrics)  # atomic: a crash leaves the old log or the new one
 
 
 def latest_run(root: Path = RUNS_ROOT) -> Path | None:
