@@ -25,8 +25,9 @@ from .kernels import sampling as sampling_k
 
 
 def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
-    """An uninitialised C-contiguous array starting on an ``align``-byte boundary (vector loads
-    of weight rows then never straddle a cache line needlessly)."""
+    """An uninitialised C-contiguous array starting on an ``align``-byte boundary. The weights
+    and the state vectors they multiply both need it: with the state 16 bytes off a 32-byte
+    boundary a 256x2 LSTM step takes 43 us instead of 37 (numpy only promises 16)."""
     dtype = np.dtype(dtype)
     size = int(np.prod(shape)) * dtype.itemsize
     raw = np.empty(size + align, np.uint8)
@@ -37,6 +38,12 @@ def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
 def _copy(array: np.ndarray) -> np.ndarray:
     out = _aligned_empty(array.shape, array.dtype)
     out[...] = array
+    return out
+
+
+def _zeros(shape: tuple, dtype) -> np.ndarray:
+    out = _aligned_empty(shape, dtype)
+    out[...] = 0
     return out
 
 
@@ -153,8 +160,8 @@ class Sampler:
         """Zero state, one stream, ``start_token`` as the first input."""
         start = _check_ids([_check_int("start token", start_token, 0)], self.V, "the start token")
         cfg = self.model.config
-        self._h = np.zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
-        self._c = np.zeros_like(self._h)
+        self._h = _zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
+        self._c = _zeros(self._h.shape, self.model.dtype)
         self._tokens = start
 
     def prime(self, ids) -> None:
@@ -188,8 +195,8 @@ class Sampler:
         if N != 1:
             raise ConfigError(f"this sampler carries {N} streams; generate {N} samples or reset/prime it first")
         # One primed stream becomes num_samples identical ones; the draws then set them apart.
-        self._h = np.ascontiguousarray(np.repeat(self._h, num_samples, axis=1))
-        self._c = np.ascontiguousarray(np.repeat(self._c, num_samples, axis=1))
+        self._h = _copy(np.repeat(self._h, num_samples, axis=1))
+        self._c = _copy(np.repeat(self._c, num_samples, axis=1))
         self._tokens = np.repeat(self._tokens, num_samples)
 
     def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
@@ -215,7 +222,13 @@ class Sampler:
         return out, logits
 
     def generate(
-        self, length: int, num_samples: int = 1, *, first_chunk: int = 1, chunk_seconds: float = 0.05, max_chunk: int = 4096
+        self,
+        length: int,
+        num_samples: int = 1,
+        *,
+        first_chunk: int = 1,
+        chunk_seconds: float = 0.05,
+        max_chunk: int = 4096,
     ) -> Iterator[np.ndarray]:
         """Yield ``length`` tokens per stream as chunks of ids (N, k), k >= 1, together ``length``
         columns. The first chunk holds ``first_chunk`` tokens, so the first character shows at

@@ -7,8 +7,13 @@ training, so the math is written once); then the decoder logits (V,) and one dra
 
 Weights keep PyTorch's (rows, inputs) layouts: at batch 1 a product is a dot product per output
 row, which reads each weight once, contiguously, with the input vector in L1. That is the whole
-cost (a 256x2 LSTM streams ~3 MB of weights per token from L3), so the loop is single-threaded:
-a Numba parallel region costs ~85 us to launch on these machines, about twice a whole step.
+cost: a 256x2 LSTM streams ~3 MB of weights per token from L3, 36 us a step at ~85 GB/s (a plain
+read of 3 MB runs at ~94 GB/s on one core). The loop is single-threaded: with the workqueue
+layer an empty Numba parallel region costs 70-95 us to launch on these machines, twice a whole
+step (splitting each product over 2 threads measured 218 us a step against 44 single-threaded).
+
+The weights and the state vectors must sit on 32-byte boundaries (the caller's job): 16 bytes
+off, the same step takes 43 us.
 
 Cells are chosen by an integer code (CELL_CODES) inside the loop. Randomness comes only from the
 ``np.random.Generator`` passed in: one uniform per sampled token, drawn in step-major, stream-minor
@@ -18,7 +23,8 @@ decoding draws nothing.
 Sampling a row of logits l (V,) at temperature T: p ~ exp((l - max l) / T); top-k keeps the k
 largest (ties: lower id first); top-p then keeps the smallest prefix of those, in decreasing
 order, whose mass is at least top_p of theirs (Holtzman et al. 2020, as Hugging Face applies
-top-k then top-p); the draw inverts the cumulative sum.
+top-k then top-p); the draw inverts the cumulative sum. No full sort of the vocabulary: top-k
+inserts into a short sorted list (k < 64) or partitions, top-p alone bisects for the threshold.
 """
 
 from __future__ import annotations
@@ -37,11 +43,23 @@ CELL_CODES = {"lstm": 0, "lstm-peephole": 1, "lstm-coupled": 2, "gru": 3, "rnn-t
 
 @kernel
 def matmul_nt(x, w, y):
-    """y = x @ w.T for x: (N, D), w: (K, D), y: (N, K): a dot product per output row, two rows at
-    a time so each load of x feeds two multiply-adds."""
+    """y = x @ w.T for x: (N, D), w: (K, D), y: (N, K), as a dot product per output row.
+
+    One stream reads the rows one at a time (a single sequential stream of weights: measured
+    36 us against 44 us for two rows at a time, 256x2 LSTM step); several streams take two rows
+    at a time, so each load of an input row feeds two multiply-adds."""
     n_rows, D = x.shape
     K = w.shape[0]
     zero = y.dtype.type(0)
+    if n_rows == 1:
+        x0, y0 = x[0], y[0]
+        for k in range(K):
+            wk = w[k]
+            s = zero
+            for j in range(D):
+                s += wk[j] * x0[j]
+            y0[k] = s
+        return
     for k in range(0, K - 1, 2):
         w0, w1 = w[k], w[k + 1]
         for n in range(n_rows):
@@ -54,13 +72,13 @@ def matmul_nt(x, w, y):
             y[n, k] = s0
             y[n, k + 1] = s1
     if K % 2:
-        w0 = w[K - 1]
+        wk = w[K - 1]
         for n in range(n_rows):
             xn = x[n]
-            s0 = zero
+            s = zero
             for j in range(D):
-                s0 += w0[j] * xn[j]
-            y[n, K - 1] = s0
+                s += wk[j] * xn[j]
+            y[n, K - 1] = s
 
 
 @kernel
@@ -70,7 +88,8 @@ def advance(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
     weights: (table (V, G*H), w_ih (L-1, G*H, H), w_hh (L, G*H, H), b = b_ih + b_hh (L, G*H),
     b_ih, b_hh (L, G*H), peephole (L, 3, H) (any H' for other cells), w_dec, b_dec).
     a, r: (N, G*H), hn, h_new, c_new: (N, H) scratch."""
-    table, w_ih, w_hh, b, b_ih, b_hh, peep = weights[0], weights[1], weights[2], weights[3], weights[4], weights[5], weights[6]
+    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
+    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
     L, n_rows, H = h.shape
     for n in range(n_rows):
         a[n, :] = table[tokens[n]]
@@ -97,15 +116,116 @@ def advance(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
 
 
 @kernel
-def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum):
-    """One draw from the logits (V,) as described in the module docstring. e: (V,) scratch of the
-    logits' dtype, cum: (V,) float64 scratch. Returns the token id."""
+def unnormalised_probabilities(logits, top, t, e):
+    """e[v] = exp((logits[v] - top) * t), top = max logit, t = 1/T; returns their sum (float64).
+    A difference of 0 stays 0 even when t overflows to inf (0 * inf would be NaN)."""
+    zero = logits.dtype.type(0)
+    total = 0.0
+    for v in range(logits.size):
+        d = logits[v] - top
+        p = exp(d * t if d < zero else zero)
+        e[v] = p
+        total += p
+    return total
+
+
+@kernel
+def insert_top_k(logits, K, order):
+    """The ids of the K largest logits into order[:K], in decreasing order of logit, ties by lower
+    id: one pass, inserting into a sorted list (O(V + insertions * K), for small K)."""
+    count = 0
+    for v in range(logits.size):
+        x = logits[v]
+        if count == K and not x > logits[order[K - 1]]:
+            continue
+        i = count if count < K else K - 1  # a free slot, or the slot of the one pushed out
+        while i > 0 and logits[order[i - 1]] < x:
+            order[i] = order[i - 1]
+            i -= 1
+        order[i] = v
+        if count < K:
+            count += 1
+    return count
+
+
+@kernel
+def sort_candidates(logits, chosen, count, order):
+    """order[:count] = chosen[:count] (ids in increasing order) sorted by decreasing logit; the
+    stable sort keeps ties by lower id."""
+    keys = np.empty(count, logits.dtype)
+    for i in range(count):
+        keys[i] = -logits[chosen[i]]
+    rank = np.argsort(keys, kind="mergesort")
+    for i in range(count):
+        order[i] = chosen[rank[i]]
+
+
+@kernel
+def sample_nucleus(logits, top, t, top_p, rng, e, best):
+    """Top-p over the whole vocabulary without sorting it (a near-flat distribution over 10,000
+    words would put thousands of tokens in the nucleus). The nucleus is every token whose logit
+    is above a threshold lam, plus the first ties at lam by id: lam is the largest logit with
+    mass(logits >= lam) >= top_p of the total, found by bisection over the logits' range with
+    one vectorised pass per halving. The draw then walks the nucleus in id order."""
+    V = logits.size
+    zero = logits.dtype.type(0)
+    half = logits.dtype.type(0.5)
+    target = top_p * unnormalised_probabilities(logits, top, t, e)
+    lo = logits[0]
+    for v in range(1, V):
+        lo = min(lo, logits[v])
+    hi = top
+    above = 0.0  # the mass strictly above lo once the bisection ends
+    for v in range(V):
+        above += e[v] if logits[v] >= hi else zero
+    if above >= target:  # the top logit (with its ties) suffices
+        lo = hi
+        above = 0.0
+    else:
+        # Invariant: mass(>= lo) >= target > mass(>= hi) = above. It ends with lo and hi adjacent
+        # floats, so lo is a logit: the threshold.
+        for _ in range(300):
+            mid = lo + (hi - lo) * half
+            if not (lo < mid < hi):
+                break
+            mass = 0.0
+            for v in range(V):
+                mass += e[v] if logits[v] >= mid else zero
+            if mass >= target:
+                lo = mid
+            else:
+                hi = mid
+                above = mass
+    # Ties at lo join in id order while the mass is short of the target.
+    kept = above
+    ties = 0
+    for v in range(V):
+        if logits[v] == lo and kept < target:
+            kept += e[v]
+            ties += 1
+    u = rng.random() * kept
+    acc = 0.0
+    for v in range(V):
+        x = logits[v]
+        if x > lo or (x == lo and ties > 0):
+            if x == lo:
+                ties -= 1
+            acc += e[v]
+            if u < acc:
+                return v
+    return best  # NaN logits
+
+
+@kernel
+def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen):
+    """One draw from the logits (V,) as described in the module docstring. Scratch: e (V,) of the
+    logits' dtype, cum (V,) float64, order and chosen (V,) int64. Returns the token id."""
     V = logits.size
     best = 0
-    m = logits[0]
+    top = logits[0]
     for v in range(1, V):
-        if logits[v] > m:  # strict: the lowest id wins a tie, as np.argmax
-            m = logits[v]
+        if logits[v] > top:  # strict: the lowest id wins a tie, as np.argmax
+            top = logits[v]
             best = v
     if greedy:
         return best
@@ -113,25 +233,21 @@ def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum):
     t = logits.dtype.type(inv_temperature)
     K = V if top_k <= 0 or top_k >= V else top_k
     if K == V and top_p >= 1.0:
-        # The whole vocabulary, in id order: one vectorised pass, then the walk.
-        total = 0.0
-        for v in range(V):
-            d = logits[v] - m
-            # d = 0 stays 0 even when 1/T overflows to inf (0 * inf would be NaN).
-            p = exp(d * t if d < zero else zero)
-            e[v] = p
-            total += p
-        u = rng.random() * total
+        # The whole vocabulary in id order: one vectorised pass, then the walk.
+        u = rng.random() * unnormalised_probabilities(logits, top, t, e)
         acc = 0.0
         for v in range(V):
             acc += e[v]
             if u < acc:
                 return v
         return best  # only when the logits held NaN: never an id out of range
-    # Candidates in decreasing order of logit, ties by id (the temperature keeps the order).
-    if K < V:
+    if K == V:
+        return sample_nucleus(logits, top, t, top_p, rng, e, best)
+    # Top-k: the candidates in decreasing order of logit (the temperature keeps the order), ties by id.
+    if K < 64:
+        count = insert_top_k(logits, K, order)
+    else:
         kth = np.partition(-logits, K - 1)[K - 1]
-        chosen = np.empty(K, np.int64)
         count = 0
         for v in range(V):  # strictly above the k-th value, then ties at it by id
             if -logits[v] < kth:
@@ -141,27 +257,23 @@ def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum):
             if count < K and -logits[v] == kth:
                 chosen[count] = v
                 count += 1
-        if count < K:  # NaN logits
-            return best
-        keys = np.empty(K, logits.dtype)
-        for i in range(K):
-            keys[i] = -logits[chosen[i]]
-        order = chosen[np.argsort(keys, kind="mergesort")]
-    else:
-        order = np.argsort(-logits, kind="mergesort")
+        count = min(count, K)
+        sort_candidates(logits, chosen, count, order)
+    if count == 0:  # NaN logits
+        return best
     acc = 0.0
-    for i in range(K):
-        d = logits[order[i]] - m
+    for i in range(count):
+        d = logits[order[i]] - top
         acc += exp(d * t if d < zero else zero)
         cum[i] = acc
     if top_p < 1.0:
-        bound = top_p * acc
-        for i in range(K):
+        bound = top_p * acc  # the nucleus of the top k, renormalised
+        for i in range(count):
             if cum[i] >= bound:
-                K = i + 1
+                count = i + 1
                 break
-    u = rng.random() * cum[K - 1]
-    for i in range(K):
+    u = rng.random() * cum[count - 1]
+    for i in range(count):
         if u < cum[i]:
             return order[i]
     return best
@@ -190,6 +302,8 @@ def generate(cell, weights, h, c, tokens, forced, out, logits_out, inv_temperatu
     logits = np.empty((n_rows, V), dtype)
     e = np.empty(V, dtype)
     cum = np.empty(V, np.float64)
+    order = np.empty(V, np.int64)
+    chosen = np.empty(V, np.int64)
     F = forced.shape[1]
     S = out.shape[1]
     record = logits_out.shape[0] > 0
@@ -208,6 +322,6 @@ def generate(cell, weights, h, c, tokens, forced, out, logits_out, inv_temperatu
                 row[v] += b_dec[v]
             if record:
                 logits_out[s, n, :] = row
-            token = sample_row(row, inv_temperature, top_k, top_p, greedy, rng, e, cum)
+            token = sample_row(row, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen)
             out[n, s] = token
             tokens[n] = token
