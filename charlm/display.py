@@ -103,10 +103,21 @@ class TrainingDisplay(Sink):
     def message(self, text: str) -> None:
         (self._progress.console if self._progress else self.console).print(text)
 
+    def _summary_line(self, summary: dict) -> str:
+        """--quiet: the whole run in one line."""
+        parts = [f"{summary['steps']:,} steps ({summary['stopped_by']}) in {format_duration(summary['elapsed_s'])}"]
+        if summary["best_val_loss"] is not None:
+            parts.append(f"best validation loss {summary['best_val_loss']:.4f}, {quality(summary['best_val_loss'], self.level)}")
+        if "test" in summary:
+            parts.append(f"test perplexity {summary['test']['test_perplexity']:,.2f}")
+        parts.append(f"checkpoint {summary['best'] or summary['last']}")
+        return "; ".join(parts)
+
     def finished(self, trainer: Trainer, summary: dict) -> None:
         if self._progress is not None:
             self._progress.stop()
         if self.quiet:
+            self.console.print(self._summary_line(summary), soft_wrap=True)
             return
         table = Table(title="training summary", show_header=False)
         table.add_column(justify="left")

@@ -22,7 +22,7 @@ def is_compiled(kind: str, cell: str, dtype) -> bool:
     return (KERNEL_CACHE_DIR / _marker(kind, cell, dtype)).exists()
 
 
-def _mark(kind: str, cell: str, dtype) -> None:
+def mark_compiled(kind: str, cell: str, dtype) -> None:
     try:
         KERNEL_CACHE_DIR.mkdir(parents=True, exist_ok=True)
         (KERNEL_CACHE_DIR / _marker(kind, cell, dtype)).touch()
@@ -47,4 +47,4 @@ def warm_training(cell: str, dtype, optimizer: str, say) -> None:
         model.train_step(x, x, model.initial_state(2), rng)
         make_optimizer(optimizer, model.store, 1e-3).step()
         evaluate(model, rng.integers(0, V, 50).astype(np.uint8), batch_size=2, seq_len=3)
-    _mark(f"train-{optimizer}", cell, dtype)
+    mark_compiled(f"train-{optimizer}", cell, dtype)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+
+
+# A character model small enough to train in seconds through the CLI.
+TINY = ["--hidden-size", 32, "--layers", 1, "--seq-len", 32, "--batch-size", 8, "--lr", 0.01]
 
 
 @dataclass
@@ -16,24 +22,26 @@ class Result:
 
 
 def run_cli(capsys, *args, cwd=None) -> Result:
-    """charlm.cli.main() with sys.argv set; returns exit code and captured output."""
+    """charlm.cli.main() with sys.argv set; returns exit code and captured output. Output is
+    captured by swapping sys.stdout/sys.stderr (rich resolves them when it prints), so this works
+    outside a test too, in session fixtures; ``capsys`` is accepted for the call sites' symmetry."""
     from charlm.cli import main
 
     saved_argv, saved_cwd = sys.argv, os.getcwd()
     sys.argv = ["charlm", *map(str, args)]
-    capsys.readouterr()
+    out, err = io.StringIO(), io.StringIO()
     code = 0
     try:
         if cwd is not None:
             os.chdir(cwd)
-        main()
+        with redirect_stdout(out), redirect_stderr(err):
+            main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         sys.argv = saved_argv
         os.chdir(saved_cwd)
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def run_subprocess(*args, cwd=None, timeout=120, env=None) -> Result:

@@ -8,27 +8,13 @@ import pytest
 
 from charlm.runfolder import RunFolder
 from charlm.snapshot import load_model
-from cli_helpers import run_cli
+from cli_helpers import TINY, run_cli
 from texts import write_text
-
-TINY = ["--hidden-size", 32, "--layers", 1, "--seq-len", 32, "--batch-size", 8, "--lr", 0.01]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One small character model trained through the CLI, shared by the tests below."""
-    folder = tmp_path_factory.mktemp("cli")
-    corpus = write_text(folder, 40_000)
-    run = folder / "run"
-    import _pytest.capture
-
-    capture = _pytest.capture.CaptureFixture(_pytest.capture.SysCapture, None, _ispytest=True)
-    capture._start()
-    try:
-        result = run_cli(capture, "train", corpus, "--out", run, *TINY, "--epochs", 2, "--eval-every", 50, "--seed", 1)
-    finally:
-        capture.close()
-    return folder, corpus, run, result
+def trained(trained_run):
+    return trained_run
 
 
 def test_train_exits_zero_and_leaves_a_complete_run_folder(trained):
