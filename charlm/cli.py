@@ -98,7 +98,7 @@ def train(
     forget_bias: Annotated[Optional[float], typer.Option(help="Initial forget-gate bias of LSTMs. [default: 1 for LSTMs]")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Window length T: backpropagation through at most this many steps. [default: 100]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams N. [default: 50]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training text. [default: 10]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training text. [default: 7]")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many windows.")] = None,
     optimizer: Annotated[Optional[OptimizerName], typer.Option(help="[default: adam]")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.002]")] = None,
@@ -172,10 +172,15 @@ def sample(
     from . import sampling_session
 
     with _user_errors():
-        sampling_session.run(
-            model, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-            seed=seed, num_samples=num_samples, stop=stop, threads=threads, out=sys.stdout, err=err,
-        )
+        try:
+            sampling_session.run(
+                model, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                seed=seed, num_samples=num_samples, stop=stop, threads=threads, out=sys.stdout, err=err,
+            )
+        except BrokenPipeError:
+            # The reader went away (`charlm sample | head`): that is how a pipe says "enough".
+            # Point stdout at /dev/null so the interpreter's final flush does not complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # ====================================================================== eval

@@ -76,3 +76,20 @@ def test_default_run_folder_is_runs_slash_corpus_name(tmp_path, capsys):
     result = run_cli(capsys, "train", corpus, *TINY, "--max-steps", 3, "--quiet", cwd=tmp_path)
     assert result.code == 0, result.err
     assert (tmp_path / "runs" / "poems" / "last.npz").exists()
+
+
+def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_vocabulary_size(tmp_path, capsys):
+    from charlm.config import ModelConfig
+    from charlm.model import LanguageModel
+    from charlm.snapshot import save_model
+    from charlm.vocab import Vocab
+
+    text = write_text(tmp_path, 5_000).read_text(encoding="utf-8")
+    vocab = Vocab.build_char(text)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=16, layers=1))
+    model.params["decoder.weight"][:] = 0  # every logit 0: the uniform distribution
+    model.params["decoder.bias"][:] = 0
+    save_model(tmp_path / "uniform.npz", model, vocab)
+    result = run_cli(capsys, "eval", tmp_path / "uniform.npz", tmp_path / "corpus.txt", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["perplexity"] == pytest.approx(len(vocab), rel=1e-5)

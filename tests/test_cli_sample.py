@@ -161,3 +161,19 @@ def test_stop_text_split_across_chunks_is_found(chunk):
     out = io.StringIO()
     _stream_one(chunks(), StreamDecoder(vocab, True), "P:", "\n\n", out)
     assert out.getvalue() == "P:abcab\ncab\n\n"
+
+
+def test_a_reader_that_stops_early_ends_sampling_quietly(run):
+    """`charlm sample | head -c 20`: no traceback, no error message, exit 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "charlm.cli", "sample", str(run), "--length", "200000", "--seed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    head = proc.stdout.read(20)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert len(head) == 20
+    assert proc.returncode == 0 and b"Traceback" not in err and b"Error" not in err, err.decode()
