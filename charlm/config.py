@@ -39,7 +39,7 @@ class ModelConfig:
         for name in ("vocab_size", "hidden_size", "layers", "embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embed_size != self.hidden_size:
