@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Train recurrent language models on a text file, sample from them and measure them.",
 )
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line: never wrapped
 
 
 class Level(str, Enum):
