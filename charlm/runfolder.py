@@ -55,8 +55,11 @@ class RunFolder:
                 path.unlink(missing_ok=True)
 
     def append_metrics(self, row: dict) -> None:
-        with self.metrics.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with self.metrics.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            raise CharlmError(f"cannot write {self.metrics}: {exc.strerror or exc}") from None
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,8 @@ def test_resume_on_a_corpus_with_characters_outside_the_saved_vocabulary(tmp_pat
     assert tree(tmp_path) == before
 
 
-def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("failure", ["full disk at fsync", "read-only folder at open", "full disk for the metrics"])
+def test_a_failing_output_folder_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch, failure):
     corpus = write_text(tmp_path, 20_000)
     run = tmp_path / "run"
     assert run_cli(capsys, "train", corpus, "--out", run, *TINY, "--max-steps", 2, "--quiet").code == 0
@@ -140,12 +142,35 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(tmp_path, capsy
 
     import charlm.checkpoint
 
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    if failure == "full disk at fsync":
+        def fsync(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(charlm.checkpoint.os, "fsync", disk_full)
+        monkeypatch.setattr(charlm.checkpoint.os, "fsync", fsync)
+        expected = "No space left on device"
+    elif failure == "read-only folder at open":
+        real_open = os.open
+
+        def open_(path, *args, **kwargs):
+            if ".tmp-" in str(path):
+                raise PermissionError(errno.EACCES, "Permission denied")
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(charlm.checkpoint.os, "open", open_)
+        expected = "Permission denied"
+    else:
+        real_path_open = Path.open
+
+        def open_metrics(self, mode="r", *args, **kwargs):
+            if self.name == "metrics.jsonl" and "a" in mode:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_path_open(self, mode, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", open_metrics)
+        expected = "metrics.jsonl"
     result = run_cli(capsys, "train", corpus, "--out", run, "--resume", "--max-steps", 4)
-    refused(result, "No space left on device")
+    monkeypatch.undo()
+    refused(result, expected)
     assert (run / "last.npz").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name not in ("last.npz", "best.npz", "metrics.jsonl")]
 
