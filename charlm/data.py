@@ -1,5 +1,6 @@
-"""Corpora: validated text read in chunks, the splits as token arrays, the parallel-stream layout
-(:func:`batchify`) and the truncated-BPTT windows over it (:func:`windows`).
+"""Corpora: the splits as token arrays, the parallel-stream layout (:func:`batchify`) and the
+truncated-BPTT windows over it (:func:`windows`). Reading and validating the files is
+``textfile.py``; ``read_text`` and ``count_codepoints`` are re-exported here for callers.
 
 Memory: a character corpus is read a chunk of bytes at a time (``CHUNK_BYTES``) and never held
 as text: each chunk becomes an array of code points, counted for the vocabulary in a first pass
@@ -12,9 +13,7 @@ Every problem with the input is a one-line :class:`DataError` that the CLI print
 
 from __future__ import annotations
 
-import codecs
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .vocab import EOS, Encoded, Vocab, _add_counts, codepoints
+from .textfile import (  # noqa: F401 (read_text is re-exported)
+    CHUNK_BYTES,
+    check_encoding,
+    count_codepoints,
+    file_size,
+    read_chunks,
+    read_text,
+    word_lines,
+)
+from .vocab import EOS, Encoded, Vocab, _add_counts
 
-CHUNK_BYTES = 1 << 20  # bytes read and decoded at a time; working memory is a few times this
-BOM = codecs.BOM_UTF8
-# Encodings in which every byte below 0x80 is that ASCII character and nothing else: a pure-ASCII
-# chunk needs no decoding (its bytes are its code points), and a NUL byte is a NUL character.
-ASCII_FAST = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252", "iso8859-15"})
 # Folder layouts understood as (train, valid, test), in order of preference. PTB's character files
 # (symbols separated by spaces) are used only when the word files are absent.
 SPLIT_NAMES = (
@@ -36,121 +39,6 @@ SPLIT_NAMES = (
     ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),
     ("ptb.char.train.txt", "ptb.char.valid.txt", "ptb.char.test.txt"),
 )
-
-
-# --------------------------------------------------------------------------- reading text
-def _codec(encoding: str) -> codecs.CodecInfo:
-    try:
-        return codecs.lookup(encoding)
-    except LookupError:
-        raise DataError(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)") from None
-
-
-def _open(path) -> tuple[Path, object]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"no such file: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a text file")
-    try:
-        return path, open(path, "rb")
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror}") from None
-
-
-def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeError, offset: int, line: int) -> DataError:
-    bad = error.object[error.start : error.end][:4].hex(" ")
-    where = f"byte 0x{bad} at offset {offset} (line {line})"
-    if name in ("utf-8", "utf-8-sig"):
-        fix = (
-            f"if it is Windows/Latin-1 text, convert it (iconv -f cp1252 -t utf-8 {path} > {path.stem}.utf8.txt) "
-            "or pass --encoding cp1252 (or latin-1)"
-        )
-        return DataError(f"{path} is not valid UTF-8: {where}; {fix}")
-    return DataError(f"{path} is not valid {encoding}: {where}; check --encoding (latin-1 accepts any byte)")
-
-
-def _chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, as_codepoints: bool = False) -> Iterator:
-    """The text of ``path`` in pieces: str, or with ``as_codepoints`` 1-D arrays of code points
-    (uint8 for a pure-ASCII piece, else uint32). A UTF-8 byte-order mark is dropped. Raises
-    DataError for a missing path, a folder, a NUL byte, bytes invalid in ``encoding`` (with
-    their byte offset and line, right across chunk boundaries) and, once the end is reached,
-    for a file that is empty or only whitespace."""
-    if chunk_bytes < 4:
-        raise ValueError(f"chunk_bytes must be at least 4 (a whole BOM or UTF-8 character), got {chunk_bytes}")
-    info = _codec(encoding)
-    name = info.name
-    utf8 = name in ("utf-8", "utf-8-sig")
-    # The UTF-8 BOM is skipped by hand so that error offsets stay plain byte offsets.
-    decoder = codecs.getincrementaldecoder("utf-8")("strict") if utf8 else info.incrementaldecoder("strict")
-    check_nul = not name.startswith(("utf-16", "utf-32"))  # there, NUL bytes are ordinary
-    fast = name in ASCII_FAST
-    path, file = _open(path)
-    offset = 0  # file offset of the chunk's first byte
-    lines = 0  # newline bytes before it
-    has_text = False
-    bom = False
-    with file:
-        while True:
-            raw = file.read(chunk_bytes)
-            final = not raw
-            if offset == 0 and utf8 and raw.startswith(BOM):
-                raw, offset, bom = raw[len(BOM) :], len(BOM), True
-            elif offset == 0 and utf8 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                # Notepad's "Unicode": full of NUL bytes, but not binary
-                raise DataError(
-                    f"{path} is UTF-16 text (it starts with a UTF-16 byte-order mark); convert it "
-                    f"(iconv -f utf-16 -t utf-8 {path} > {path.stem}.utf8.txt) or pass --encoding utf-16"
-                )
-            if check_nul and (nul := raw.find(b"\0")) >= 0:
-                raise DataError(f"{path} looks binary: NUL byte at offset {offset + nul}; charlm reads plain text")
-            if fast and not final and raw.isascii() and not _pending(decoder):
-                piece = np.frombuffer(raw, np.uint8) if as_codepoints else raw.decode("ascii")
-                has_text = has_text or (bool(raw) and not raw.isspace())
-            else:
-                pending = _pending(decoder)
-                try:
-                    text = decoder.decode(raw, final)
-                except UnicodeDecodeError as error:
-                    at = offset - pending + error.start
-                    line = lines + 1 + raw[: max(0, at - offset)].count(b"\n")
-                    raise _decode_error(path, encoding, name, error, at, line) from None
-                if offset == 0 and not utf8 and text.startswith("\ufeff"):
-                    text = text[1:]  # a BOM that a non-UTF-8 codec leaves in
-                has_text = has_text or (bool(text) and not text.isspace())
-                piece = codepoints(text) if as_codepoints else text
-            if len(piece):
-                yield piece
-            if final:
-                break
-            offset += len(raw)
-            lines += raw.count(b"\n")
-    if not has_text:
-        if offset == 0 or (bom and offset == len(BOM)):
-            raise DataError(f"{path} is empty{' (only a byte-order mark)' if bom else ''}")
-        raise DataError(f"{path} holds only whitespace ({offset} bytes); charlm needs text to learn from")
-
-
-def _pending(decoder) -> int:
-    """Bytes an incremental decoder holds back from the previous chunk (a split character)."""
-    try:
-        return len(decoder.getstate()[0])
-    except (AttributeError, TypeError):
-        return 0
-
-
-def read_text(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES) -> str:
-    """The whole text of a file, validated (see :func:`_chunks`). For small texts: a corpus
-    goes through :func:`load_corpus`, which never holds it as one string."""
-    return "".join(_chunks(path, encoding, chunk_bytes))
-
-
-def count_codepoints(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:
-    """counts[c] = occurrences of code point c in the file (int64, as long as the largest + 1)."""
-    total = np.zeros(0, np.int64)
-    for points in _chunks(path, encoding, chunk_bytes, as_codepoints=True):
-        total = _add_counts(total, np.bincount(points))
-    return total
 
 
 # --------------------------------------------------------------------------- encoding files
@@ -174,21 +62,6 @@ class _Growing:
         return self.array
 
 
-def _word_lines(path, encoding: str, chunk_bytes: int) -> Iterator[str]:
-    """Pieces of whole lines, each ending with a newline; an unterminated last line gets one
-    (so it too ends with <eos>, as in pytorch/examples' data.py)."""
-    carry: list[str] = []  # the unfinished line, in pieces (a long line is not copied per chunk)
-    for text in _chunks(path, encoding, chunk_bytes):
-        cut = text.rfind("\n") + 1
-        if cut:
-            yield "".join(carry) + text[:cut]
-            carry = []
-        if cut < len(text):
-            carry.append(text[cut:])
-    if carry:
-        yield "".join(carry) + "\n"
-
-
 def encode_file(
     path,
     vocab: Vocab,
@@ -210,23 +83,16 @@ def _encode_file(path, vocab: Vocab, encoding: str, unknown: str, chunk_bytes: i
     """(tokens, the finished encoder) for :func:`encode_file`."""
     encoder = vocab.encoder(unknown, source=str(path))
     if vocab.level == "char":
-        pieces = _chunks(path, encoding, chunk_bytes, as_codepoints=True)
-        capacity = size_hint if size_hint is not None else _file_size(path)
+        pieces = read_chunks(path, encoding, chunk_bytes, as_codepoints=True)
+        capacity = size_hint if size_hint is not None else file_size(path)
     else:
-        pieces = _word_lines(path, encoding, chunk_bytes)
-        capacity = size_hint if size_hint is not None else _file_size(path) // 4  # ~5 bytes a word
+        pieces = word_lines(path, encoding, chunk_bytes)
+        capacity = size_hint if size_hint is not None else file_size(path) // 4  # ~5 bytes a word
     out = _Growing(capacity, vocab.dtype)
     for piece in pieces:
         out.append(encoder.encode(piece))
     encoder.finish()  # before the array is used: unknown characters leave -1 ids
     return out.finish(), encoder
-
-
-def _file_size(path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0  # _chunks reports the real problem
 
 
 # --------------------------------------------------------------------------- corpora
@@ -298,7 +164,7 @@ def load_corpus(
         raise DataError(f"level must be 'char' or 'word', got {level!r}")
     if level == "char" and (min_freq != 1 or max_vocab is not None):
         raise DataError("min-freq and max-vocab apply to word-level vocabularies only")
-    _codec(encoding)
+    check_encoding(encoding)
     name, files = _split_files(path, val, test)
     if val_frac is not None:
         if "val" in files:
@@ -392,7 +258,7 @@ def _load_word(files, encoding, chunk_bytes, val_frac, min_freq, max_vocab):
     index = {EOS: 0}
     add = index.setdefault
     pieces = []
-    for text in _word_lines(files["train"], encoding, chunk_bytes):
+    for text in word_lines(files["train"], encoding, chunk_bytes):
         ids: list[int] = []
         for line in text[:-1].split("\n"):  # text ends with a newline
             ids.extend([add(w, len(index)) for w in line.split()])
