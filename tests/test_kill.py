@@ -44,6 +44,26 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
         time.sleep(0.01)
 
 
+def file_identity(path: Path):
+    """What changes when os.replace puts a new file at ``path``."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def wait_for_new_save(path: Path, before, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while file_identity(path) == before:
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no new {path.name} after {timeout} s")
+        time.sleep(0.01)
+
+
 def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path):
     corpus = write_text(tmp_path, 30_000)
     run = tmp_path / "run"
@@ -51,11 +71,14 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
     steps_seen = []
     leftovers_seen = 0
     for kill in range(KILLS):
+        before = file_identity(run / "last.npz")
         proc = start_training(corpus, run, *(["--resume"] if kill else []))
-        wait_for(run / "last.npz", proc)
         if kill:
-            # A resumed process first loads; give it a moment to be saving again.
-            time.sleep(0.3)
+            # A resumed process first loads; wait until it has saved once of its own, so every
+            # life makes progress however slow a loaded machine makes it.
+            wait_for_new_save(run / "last.npz", before, proc)
+        else:
+            wait_for(run / "last.npz", proc)
         time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
