@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 _ALIGN = 16  # elements: every view starts on a 64-byte boundary (float32), which SIMD loops like
+EXTRA_SLOTS = 16  # after the gradient in ``grad_buffer``: loss, token count and flags of a step
 
 
 class ParamStore:
@@ -22,7 +23,11 @@ class ParamStore:
             size = int(np.prod(shape))
             offset += -(-size // _ALIGN) * _ALIGN
         self.data = np.zeros(offset, self.dtype)
-        self.grad = np.zeros(offset, self.dtype)
+        # The gradient lives at the head of a slightly longer buffer: a data-parallel step sums
+        # gradient, loss and token count across processes in one allreduce of this one array
+        # (see distributed.py), with no copy. ``grad`` is the gradient alone.
+        self.grad_buffer = np.zeros(offset + EXTRA_SLOTS, self.dtype)
+        self.grad = self.grad_buffer[:offset]
         self.params = {n: self.view(self.data, n) for n in self.shapes}
         self.grads = {n: self.view(self.grad, n) for n in self.shapes}
 
