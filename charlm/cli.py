@@ -75,11 +75,33 @@ def _user_errors():
     try:
         yield
     except CharlmError as exc:
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        raise typer.Exit(130) from None
+        _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int):
+    group = _mpi_group()
+    if group is None:
+        err.print(message, markup=False, soft_wrap=True)
+        raise typer.Exit(code) from None
+    # Several processes: this one must take the whole job down, or the others would wait for it
+    # forever. Most errors happen on every rank at once; rank 0 says it, and the others wait a
+    # moment for its abort so the message is not printed N times.
+    if not group.is_root:
+        import time
+
+        time.sleep(2)
+        message = f"rank {group.rank}: {message}"
+    err.print(message, markup=False, soft_wrap=True)
+    group.abort(code)
+
+
+def _mpi_group():
+    """The MPI group of a data-parallel training process, or None (never imports MPI)."""
+    distributed = sys.modules.get("charlm.distributed")
+    group = distributed.active_group() if distributed else None
+    return group if group is not None and group.size > 1 else None
 
 
 # ====================================================================== train
@@ -149,7 +171,8 @@ def _train_with_signals(session, quiet: bool) -> None:
         for s, handler in previous.items():
             signal.signal(s, handler)
     if summary["stopped_by"] == "interrupted":
-        err.print(f"interrupted: checkpoint saved to {summary['last']}; continue with --resume", markup=False)
+        if session.trainer.group.is_root:
+            err.print(f"interrupted: checkpoint saved to {summary['last']}; continue with --resume", markup=False)
         raise typer.Exit(130 if signal.SIGINT in received else 143)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import batchify, windows
+from .distributed import Single, concat_states
 from .errors import TrainingError
 from .evaluate import Evaluation, evaluate
 from .model import LanguageModel
@@ -61,20 +62,27 @@ class Sink:
 class Trainer:
     def __init__(self, model: LanguageModel, vocab, config: TrainConfig, run: RunFolder, train_tokens: np.ndarray,
                  val_tokens: np.ndarray | None = None, test_tokens: np.ndarray | None = None, sink: Sink | None = None,
-                 resume: Snapshot | None = None, extra_meta: dict | None = None):
+                 resume: Snapshot | None = None, extra_meta: dict | None = None, group=None):
         self.model, self.vocab, self.config, self.run = model, vocab, config, run
         self.sink = sink or Sink()
         self.val_tokens, self.test_tokens = val_tokens, test_tokens
-        self.streams = batchify(train_tokens, config.batch_size)
+        # Data parallel (distributed.py): this process trains its own contiguous rows of the
+        # batch; everything below that says "local" is this process's share.
+        self.group = group or Single()
+        self._rows = self.group.shard(config.batch_size)
+        self.local_batch = self._rows.stop - self._rows.start
+        self.streams = batchify(train_tokens, config.batch_size)[self._rows]
         span = self.streams.shape[1] - 1  # the last token of a stream is only a target
         self.windows_per_epoch = max(1, math.ceil(span / config.seq_len))
         self.optimizer = make_optimizer(config.optimizer, model.store, config.lr)
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = self._rank_rng(config.seed)
         self.progress = Progress(lr=config.lr)
-        self.state = model.initial_state(config.batch_size)
+        self.state = model.initial_state(self.local_batch)
         self.validations: list[dict] = []
         self.extra_meta = extra_meta or {}
         self._stop_requested = False
+        self._stop_agreed = False  # what every rank learned from the last step's allreduce
+        self._save_due = False
         self._early_stop = False
         self._bad_in_a_row = 0
         self._last_save = time.monotonic()
@@ -85,17 +93,24 @@ class Trainer:
         if resume is not None:
             self._restore(resume)
 
+    def _rank_rng(self, seed: int) -> np.random.Generator:
+        # Rank 0 draws what a single process draws; the others get streams of their own.
+        return np.random.default_rng(seed if self.group.rank == 0 else [seed, self.group.rank])
+
     # ------------------------------------------------------------------ resume
     def _restore(self, snap: Snapshot) -> None:
         meta = snap.meta
         self.progress = Progress(**meta["progress"])
         self.optimizer.load_state(meta["optimizer"], {k[len("optim/"):]: v for k, v in snap.arrays.items() if k.startswith("optim/")})
-        self.rng.bit_generator.state = meta["rng"]
+        rngs = meta.get("rank_rngs") or [meta["rng"]]
+        if self.group.rank < len(rngs):
+            self.rng.bit_generator.state = rngs[self.group.rank]
         self.validations = list(meta.get("validations", []))
-        state = snap.carried_state()
+        state = snap.carried_state()  # the whole batch's: this process takes its rows
         if state is not None:
-            self.state = state
-        self.run.truncate_metrics(self.progress.step)
+            self.state = [tuple(part[self._rows].copy() for part in layer) for layer in state]
+        if self.group.is_root:
+            self.run.truncate_metrics(self.progress.step)
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -121,7 +136,7 @@ class Trainer:
         reason = "completed" if p.epoch > cfg.epochs or self._max_steps_reached() else None
         while reason is None:
             if p.position == 0:
-                self.state = self.model.initial_state(cfg.batch_size)  # a new epoch starts cold
+                self.state = self.model.initial_state(self.local_batch)  # a new epoch starts cold
                 if cfg.decay_start is not None:
                     p.lr = self._lr_for_epoch(p.epoch)
             self.optimizer.lr = p.lr
@@ -154,15 +169,20 @@ class Trainer:
 
     def _train_window(self, x: np.ndarray, y: np.ndarray) -> None:
         cfg, p, model = self.config, self.progress, self.model
-        state_in = model.initial_state(cfg.batch_size) if cfg.bptt == "full" else self.state
+        state_in = model.initial_state(self.local_batch) if cfg.bptt == "full" else self.state
         rng = self.rng if model.config.dropout > 0 else None
         loss, state_out = model.train_step(x, y, state_in, rng)
+        # With several processes: the mean gradient and loss over every rank's tokens, and the
+        # stop and save decisions made together (a no-op for one process).
+        save_due = self.group.is_root and time.monotonic() - self._last_save >= cfg.checkpoint_seconds
+        loss, tokens, self._stop_agreed, self._save_due = self.group.combine(
+            model.store, loss, x.size, self._stop_requested, save_due)
         grad = model.store.grad
         if cfg.clip_value is not None:
             clip_grad_value(grad, cfg.clip_value)
         norm = clip_grad_norm(grad, cfg.clip_norm) if cfg.clip_norm is not None else global_norm(grad)
         p.step += 1
-        self._measure_rate(x.size)
+        self._measure_rate(tokens)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._bad_step(loss, norm)
             return  # no update, and the finite state from before this window is kept
@@ -170,7 +190,7 @@ class Trainer:
         self.optimizer.step()
         model.refresh()
         self.state = state_out
-        p.tokens += x.size
+        p.tokens += tokens
         p.log_loss_sum += loss
         p.log_steps += 1
         p.smooth_loss = loss if p.smooth_loss is None else 0.98 * p.smooth_loss + 0.02 * loss
@@ -202,21 +222,25 @@ class Trainer:
         cfg, p = self.config, self.progress
         if p.log_steps and p.step % cfg.log_every == 0:
             self._log_train_row()
-        if cfg.eval_every and p.step % cfg.eval_every == 0:
+        validated = bool(cfg.eval_every and p.step % cfg.eval_every == 0 and self.val_tokens is not None)
+        if validated:
             self._validate()
-        if self._stop_requested:
+        # One process stops the moment it is asked; several stop together, at the step whose
+        # allreduce told them all.
+        if self._stop_agreed or (self.group.size == 1 and self._stop_requested):
             return "interrupted"
         if self._early_stop:
             return "early-stop"
         if self._max_steps_reached():
             return "max-steps"
-        if time.monotonic() - self._last_save >= cfg.checkpoint_seconds:
+        if self._save_due and not validated:  # validating has just saved
             self.save(self.run.last)
         return None
 
     def _log_train_row(self) -> None:
         p = self.progress
-        self.run.append_metrics(self._row(train_loss=p.log_loss_sum / p.log_steps))
+        if self.group.is_root:
+            self.run.append_metrics(self._row(train_loss=p.log_loss_sum / p.log_steps))
         p.log_loss_sum, p.log_steps = 0.0, 0
 
     def _row(self, **values) -> dict:
@@ -235,8 +259,10 @@ class Trainer:
         improved = p.best_val_loss is None or result.loss < p.best_val_loss
         record = {"step": p.step, "epoch": p.epoch, "val_loss": result.loss, "lr": p.lr}
         self.validations.append(record)
-        self.run.append_metrics(self._row(train_loss=p.smooth_loss, val_loss=result.loss,
-                                          val_perplexity=result.perplexity, val_bits_per_token=result.bits_per_token))
+        if self.group.is_root:
+            self.run.append_metrics(self._row(train_loss=p.smooth_loss, val_loss=result.loss,
+                                              val_perplexity=result.perplexity,
+                                              val_bits_per_token=result.bits_per_token))
         if improved:
             p.best_val_loss, p.best_step, p.bad_validations = result.loss, p.step, 0
             self.save(self.run.best)
@@ -255,11 +281,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ saving
     def save(self, path) -> None:
+        """Every rank calls this together: rank 0 gathers the carried states and dropout
+        generators of all ranks and alone writes the checkpoint."""
         self.progress.elapsed_s = self.elapsed_s
+        states = self.group.gather(self.state)
+        rngs = self.group.gather(self.rng.bit_generator.state)
+        self._last_save = time.monotonic()
+        if not self.group.is_root:
+            return
         meta = dict(self.extra_meta)
         meta.update({"train": self.config.to_dict(), "progress": asdict(self.progress),
-                     "rng": self.rng.bit_generator.state, "validations": self.validations})
-        save_model(path, self.model, self.vocab, extra_meta=meta, optimizer=self.optimizer, state=self.state)
+                     "rng": rngs[0], "validations": self.validations})
+        if self.group.size > 1:
+            meta["rank_rngs"] = rngs
+        state = concat_states(states) if self.group.size > 1 else self.state
+        save_model(path, self.model, self.vocab, extra_meta=meta, optimizer=self.optimizer, state=state)
         self._last_save = time.monotonic()
 
     # ------------------------------------------------------------------ figures
@@ -286,7 +322,7 @@ class Trainer:
                    "tokens": p.tokens, "skipped_steps": p.skipped_steps, "best_val_loss": p.best_val_loss,
                    "best_step": p.best_step, "last": str(self.run.last),
                    "best": str(self.run.best) if self.run.best.exists() else None}
-        if stopped_by != "interrupted" and self.test_tokens is not None:
+        if stopped_by != "interrupted" and self.test_tokens is not None and self.group.is_root:
             summary["test"] = self._test()
         return summary
 

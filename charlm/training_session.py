@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from . import data
+from .distributed import current_group, default_threads
 from .config import ModelConfig, TrainConfig
 from .errors import ConfigError, DataError
 from .model import LanguageModel
 from .runfolder import RUNS_ROOT, RunFolder
 from .snapshot import load_model
-from .threads import set_threads
+from .threads import available_cores, set_threads
 from .train import Trainer
 
 MODEL_OPTIONS = ("cell", "hidden_size", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias")
@@ -35,9 +36,11 @@ class TrainingSession:
 
         console = Console(highlight=False)
         model = self.trainer.model
+        talk = self.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws
         warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer,
-                      say=(lambda text: None) if quiet else console.print)
-        self.trainer.sink = TrainingDisplay(console, self.level, quiet)
+                      say=console.print if talk else (lambda text: None))
+        if self.trainer.group.is_root:
+            self.trainer.sink = TrainingDisplay(console, self.level, quiet)
         return self.trainer.fit()
 
 
@@ -64,11 +67,14 @@ def prepare(options: dict) -> TrainingSession:
     if options.get("clip_norm") == 0:
         options["clip_norm"] = None
         options["_no_clip_norm"] = True
-    return _resume(options) if options["resume"] else _start(options)
+    group = current_group()
+    return _resume(options, group) if options["resume"] else _start(options, group)
 
 
-def _threads(options: dict, saved: int | None = None) -> int | None:
+def _threads(options: dict, group, saved: int | None = None) -> int | None:
     threads = options.get("threads") or saved
+    if threads is None and group.size > 1:
+        threads = default_threads(group, available_cores())  # ranks on one machine share its cores
     set_threads(threads)
     return threads
 
@@ -81,16 +87,17 @@ def _train_config(options: dict, base: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def _start(options: dict) -> TrainingSession:
+def _start(options: dict, group) -> TrainingSession:
     corpus_path = _corpus_path(options["corpus"])
     run = RunFolder(options["out_dir"] or _default_out(corpus_path))
-    run.check(resume=False, force=options["force"])  # refuses an existing run before any work
+    if group.is_root:  # rank 0 alone owns the run folder
+        run.check(resume=False, force=options["force"])  # refuses an existing run before any work
     train_config = _train_config(options, {})  # validates the training options
     cell = options["cell"] or "lstm"
     model_values = {"cell": cell, "forget_bias": 1.0 if cell in LSTMS else None}
     model_values.update(_given(options, MODEL_OPTIONS))
     ModelConfig(vocab_size=1, **model_values)  # validates the model options before reading the corpus
-    threads = _threads(options)
+    threads = _threads(options, group)
 
     level = options["level"] or "char"
     val_frac = options["val_frac"]
@@ -103,7 +110,9 @@ def _start(options: dict) -> TrainingSession:
     model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
     train_config.threads = threads
     data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
-    run.create(resume=False, force=options["force"])
+    group.shard(train_config.batch_size)  # at least one stream per process
+    if group.is_root:
+        run.create(resume=False, force=options["force"])
     dtype = np.dtype(options["dtype"] or "float32")
     model = LanguageModel(model_config, dtype, seed=train_config.seed)
     corpus_meta = {
@@ -112,17 +121,20 @@ def _start(options: dict) -> TrainingSession:
         "encoding": options["encoding"], "bundled": options["corpus"] is None,
     }
     trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      extra_meta={"corpus": corpus_meta})
+                      extra_meta={"corpus": corpus_meta}, group=group)
     return TrainingSession(trainer, level)
 
 
-def _resume(options: dict) -> TrainingSession:
+def _resume(options: dict, group) -> TrainingSession:
     corpus_arg = options["corpus"]
     if options["out_dir"] is not None:
         run = RunFolder(options["out_dir"])
     else:
         run = RunFolder(_default_out(_corpus_path(corpus_arg)))
-    run.prepare(resume=True, force=False)
+    if group.is_root:
+        run.prepare(resume=True, force=False)
+    else:
+        run.check(resume=True, force=False)  # reads only
     snap = load_model(run.last)
     meta = snap.meta
     if "progress" not in meta or "train" not in meta:
@@ -139,7 +151,7 @@ def _resume(options: dict) -> TrainingSession:
     if options.get("level") and options["level"] != level:
         raise ConfigError(f"--level cannot change when resuming (the run has {level})")
     corpus_path = Path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
-    threads = _threads(options, meta["train"].get("threads"))
+    threads = _threads(options, group, meta["train"].get("threads"))
     corpus = data.load_corpus(
         corpus_path, level=level,
         val=options["val"] or _path(saved_corpus.get("val")), test=options["test"] or _path(saved_corpus.get("test")),
@@ -154,7 +166,7 @@ def _resume(options: dict) -> TrainingSession:
             raise ConfigError(f"--batch-size cannot change when resuming (the run has {meta['train']['batch_size']})")
     data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      resume=snap, extra_meta={"corpus": saved_corpus})
+                      resume=snap, extra_meta={"corpus": saved_corpus}, group=group)
     return TrainingSession(trainer, level)
 
 
