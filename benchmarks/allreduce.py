@@ -56,7 +56,7 @@ def time_steps(args, group) -> dict:
         t0 = time.perf_counter()
         loss, state = model.train_step(x, y, state)
         t1 = time.perf_counter()
-        group.combine(model.store, loss, x.size, False, False)
+        group.combine(model.store, loss, x.size, (False, False, False))
         t2 = time.perf_counter()
         clip(model.store.grad, 5.0)
         opt.step()

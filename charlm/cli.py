@@ -89,6 +89,8 @@ def _fail(message: str, code: int):
     # forever. Most errors happen on every rank at once; rank 0 says it, and the others wait a
     # moment for its abort so the message is not printed N times.
     if not group.is_root:
+        if code == 130:  # Ctrl-C reaches every rank; rank 0 has said what happened
+            group.abort(code)
         import time
 
         time.sleep(2)
@@ -122,6 +124,7 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams N. [default: 50]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training text. [default: 7]")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many windows.")] = None,
+    max_time: Annotated[Optional[str], typer.Option(help="Stop after this much training time, e.g. 90s, 30m, 2h (validation included).")] = None,
     optimizer: Annotated[Optional[OptimizerName], typer.Option(help="[default: adam]")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.002]")] = None,
     lr_decay: Annotated[Optional[float], typer.Option(help="Multiply the learning rate by this when validation stops improving (or each epoch from --decay-start). [default: 0.5]")] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 from .errors import ConfigError
@@ -72,6 +73,7 @@ class TrainConfig:
     batch_size: int = 50  # N: parallel streams
     epochs: int = 7  # the default model on the bundled corpus: about ten minutes on 2 cores
     max_steps: int | None = None  # stop after this many windows, whatever the epoch
+    max_time: float | None = None  # seconds: stop after the first window that ends past this much training
     optimizer: str = "adam"
     lr: float = 2e-3
     # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
@@ -120,6 +122,8 @@ class TrainConfig:
             raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
         if self.optimizer not in ("adam", "sgd", "rmsprop"):
             raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
+        if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
+            raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):
             raise ConfigError(f"checkpoint interval must be positive, got {self.checkpoint_seconds}")
 
@@ -130,3 +134,14 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """'90' or '90s', '30m', '1.5h' -> seconds; ConfigError for anything else."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)?\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"--max-time must be a positive duration such as 90s, 30m or 2h, got {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2) or ""]

@@ -7,7 +7,7 @@ The split: ``--batch-size`` stays the global number of parallel streams; rank r 
 contiguous rows ``shard(N)`` of them (its own slice of every window and its own carried state),
 so one command line means the same training with 1 or N processes. After each backward pass::
 
-    grad_buffer = [ grad * M_r | loss_r * M_r | M_r | stop flag | save flag ]   (M_r: rank r's tokens)
+    grad_buffer = [ grad * M_r | loss_r * M_r | M_r | flags ]   (M_r: rank r's tokens)
     Allreduce(SUM) in place  →  grad = sum / M,  loss = sum / M             (M: all tokens)
 
 one collective on one contiguous array, no pickling. Every rank then clips and updates the same
@@ -28,8 +28,9 @@ import numpy as np
 
 from .errors import ConfigError
 
-# Slots after the gradient in ParamStore.grad_buffer (params.EXTRA_SLOTS reserves room).
-LOSS, TOKENS, STOP, SAVE = range(4)
+# Slots after the gradient in ParamStore.grad_buffer (params.EXTRA_SLOTS reserves room): the
+# loss, the token count, then one per flag (any rank raising a flag raises it for all).
+LOSS, TOKENS, FLAGS = 0, 1, 2
 
 # Environment variables MPI launchers set in every process they start (MPICH/Hydra, Open MPI, PMIx, Slurm).
 _LAUNCHER_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
@@ -43,8 +44,8 @@ class Single:
     def shard(self, batch_size: int) -> slice:
         return slice(0, batch_size)
 
-    def combine(self, store, loss: float, tokens: int, stop: bool, save: bool):
-        return loss, tokens, stop, save
+    def combine(self, store, loss: float, tokens: int, flags: tuple = ()):
+        return loss, tokens, tuple(flags)
 
     def gather(self, value) -> list:
         return [value]
@@ -71,19 +72,22 @@ class MPIGroup:
             )
         return slice(self.rank * batch_size // self.size, (self.rank + 1) * batch_size // self.size)
 
-    def combine(self, store, loss: float, tokens: int, stop: bool, save: bool):
+    def combine(self, store, loss: float, tokens: int, flags: tuple = ()):
         """Sum gradients, losses and token counts of all ranks in one allreduce; the gradient
-        in ``store.grad`` becomes the mean over every token of the global window."""
+        in ``store.grad`` becomes the mean over every token of the global window, and a flag
+        is up when it is up on any rank. Returns (mean loss, all tokens, flags)."""
         n = store.grad.size
         buffer, grad = store.grad_buffer, store.grad
         grad *= tokens
         tail = buffer[n:]
         tail[:] = 0
-        tail[LOSS], tail[TOKENS], tail[STOP], tail[SAVE] = loss * tokens, tokens, float(stop), float(save)
+        tail[LOSS], tail[TOKENS] = loss * tokens, tokens
+        tail[FLAGS : FLAGS + len(flags)] = [float(f) for f in flags]
         self.comm.Allreduce(self._MPI.IN_PLACE, buffer, op=self._MPI.SUM)
         total = float(tail[TOKENS])
         grad *= 1.0 / total
-        return float(tail[LOSS]) / total, int(round(total)), bool(tail[STOP] > 0), bool(tail[SAVE] > 0)
+        raised = tuple(bool(v > 0) for v in tail[FLAGS : FLAGS + len(flags)])
+        return float(tail[LOSS]) / total, int(round(total)), raised
 
     def gather(self, value) -> list | None:
         """Every rank's ``value`` at rank 0 (None elsewhere). For checkpoints only: it pickles."""

@@ -83,6 +83,7 @@ class Trainer:
         self._stop_requested = False
         self._stop_agreed = False  # what every rank learned from the last step's allreduce
         self._save_due = False
+        self._time_up = False
         self._early_stop = False
         self._bad_in_a_row = 0
         self._last_save = time.monotonic()
@@ -174,9 +175,11 @@ class Trainer:
         loss, state_out = model.train_step(x, y, state_in, rng)
         # With several processes: the mean gradient and loss over every rank's tokens, and the
         # stop and save decisions made together (a no-op for one process).
-        save_due = self.group.is_root and time.monotonic() - self._last_save >= cfg.checkpoint_seconds
-        loss, tokens, self._stop_agreed, self._save_due = self.group.combine(
-            model.store, loss, x.size, self._stop_requested, save_due)
+        root = self.group.is_root  # rank 0's clock decides for everyone
+        save_due = root and time.monotonic() - self._last_save >= cfg.checkpoint_seconds
+        time_up = root and cfg.max_time is not None and self.elapsed_s >= cfg.max_time
+        loss, tokens, (self._stop_agreed, self._save_due, self._time_up) = self.group.combine(
+            model.store, loss, x.size, (self._stop_requested, save_due, time_up))
         grad = model.store.grad
         if cfg.clip_value is not None:
             clip_grad_value(grad, cfg.clip_value)
@@ -233,6 +236,8 @@ class Trainer:
             return "early-stop"
         if self._max_steps_reached():
             return "max-steps"
+        if self._time_up:
+            return "max-time"
         if self._save_due and not validated:  # validating has just saved
             self.save(self.run.last)
         return None

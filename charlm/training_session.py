@@ -10,7 +10,7 @@ import numpy as np
 
 from . import data
 from .distributed import current_group, default_threads
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, parse_duration
 from .errors import ConfigError, DataError
 from .model import LanguageModel
 from .runfolder import RUNS_ROOT, RunFolder
@@ -81,6 +81,8 @@ def _threads(options: dict, group, saved: int | None = None) -> int | None:
 
 def _train_config(options: dict, base: dict) -> TrainConfig:
     values = dict(base)
+    if isinstance(options.get("max_time"), str):
+        options["max_time"] = parse_duration(options["max_time"])
     values.update(_given(options, [f.name for f in fields(TrainConfig)]))
     if options.get("_no_clip_norm"):
         values["clip_norm"] = None

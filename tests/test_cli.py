@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from charlm.config import parse_duration
 from charlm.runfolder import RunFolder
 from charlm.snapshot import load_model
 from cli_helpers import TINY, run_cli
@@ -93,3 +95,32 @@ def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_voc
     result = run_cli(capsys, "eval", tmp_path / "uniform.npz", tmp_path / "corpus.txt", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["perplexity"] == pytest.approx(len(vocab), rel=1e-5)
+
+
+def test_max_time_stops_training_after_that_much_time_and_validates(tmp_path, capsys):
+    corpus = write_text(tmp_path, 40_000)
+    run = tmp_path / "run"
+    started = time.monotonic()
+    result = run_cli(capsys, "train", corpus, "--out", run, *TINY, "--epochs", 1000, "--max-time", "1.5s", "--quiet")
+    took = time.monotonic() - started
+    assert result.code == 0, result.err
+    assert "(max-time)" in result.out
+    snap = load_model(run / "last.npz")
+    assert snap.meta["progress"]["elapsed_s"] >= 1.5
+    assert took < 60  # 1000 epochs would take far longer
+    # The model kept at the end was validated.
+    assert snap.meta["validations"][-1]["step"] == snap.meta["progress"]["step"]
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("30m", 1800), ("1.5h", 5400), (" 2 min ", 120)])
+def test_durations_are_read_in_seconds_minutes_or_hours(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "0", "-5m", "10d", "5 m s"])
+def test_a_bad_max_time_is_one_clear_error_before_anything_is_written(tmp_path, capsys, text):
+    corpus = write_text(tmp_path, 10_000)
+    result = run_cli(capsys, "train", corpus, "--out", tmp_path / "run", *TINY, "--max-time", text)
+    assert result.code == 2
+    assert "--max-time must be a positive duration" in result.err
+    assert not (tmp_path / "run").exists()
