@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from .classify.cli import app as classify_app
 from .errors import CharlmError, ConfigError
 
 app = typer.Typer(
@@ -251,6 +252,10 @@ def info(
         else:
             for renderable in info_renderables(report):
                 out.print(renderable)
+
+
+# ====================================================================== classify
+app.add_typer(classify_app, name="classify")
 
 
 def main() -> None:

@@ -1,0 +1,105 @@
+"""What a checkpoint needs to rebuild a classifier, and how to train one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from ..errors import ConfigError
+from ..optim import OPTIMIZERS
+from ..recurrent import CELLS
+
+MODELS = ("textrnn", "rcnn")
+POOLS = ("last", "mean", "max")
+LSTMS = ("lstm", "lstm-peephole", "lstm-coupled")
+
+
+@dataclass
+class ClassifierConfig:
+    model: str  # "textrnn" or "rcnn"
+    vocab_size: int
+    num_classes: int
+    cell: str = "lstm"
+    embed_size: int = 128
+    hidden_size: int = 128  # H per direction: a Text-RNN's features are 2H wide
+    layers: int = 1  # stacked bidirectional layers (Text-RNN); the RCNN has exactly one
+    # Inverted dropout on the embedding output, between layers and on the pooled features.
+    dropout: float = 0.5
+    # Text-RNN's sentence vector: "last" joins the forward direction's state after the last word
+    # with the reverse direction's after the first; "mean"/"max" pool both over the valid steps.
+    pool: str = "last"
+    proj_size: int | None = None  # RCNN: width of y = tanh(W [c_l; e; c_r] + b); None: the hidden size
+    # LSTMs start with forget-gate bias 1 (Jozefowicz et al. 2015); None keeps the random init.
+    forget_bias: float | None = None
+
+    def __post_init__(self):
+        if self.proj_size is None:
+            self.proj_size = self.hidden_size
+        if self.forget_bias is None and self.cell in LSTMS:
+            self.forget_bias = 1.0
+        self.validate()
+
+    def validate(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.cell not in CELLS:
+            raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        for name in ("vocab_size", "num_classes", "embed_size", "hidden_size", "layers", "proj_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.num_classes < 2:
+            raise ConfigError(f"a classifier needs at least two classes, the training data has {self.num_classes}")
+        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.pool not in POOLS:
+            raise ConfigError(f"unknown pooling {self.pool!r}; choose one of {', '.join(POOLS)}")
+        if self.model == "rcnn":
+            if self.layers != 1:
+                raise ConfigError("--layers must be 1 for the RCNN: its left and right contexts come from one "
+                                  "bidirectional layer (a stack would let each word see itself)")
+            if self.pool != "max":
+                raise ConfigError("the RCNN always max-pools over time: --pool is for the Text-RNN")
+        if self.forget_bias is not None and not math.isfinite(self.forget_bias):
+            raise ConfigError(f"forget bias must be finite, got {self.forget_bias}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassifierConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class FitConfig:
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    clip_norm: float | None = 5.0  # global L2 norm; None: no clipping
+    batch_size: int = 50
+    epochs: int = 10
+    patience: int | None = 3  # stop after this many epochs without a better dev accuracy; None: never
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"--patience must be a positive integer, got {self.patience}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+        if self.clip_norm is not None and not (self.clip_norm > 0 and math.isfinite(self.clip_norm)):
+            raise ConfigError(f"--clip-norm must be a positive number (0 turns clipping off), got {self.clip_norm}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,249 @@
+"""Turn ``charlm classify`` options into work: check everything a user can get wrong before the
+first byte is written, read and encode the data, train (once, or once per fold), and load a
+saved classifier to predict or evaluate. No printing: the CLI draws what this returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..runfolder import RunFolder, resolve_checkpoint
+from ..textfile import read_text
+from ..threads import set_threads
+from . import data
+from .config import ClassifierConfig, FitConfig
+from .metrics import report
+from .models import build_model
+from .snapshot import ClassifierSnapshot, load_classifier, save_classifier
+from .tokens import TokenVocab
+from .train import Encoded, Sink, Trainer, accuracy, predict_probs
+
+MODEL_OPTIONS = ("model", "cell", "embed_size", "hidden_size", "layers", "dropout", "pool", "proj_size")
+FIT_OPTIONS = ("optimizer", "lr", "clip_norm", "batch_size", "epochs", "patience", "seed")
+CV_SUMMARY = "cv.json"
+
+
+@dataclass
+class Plan:
+    """A checked training job: options valid, data read, nothing written yet."""
+
+    options: dict
+    model_values: dict
+    fit: FitConfig
+    splits: data.Splits
+    run: RunFolder | None
+
+
+def _model_values(options: dict) -> dict:
+    values = {k: options[k] for k in MODEL_OPTIONS if options.get(k) is not None}
+    values.setdefault("model", "textrnn")
+    if values["model"] == "rcnn":
+        values.setdefault("pool", "max")
+    return values
+
+
+def _fit_config(options: dict) -> FitConfig:
+    values = {k: options[k] for k in FIT_OPTIONS if options.get(k) is not None}
+    if values.get("clip_norm") == 0:
+        values["clip_norm"] = None  # --clip-norm 0 turns clipping off
+    if values.get("patience") == 0:
+        values["patience"] = None  # --patience 0: never stop early
+    fit = FitConfig(**values)
+    fit.validate()
+    return fit
+
+
+def _check_run_folder(path: Path, force: bool) -> RunFolder:
+    run = RunFolder(path)
+    if run.path.exists() and not run.path.is_dir():
+        raise ConfigError(f"--out {run.path} is a file, not a folder")
+    if (run.holds_a_run() or (run.path / CV_SUMMARY).exists()) and not force:
+        raise ConfigError(f"{run.path} already holds a run; use --force to start over, or --out DIR")
+    return run
+
+
+def prepare(options: dict) -> Plan:
+    """Validate every option, then read the data. Raises CharlmError; writes nothing."""
+    model_values = _model_values(options)
+    fit = _fit_config(options)
+    ClassifierConfig(vocab_size=1, num_classes=2, **model_values)  # the model options, before any reading
+    folds = options.get("folds")
+    if folds is not None:
+        if folds < 2:
+            raise ConfigError(f"--folds must be at least 2, got {folds}")
+        if options.get("dev") is not None or options.get("test") is not None:
+            raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
+    if options.get("level") not in (None, "word", "char"):
+        raise ConfigError(f"--level must be word or char, got {options['level']!r}")
+    if options.get("min_freq") is not None and options["min_freq"] < 1:
+        raise ConfigError(f"--min-freq must be a positive integer, got {options['min_freq']}")
+    if options.get("max_vocab") is not None and options["max_vocab"] < 2:
+        raise ConfigError(f"--max-vocab must be at least 2 (<unk> and one token), got {options['max_vocab']}")
+    dev_frac = options.get("dev_frac", 0.1)
+    if not (0.0 < dev_frac < 1.0):
+        raise ConfigError(f"--dev-frac must be between 0 and 1 (exclusive), got {dev_frac}")
+    run = _check_run_folder(options["out_dir"], options.get("force", False)) if options.get("out_dir") else None
+    set_threads(options.get("threads"))
+
+    # With --folds, nothing is held out here: each fold holds out its own dev set.
+    splits = data.load_splits(options["data"], dev=options.get("dev"), test=options.get("test"),
+                              dev_frac=None if folds is not None else dev_frac, seed=fit.seed,
+                              encoding=options.get("encoding") or "utf-8")
+    if folds is not None:
+        if splits.dev is not None or splits.test is not None:
+            raise ConfigError(f"{options['data']} has its own dev or test split: --folds is for a set without one (such as MR)")
+        if folds > len(splits.train):
+            raise ConfigError(f"--folds {folds} is more than the {len(splits.train)} examples")
+    return Plan(options, model_values, fit, splits, run)
+
+
+# ------------------------------------------------------------------------------------ training
+def _vocab_and_labels(train: data.Labelled, options: dict) -> tuple[TokenVocab, list[str]]:
+    vocab = TokenVocab.build(train.texts, options.get("level") or "word", min_freq=options.get("min_freq") or 1,
+                             max_size=options.get("max_vocab"))
+    labels = data.label_order(train.labels)
+    if len(labels) < 2:
+        raise DataError(f"the training data has a single label ({labels[0]!r}): a classifier needs at least two")
+    return vocab, labels
+
+
+def _encode(part: data.Labelled, vocab: TokenVocab, labels: list[str], role: str) -> tuple[Encoded, float]:
+    """The encoded split and its out-of-vocabulary rate."""
+    ids = data.label_ids(part, labels, role)
+    sequences, unknown, total = vocab.encode_all(part.texts)
+    return Encoded(sequences, ids), unknown / max(total, 1)
+
+
+def _model(plan: Plan, vocab: TokenVocab, labels: list[str]):
+    config = ClassifierConfig(vocab_size=len(vocab), num_classes=len(labels), **plan.model_values)
+    dtype = np.dtype(plan.options.get("dtype") or "float32")
+    return build_model(config, dtype, seed=plan.fit.seed)
+
+
+def _train_meta(plan: Plan) -> dict:
+    o = plan.options
+    return {
+        "train": {**plan.fit.to_dict(), "level": o.get("level") or "word", "min_freq": o.get("min_freq") or 1,
+                  "max_vocab": o.get("max_vocab"), "dev_frac": o.get("dev_frac", 0.1), "threads": o.get("threads")},
+        "data": {"path": str(Path(o["data"]).resolve()), "dev": plan.splits.dev_source,
+                 "test": str(Path(o["test"]).resolve()) if o.get("test") else None},
+    }
+
+
+def train(plan: Plan, sink: Sink | None = None) -> dict:
+    """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
+    splits = plan.splits
+    vocab, labels = _vocab_and_labels(splits.train, plan.options)
+    train_set, train_oov = _encode(splits.train, vocab, labels, "train")
+    dev_set, dev_oov = _encode(splits.dev, vocab, labels, "dev")
+    test_set = _encode(splits.test, vocab, labels, "test")[0] if splits.test is not None else None
+    model = _model(plan, vocab, labels)
+    run = plan.run
+    if run is not None:
+        run.create(resume=False, force=plan.options.get("force", False))
+        (run.path / CV_SUMMARY).unlink(missing_ok=True)
+    meta = _train_meta(plan)
+
+    def on_best(trainer: Trainer) -> None:
+        progress = {"epoch": trainer.epoch, "best_dev_acc": trainer.best_dev_acc, "best_epoch": trainer.best_epoch,
+                    "history": trainer.history}
+        save_classifier(run.best, trainer.model, vocab, labels, {**meta, **progress})
+
+    trainer = Trainer(model, plan.fit, train_set, dev_set, sink, on_best=on_best if run else None,
+                      log=run.append_metrics if run else None)
+    summary = trainer.fit()
+    summary.update({
+        "model": model.config.to_dict(), "vocab_size": len(vocab), "labels": labels, "train_examples": len(train_set),
+        "dev_examples": len(dev_set), "dev_source": splits.dev_source, "oov_rate": {"train": train_oov, "dev": dev_oov},
+        "dev_acc": summary["best_dev_acc"], "checkpoint": str(run.best) if run else None,
+    })
+    if test_set is not None:
+        summary["test_acc"] = accuracy(model, test_set)
+        summary["test_examples"] = len(test_set)
+    if run is not None:
+        run.append_metrics({"summary": {k: v for k, v in summary.items() if k != "model"}})
+    summary["_model"], summary["_vocab"] = model, vocab  # for callers in-process (tests); never saved
+    return summary
+
+
+def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
+    """K-fold cross-validation: for each fold, train on the others (a seeded ``--dev-frac`` of them
+    held out as the dev set that picks the epoch), then measure accuracy on the fold. The vocabulary
+    is built from each fold's training part only. Returns per-fold accuracies, mean and std."""
+    import json
+
+    k = plan.options["folds"]
+    everything = plan.splits.train
+    parts = data.folds(len(everything), k, np.random.default_rng([plan.fit.seed, 11]))
+    run = plan.run
+    if run is not None:
+        run.create(resume=False, force=plan.options.get("force", False))
+        (run.path / CV_SUMMARY).unlink(missing_ok=True)
+    results, config = [], None
+    for fold, test_index in enumerate(parts, 1):
+        rest = np.setdiff1d(np.arange(len(everything)), test_index)
+        train_part, dev_part = data.hold_out(everything.subset(rest), plan.options.get("dev_frac", 0.1),
+                                             np.random.default_rng([plan.fit.seed, 13, fold]))
+        vocab, labels = _vocab_and_labels(train_part, plan.options)
+        try:
+            test_set = _encode(everything.subset(test_index), vocab, labels, "test")[0]
+        except DataError as exc:
+            raise DataError(f"fold {fold}: {exc} (a label this rare cannot be cross-validated)") from None
+        model = _model(plan, vocab, labels)
+        config = model.config
+        trainer = Trainer(model, plan.fit, _encode(train_part, vocab, labels, "train")[0],
+                          _encode(dev_part, vocab, labels, "dev")[0], sink_for_fold(fold) if sink_for_fold else None,
+                          log=(lambda record, fold=fold: run.append_metrics({"fold": fold, **record})) if run else None)
+        summary = trainer.fit()
+        results.append({"fold": fold, "test_acc": accuracy(model, test_set), "test_examples": int(test_index.size),
+                        "dev_acc": summary["best_dev_acc"], "best_epoch": summary["best_epoch"],
+                        "epochs": summary["epochs"], "train_s": summary["train_s"],
+                        "examples_per_s": summary["examples_per_s"]})
+    accs = np.array([r["test_acc"] for r in results])
+    cv = {"folds": k, "examples": len(everything), "mean_acc": float(accs.mean()),
+          "std_acc": float(accs.std(ddof=1)) if k > 1 else 0.0, "per_fold": results,
+          "model": config.to_dict(), **_train_meta(plan)}  # the last fold's (folds differ only in vocabulary size)
+    if run is not None:
+        tmp = run.path / (CV_SUMMARY + ".tmp")
+        tmp.write_text(json.dumps(cv, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(run.path / CV_SUMMARY)
+    return cv
+
+
+# ------------------------------------------------------------------------------------ using a model
+def load(model: Path) -> tuple[Path, ClassifierSnapshot]:
+    path = resolve_checkpoint(model)
+    return path, load_classifier(path)
+
+
+def read_texts(file: Path | None, stdin_bytes=None) -> tuple[list[str], str]:
+    """The texts of FILE (or of stdin for ``-``), one per line (see ``data.read_inputs``)."""
+    if file is None or str(file) == "-":
+        text = data.decode_input(stdin_bytes(), "standard input")
+        return data.read_inputs(text, "standard input"), "-"
+    return data.read_inputs(read_text(file), str(file)), str(file)
+
+
+def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = None) -> np.ndarray:
+    set_threads(threads)
+    return predict_probs(snap.model, [snap.vocab.encode(t) for t in texts])
+
+
+def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -> dict:
+    """Accuracy, macro-F1, per-class scores and the confusion matrix of a ``label<TAB>text`` file."""
+    set_threads(threads)
+    part = data.read_labelled(file)
+    truth = data.label_ids(part, snap.labels, "eval")
+    sequences, unknown, total = snap.vocab.encode_all(part.texts)
+    predicted = predict_probs(snap.model, sequences).argmax(axis=1)
+    result = report(truth, predicted, snap.labels)
+    result["oov_rate"] = unknown / max(total, 1)
+    return result
+
+
+def mean_std_text(cv: dict) -> str:
+    return f"{100 * cv['mean_acc']:.2f} ± {100 * cv['std_acc']:.2f}"
+
