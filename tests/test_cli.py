@@ -124,3 +124,13 @@ def test_a_bad_max_time_is_one_clear_error_before_anything_is_written(tmp_path, 
     assert result.code == 2
     assert "--max-time must be a positive duration" in result.err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command, shown", [
+    (["train"], "[default: 256]"), (["sample"], "[default: 500]"), (["classify", "train"], "[default: 128]")])
+def test_help_shows_the_defaults(command, shown, capsys, monkeypatch):
+    # Rich reads "[...]" in help texts as markup and drops it unless escaped.
+    monkeypatch.setenv("COLUMNS", "200")
+    result = run_cli(capsys, *command, "--help")
+    assert result.code == 0
+    assert shown in result.out
