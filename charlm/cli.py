@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import __version__
 from .classify.cli import app as classify_app
+from .choices import CellName, DType, Level, OptimizerName
 from .errors import CharlmError, ConfigError
 
 app = typer.Typer(
@@ -29,34 +30,9 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line: never wrapped
 
 
-class Level(str, Enum):
-    char = "char"
-    word = "word"
-
-
-class CellName(str, Enum):
-    lstm = "lstm"
-    gru = "gru"
-    rnn_tanh = "rnn-tanh"
-    rnn_relu = "rnn-relu"
-    lstm_peephole = "lstm-peephole"
-    lstm_coupled = "lstm-coupled"
-
-
-class OptimizerName(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-    rmsprop = "rmsprop"
-
-
 class Bptt(str, Enum):
     truncated = "truncated"
     full = "full"
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
 
 
 def _version(value: bool):

@@ -10,8 +10,24 @@ from .errors import ConfigError
 from .recurrent import CELLS
 
 
+class StrictSettings:
+    """JSON form of a model's settings dataclass; loading refuses keys it does not know (a
+    checkpoint from a newer charlm must not half-load)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(StrictSettings):
     vocab_size: int
     cell: str = "lstm"
     hidden_size: int = 256
@@ -52,16 +68,6 @@ class ModelConfig:
         if self.forget_bias is not None and not math.isfinite(self.forget_bias):
             raise ConfigError(f"--forget-bias must be finite, got {self.forget_bias}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
 
 
 @dataclass

@@ -155,7 +155,7 @@ def test_the_folds_partition_the_set():
 
 
 def test_the_cli_lists_every_cell():
-    from charlm.classify.cli import CellName
+    from charlm.choices import CellName
 
     assert sorted(c.value for c in CellName) == sorted(CELLS)
 

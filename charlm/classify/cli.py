@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from ..choices import CellName, DType, Level, OptimizerName
+
 DATA_HELP = """Labelled data. One of:
 a file of label<TAB>text lines (a dev set is held out of it, see --dev-frac);
 a folder with train.txt and optionally dev.txt and test.txt, each label<TAB>text;
@@ -34,38 +36,10 @@ class ModelName(str, Enum):
     rcnn = "rcnn"
 
 
-class CellName(str, Enum):
-    """charlm.recurrent.CELLS, written out: importing it here would load Numba for every --help
-    (tests/test_classify_cli.py checks the two lists agree)."""
-
-    lstm = "lstm"
-    gru = "gru"
-    rnn_tanh = "rnn-tanh"
-    rnn_relu = "rnn-relu"
-    lstm_peephole = "lstm-peephole"
-    lstm_coupled = "lstm-coupled"
-
-
-class Level(str, Enum):
-    word = "word"
-    char = "char"
-
-
 class Pool(str, Enum):
     last = "last"
     mean = "mean"
     max = "max"
-
-
-class OptimizerName(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-    rmsprop = "rmsprop"
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
 
 
 def _user_errors():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from ..config import StrictSettings
 from ..errors import ConfigError
 from ..optim import OPTIMIZERS
 from ..recurrent import CELLS
@@ -15,7 +16,7 @@ LSTMS = ("lstm", "lstm-peephole", "lstm-coupled")
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(StrictSettings):
     model: str  # "textrnn" or "rcnn"
     vocab_size: int
     num_classes: int
@@ -63,16 +64,6 @@ class ClassifierConfig:
         if self.forget_bias is not None and not math.isfinite(self.forget_bias):
             raise ConfigError(f"forget bias must be finite, got {self.forget_bias}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ClassifierConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
 
 
 @dataclass
