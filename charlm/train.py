@@ -40,9 +40,13 @@ class Progress:
     tokens: int = 0  # tokens trained on
     elapsed_s: float = 0.0
     lr: float = 0.0
-    best_val_loss: float | None = None
+    best_val_loss: float | None = None  # of every validation: what best.npz holds
     best_step: int | None = None
-    bad_validations: int = 0  # validations in a row without improvement
+    # The plateau rule and --patience look only at scheduled validations (--eval-every, epoch
+    # ends): the extra one when a run stops must not steer a resumed run off the course an
+    # uninterrupted one would take.
+    schedule_best: float | None = None
+    bad_validations: int = 0  # scheduled validations in a row without improvement
     skipped_steps: int = 0
     log_loss_sum: float = 0.0  # losses since the last metrics row
     log_steps: int = 0
@@ -102,6 +106,8 @@ class Trainer:
     def _restore(self, snap: Snapshot) -> None:
         meta = snap.meta
         self.progress = Progress(**meta["progress"])
+        if "schedule_best" not in meta["progress"]:  # a checkpoint from before the field existed
+            self.progress.schedule_best = self.progress.best_val_loss
         self.optimizer.load_state(meta["optimizer"], {k[len("optim/"):]: v for k, v in snap.arrays.items() if k.startswith("optim/")})
         rngs = meta.get("rank_rngs") or [meta["rng"]]
         if self.group.rank < len(rngs):
@@ -159,7 +165,7 @@ class Trainer:
         if reason != "interrupted" and self.val_tokens is not None and (
             not self.validations or self.validations[-1]["step"] != p.step
         ):
-            self._validate()  # the model being kept has always been validated
+            self._validate(scheduled=False)  # the model being kept has always been validated
         self.save(self.run.last)
         summary = self._summary(reason)
         self.sink.finished(self, summary)
@@ -256,7 +262,7 @@ class Trainer:
         return row
 
     # ------------------------------------------------------------------ validation
-    def _validate(self) -> None:
+    def _validate(self, scheduled: bool = True) -> None:
         if self.val_tokens is None:
             return
         p, cfg = self.progress, self.config
@@ -269,20 +275,28 @@ class Trainer:
                                               val_perplexity=result.perplexity,
                                               val_bits_per_token=result.bits_per_token))
         if improved:
-            p.best_val_loss, p.best_step, p.bad_validations = result.loss, p.step, 0
+            p.best_val_loss, p.best_step = result.loss, p.step
             self.save(self.run.best)
-        else:
-            p.bad_validations += 1
-            if cfg.decay_start is None and cfg.lr_decay < 1:
-                p.lr *= cfg.lr_decay
-                self.optimizer.lr = p.lr
-                self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}")
-            if cfg.patience and p.bad_validations >= cfg.patience:
-                self._early_stop = True
-                self.sink.message(f"no improvement in {p.bad_validations} validations: stopping early")
+        if scheduled:
+            self._schedule(result.loss)
         self.sink.validated(self, result, improved)
         self.save(self.run.last)
         self._last_step_end = None  # validation time is not training time
+
+    def _schedule(self, loss: float) -> None:
+        """The plateau rule (lower the rate when validation does not improve) and --patience."""
+        p, cfg = self.progress, self.config
+        if p.schedule_best is None or loss < p.schedule_best:
+            p.schedule_best, p.bad_validations = loss, 0
+            return
+        p.bad_validations += 1
+        if cfg.decay_start is None and cfg.lr_decay < 1:
+            p.lr *= cfg.lr_decay
+            self.optimizer.lr = p.lr
+            self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}")
+        if cfg.patience and p.bad_validations >= cfg.patience:
+            self._early_stop = True
+            self.sink.message(f"no improvement in {p.bad_validations} validations: stopping early")
 
     # ------------------------------------------------------------------ saving
     def save(self, path) -> None:

@@ -188,3 +188,25 @@ def test_run_folder_holds_best_last_and_metrics(corpus, tmp_path):
     assert last.carried_state() is not None
     assert json.dumps(last.meta)  # all metadata is plain JSON
     assert math.isfinite(last.meta["progress"]["elapsed_s"])
+
+
+def test_the_validation_when_a_run_stops_does_not_steer_the_resumed_run(corpus, tmp_path, monkeypatch):
+    """Stopping at --max-steps validates the model it keeps. If that extra validation fed the
+    plateau rule, a worse figure would lower the rate, and the resumed run would leave the course
+    of an uninterrupted one (seen in CI, on a corpus where it did)."""
+    import charlm.train as train_module
+    from charlm.evaluate import Evaluation
+
+    figures = iter([2.0, 3.0, 1.9])  # step 5 (scheduled), step 7 (the stop: worse), step 10
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(figures)))
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=7, eval_every=5, epochs=5)
+    trainer.fit()
+    p = trainer.progress
+    assert [v["step"] for v in trainer.validations] == [5, 7]
+    assert p.lr == 5e-3 and p.bad_validations == 0  # the stop's worse figure changed nothing
+    assert p.schedule_best == 2.0 and p.best_val_loss == 2.0
+    resumed = make_trainer(corpus, tmp_path / "run", resume=load_model(tmp_path / "run" / "last.npz"),
+                           max_steps=10, eval_every=5, epochs=5)
+    assert resumed.progress.schedule_best == 2.0
+    resumed.fit()
+    assert resumed.progress.lr == 5e-3 and resumed.progress.best_val_loss == 1.9
