@@ -63,6 +63,21 @@ def save_model(path: Path, model: LanguageModel, vocab: Vocab, *, extra_meta: di
     save_checkpoint(path, arrays, meta)
 
 
+def fill_parameters(path: Path, model, arrays: dict) -> None:
+    """Copy the checkpoint's ``param/<name>`` arrays into a freshly built model (a language model
+    or a classifier), refusing missing, misshapen or non-finite ones."""
+    for name, target in model.params.items():
+        array = arrays.get(f"param/{name}")
+        if array is None:
+            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
+        if array.shape != target.shape or array.dtype.kind != "f":
+            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
+        if not np.isfinite(array).all():
+            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
+        target[...] = array
+    model.refresh()
+
+
 def load_model(path: Path) -> Snapshot:
     """Load and validate a language-model checkpoint; every problem is a CheckpointError."""
     arrays, meta = load_checkpoint(path)
@@ -80,14 +95,5 @@ def load_model(path: Path) -> Snapshot:
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
     model = LanguageModel(config, dtype)
-    for name, target in model.params.items():
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
-        if array.shape != target.shape or array.dtype.kind != "f":
-            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
-        target[...] = array
-    model.refresh()
+    fill_parameters(path, model, arrays)
     return Snapshot(model, vocab, meta, arrays)

@@ -33,15 +33,19 @@ def start_training(corpus: Path, run: Path, *extra) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until(done, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not done():
         if proc.poll() is not None:
             raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"no {path.name} after {timeout} s")
+            raise AssertionError(f"{what} after {timeout} s")
         time.sleep(0.01)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    wait_until(path.exists, proc, f"no {path.name}", timeout)
 
 
 def file_identity(path: Path):
@@ -54,14 +58,7 @@ def file_identity(path: Path):
 
 
 def wait_for_new_save(path: Path, before, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while file_identity(path) == before:
-        if proc.poll() is not None:
-            raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"no new {path.name} after {timeout} s")
-        time.sleep(0.01)
+    wait_until(lambda: file_identity(path) != before, proc, f"no new {path.name}", timeout)
 
 
 def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CharlmError, CheckpointError
 from ..snapshot import KIND as LANGUAGE_MODEL_KIND
+from ..snapshot import fill_parameters
 from .config import ClassifierConfig
 from .models import Classifier, build_model
 from .tokens import TokenVocab
@@ -68,14 +69,5 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
     model = build_model(config, dtype)
-    for name, target in model.params.items():
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
-        if array.shape != target.shape or array.dtype.kind != "f":
-            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
-        target[...] = array
-    model.refresh()
+    fill_parameters(path, model, arrays)
     return ClassifierSnapshot(model, vocab, list(labels), meta)
