@@ -1,8 +1,10 @@
 """One recurrent layer over a window of T steps: forward, and backward through the window.
 
 The layer owns the time loop around the step kernels in ``charlm/kernels``: one recurrent
-matrix product per step (numpy's BLAS), then the fused gate kernel. The input projection
-``a = x W_ih^T`` is *not* done here, so the model can compute it for the whole window in one
+matrix product per step (numpy's BLAS), then the fused gate kernel. Where numpy's OpenBLAS
+can be called from jitted code (``kernels/blas.py``) the whole loop is one call to a window
+kernel (``kernels/recurrent_windows.py``); otherwise it runs here in Python, with the same
+arithmetic. The input projection ``a = x W_ih^T`` is *not* done here, so the model can compute it for the whole window in one
 product (or, for the first layer, look it up in an embedding-projection table). Likewise the
 backward returns ``da``, the gradient of ``a``; the caller turns it into dW_ih and dx.
 
@@ -20,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kernels import blas
 from .kernels import gru as gru_k
 from .kernels import lstm as lstm_k
+from .kernels import recurrent_windows as win_k
 from .kernels import rnn as rnn_k
 
 
@@ -82,6 +86,8 @@ class RecurrentLayer:
     that live in the model's flat buffers: the layer reads the former and writes the latter.
     """
 
+    fused = blas.AVAILABLE  # time loop in one jitted call; False: the Python loop (tests set it)
+
     def __init__(self, cell: Cell, hidden_size: int, params: dict, grads: dict):
         self.cell = cell
         self.H = hidden_size
@@ -116,15 +122,40 @@ class RecurrentLayer:
         Returns the outputs (T, N, H), a view valid until the next forward, and the final state."""
         T, N, _ = a.shape
         ws = self._workspace(T, N)
-        h, c, r = ws.h, ws.c, ws.r
-        b_ih, b_hh, w_hh_t = self.p["bias_ih"], self.p["bias_hh"], self._w_hh_t
-        b = b_ih + b_hh  # the kernels add one bias (the GRU's n block keeps them apart)
-        H = self.H
+        h, c = ws.h, ws.c
+        b = self.p["bias_ih"] + self.p["bias_hh"]  # the kernels add one bias (the GRU's n block keeps them apart)
         h[0] = state[0]
         if c is not None:
             c[0] = state[1]
-        name = self.cell.name
-        for t in range(T):
+        if self.fused:
+            self._forward_window(a, b)
+        else:
+            self._forward_steps(a, b)
+        self._gates = a
+        final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
+        return h[1:], final
+
+    def _forward_window(self, a, b) -> None:
+        ws, p, name, H = self._ws, self.p, self.cell.name, self.H
+        h, c, r, w_hh_t = ws.h, ws.c, ws.r, self._w_hh_t
+        if name == "lstm":
+            win_k.lstm_forward_window(a, w_hh_t, b, h, c, r)
+        elif name == "lstm-peephole":
+            win_k.peephole_forward_window(a, w_hh_t, b, p["weight_peephole"], h, c, r)
+        elif name == "lstm-coupled":
+            win_k.coupled_forward_window(a, w_hh_t, b, h, c, r)
+        elif name == "gru":
+            win_k.gru_forward_window(a, w_hh_t, b[: 2 * H], p["bias_ih"][2 * H :], p["bias_hh"][2 * H :], h, ws.hn, r)
+        elif name == "rnn-tanh":
+            win_k.rnn_tanh_forward_window(a, w_hh_t, b, h, r)
+        else:
+            win_k.rnn_relu_forward_window(a, w_hh_t, b, h, r)
+
+    def _forward_steps(self, a, b) -> None:
+        ws, name, H = self._ws, self.cell.name, self.H
+        h, c, r, w_hh_t = ws.h, ws.c, ws.r, self._w_hh_t
+        b_ih, b_hh = self.p["bias_ih"], self.p["bias_hh"]
+        for t in range(a.shape[0]):
             np.matmul(h[t], w_hh_t, out=r)
             if name == "lstm":
                 lstm_k.lstm_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
@@ -138,9 +169,6 @@ class RecurrentLayer:
                 rnn_k.rnn_tanh_forward_step(a[t], r, b, h[t + 1])
             else:
                 rnn_k.rnn_relu_forward_step(a[t], r, b, h[t + 1])
-        self._gates = a
-        final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
-        return h[1:], final
 
     def backward(self, dy: np.ndarray, dstate: tuple | None = None) -> tuple[np.ndarray, tuple]:
         """Backward through the window of the last forward.
@@ -152,8 +180,7 @@ class RecurrentLayer:
         state."""
         ws = self._ws
         T, N = ws.shape
-        gates, h, c, da, dh_rec, dcarry = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry
-        w_hh = self.p["weight_hh"]
+        h, c, da, dh_rec, dcarry = ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry
         db_ih, db_hh = self.g["bias_ih"], self.g["bias_hh"]
         db_ih[:] = 0
         db_hh[:] = 0
@@ -165,26 +192,13 @@ class RecurrentLayer:
             dcarry[:] = dstate[1] if c is not None else 0
         name = self.cell.name
         if name == "lstm-peephole":
-            dp = self.g["weight_peephole"]
-            dp[:] = 0
+            self.g["weight_peephole"][:] = 0
         # The gradient that multiplies W_hh: equal to da except in the GRU's n block.
         drec = ws.dr if name == "gru" else da
-        for t in range(T - 1, -1, -1):
-            if name == "lstm":
-                lstm_k.lstm_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
-            elif name == "lstm-peephole":
-                lstm_k.peephole_backward_step(
-                    gates[t], self.p["weight_peephole"], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih, dp
-                )
-            elif name == "lstm-coupled":
-                lstm_k.coupled_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
-            elif name == "gru":
-                gru_k.gru_backward_step(gates[t], ws.hn[t], h[t], dy[t], dh_rec, dcarry, da[t], drec[t], db_ih, db_hh)
-            elif name == "rnn-tanh":
-                rnn_k.rnn_tanh_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
-            else:
-                rnn_k.rnn_relu_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
-            np.matmul(drec[t], w_hh, out=dh_rec)
+        if self.fused:
+            self._backward_window(dy)
+        else:
+            self._backward_steps(dy)
         if name != "gru":
             db_hh[:] = db_ih
         # The whole window's recurrent weight gradient as one product: (G*H, T*N) @ (T*N, H).
@@ -197,3 +211,41 @@ class RecurrentLayer:
         else:
             dstate0 = (dh_rec.copy(),)
         return da, dstate0
+
+    def _backward_window(self, dy) -> None:
+        ws, p, g, name = self._ws, self.p, self.g, self.cell.name
+        gates, h, c, da, dh_rec, dcarry, w_hh = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry, p["weight_hh"]
+        db = g["bias_ih"]
+        if name == "lstm":
+            win_k.lstm_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
+        elif name == "lstm-peephole":
+            win_k.peephole_backward_window(gates, w_hh, p["weight_peephole"], c, dy, dh_rec, dcarry, da, db, g["weight_peephole"])
+        elif name == "lstm-coupled":
+            win_k.coupled_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
+        elif name == "gru":
+            win_k.gru_backward_window(gates, w_hh, ws.hn, h, dy, dh_rec, dcarry, da, ws.dr, db, g["bias_hh"])
+        elif name == "rnn-tanh":
+            win_k.rnn_tanh_backward_window(h, w_hh, dy, dh_rec, da, db)
+        else:
+            win_k.rnn_relu_backward_window(h, w_hh, dy, dh_rec, da, db)
+
+    def _backward_steps(self, dy) -> None:
+        ws, p, name = self._ws, self.p, self.cell.name
+        gates, h, c, da, dh_rec, dcarry, w_hh = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry, p["weight_hh"]
+        db_ih, db_hh = self.g["bias_ih"], self.g["bias_hh"]
+        dp = self.g.get("weight_peephole")
+        drec = ws.dr if name == "gru" else da
+        for t in range(dy.shape[0] - 1, -1, -1):
+            if name == "lstm":
+                lstm_k.lstm_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
+            elif name == "lstm-peephole":
+                lstm_k.peephole_backward_step(gates[t], p["weight_peephole"], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih, dp)
+            elif name == "lstm-coupled":
+                lstm_k.coupled_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
+            elif name == "gru":
+                gru_k.gru_backward_step(gates[t], ws.hn[t], h[t], dy[t], dh_rec, dcarry, da[t], drec[t], db_ih, db_hh)
+            elif name == "rnn-tanh":
+                rnn_k.rnn_tanh_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
+            else:
+                rnn_k.rnn_relu_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
+            np.matmul(drec[t], w_hh, out=dh_rec)

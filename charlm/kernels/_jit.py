@@ -39,8 +39,12 @@ def inline_kernel(fn):
 
 
 def _sources_digest() -> str:
-    """A short hash of every kernel source file (and Numba's version)."""
+    """A short hash of every kernel source file, Numba's version and the BLAS the fused time
+    loops were bound to (compiled code calls it by a name that must mean the same function)."""
+    from .blas import IDENTITY
+
     digest = hashlib.sha256(numba.__version__.encode())
+    digest.update(IDENTITY.encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
