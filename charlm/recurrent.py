@@ -4,9 +4,10 @@ The layer owns the time loop around the step kernels in ``charlm/kernels``: one 
 matrix product per step (numpy's BLAS), then the fused gate kernel. Where numpy's OpenBLAS
 can be called from jitted code (``kernels/blas.py``) the whole loop is one call to a window
 kernel (``kernels/recurrent_windows.py``); otherwise it runs here in Python, with the same
-arithmetic. The input projection ``a = x W_ih^T`` is *not* done here, so the model can compute it for the whole window in one
-product (or, for the first layer, look it up in an embedding-projection table). Likewise the
-backward returns ``da``, the gradient of ``a``; the caller turns it into dW_ih and dx.
+arithmetic. The input projection ``a = x W_ih^T`` is *not* done here, so the model can
+compute it for the whole window in one product (or, for the first layer, look it up in an
+embedding-projection table). Likewise the backward returns ``da``, the gradient of ``a``; the
+caller turns it into dW_ih and dx.
 
 Shapes: T time, N batch (parallel streams), D input, H hidden, G gates per cell.
 Buffers are time-major (T, N, .) and reused from one window to the next.
