@@ -142,3 +142,23 @@ def test_float32_model_agrees_with_float64(cell):
     (l64, g64), (l32, g32) = results
     assert abs(l64 - l32) <= 1e-5
     assert np.abs(g64 - g32).max() <= 1e-5 * max(1.0, np.abs(g64).max())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("position", [0, 7, 64])
+def test_a_non_finite_logit_makes_the_loss_non_finite(bad, position):
+    """The row maximum is computed with the no-NaN fast-math flag (for speed): whatever it finds,
+    a NaN or infinite logit must still reach the loss, so the trainer sees the divergence."""
+    from charlm.kernels import softmax as softmax_k
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 65)).astype(np.float32)
+    logits[1, position] = bad
+    bias, targets = np.zeros(65, np.float32), np.array([1, 2, 3], np.int32)
+    dbias = np.zeros(65, np.float32)
+    forward_only = softmax_k.cross_entropy(logits.copy(), bias, targets)
+    with_gradient = softmax_k.softmax_cross_entropy(logits.copy(), bias, targets, 1.0, dbias)
+    if bad == -np.inf:  # a logit of -inf is a probability of 0: legitimate unless it is the target's
+        assert np.isfinite(forward_only) and np.isfinite(with_gradient)
+    else:
+        assert not np.isfinite(forward_only) and not np.isfinite(with_gradient)

@@ -1,11 +1,28 @@
-"""Fused softmax + cross-entropy over rows of logits, forward and backward in one pass."""
+"""Fused softmax + cross-entropy over rows of logits, forward and backward in one pass.
+
+The row maximum is a separate function compiled with the no-NaN fast-math flag: without it LLVM
+keeps a max reduction scalar (a NaN must win), with it the loop vectorises (700x10,000 logits:
+the whole kernel 20.8 -> 18.8 ms, 2048x65: 0.44 -> 0.34 ms). A NaN or inf logit still poisons the
+result: it reaches the exponentials and their sum whatever maximum was found.
+"""
 
 from __future__ import annotations
 
 import math
 
-from ._jit import kernel
+import numba
+
+from ._jit import FASTMATH, JIT_OPTIONS, kernel
 from .activations import exp
+
+
+@numba.njit(**{**JIT_OPTIONS, "fastmath": set(FASTMATH) | {"nnan"}})
+def _shifted_row_max(row, bias):
+    """max over v of row[v] + bias[v]."""
+    top = row[0] + bias[0]
+    for v in range(1, row.size):
+        top = max(top, row[v] + bias[v])
+    return top
 
 
 @kernel
@@ -20,21 +37,20 @@ def softmax_cross_entropy(logits, bias, targets, grad_scale, dbias):
         row = logits[m]
         target = targets[m]
         target_logit = row[target] + bias[target]
-        top = row[0] + bias[0]
-        for v in range(1, V):
-            top = max(top, row[v] + bias[v])
+        top = _shifted_row_max(row, bias)
         s = row.dtype.type(0)
         for v in range(V):
             e = exp(row[v] + bias[v] - top)
             row[v] = e
             s += e
         total += math.log(s) + top - target_logit
-        inv = grad_scale / s
+        inv = row.dtype.type(grad_scale / s)  # in the row's precision: a float64 factor halves the speed
         for v in range(V):
-            row[v] *= inv
+            g = row[v] * inv
+            row[v] = g
+            dbias[v] += g
         row[target] -= grad_scale
-        for v in range(V):
-            dbias[v] += row[v]
+        dbias[target] -= grad_scale
     return total
 
 
@@ -46,9 +62,7 @@ def cross_entropy(logits, bias, targets):
     total = 0.0
     for m in range(n_rows):
         row = logits[m]
-        top = row[0] + bias[0]
-        for v in range(1, V):
-            top = max(top, row[v] + bias[v])
+        top = _shifted_row_max(row, bias)
         s = row.dtype.type(0)
         for v in range(V):
             s += exp(row[v] + bias[v] - top)
