@@ -101,6 +101,10 @@ class TrainingDisplay(Sink):
         (self._progress.console if self._progress else self.console).print(line)
 
     def message(self, text: str) -> None:
+        """The trainer's notes (learning rate lowered, a step skipped): not under --quiet, whose
+        one summary line counts the skipped steps instead."""
+        if self.quiet:
+            return
         (self._progress.console if self._progress else self.console).print(text)
 
     def _summary_line(self, summary: dict) -> str:
@@ -110,6 +114,8 @@ class TrainingDisplay(Sink):
             parts.append(f"best validation loss {summary['best_val_loss']:.4f}, {quality(summary['best_val_loss'], self.level)}")
         if "test" in summary:
             parts.append(f"test perplexity {summary['test']['test_perplexity']:,.2f}")
+        if summary.get("skipped_steps"):
+            parts.append(f"{summary['skipped_steps']:,} steps skipped (non-finite)")
         parts.append(f"checkpoint {summary['best'] or summary['last']}")
         return "; ".join(parts)
 

@@ -134,3 +134,27 @@ def test_help_shows_the_defaults(command, shown, capsys, monkeypatch):
     result = run_cli(capsys, *command, "--help")
     assert result.code == 0
     assert shown in result.out
+
+
+def test_quiet_display_drops_the_trainers_notes_and_counts_skipped_steps_in_its_one_line():
+    import io
+
+    from rich.console import Console
+
+    from charlm.display import TrainingDisplay
+
+    def display(quiet):
+        buffer = io.StringIO()
+        return TrainingDisplay(Console(file=buffer, width=300), "char", quiet=quiet), buffer
+
+    loud, loud_out = display(False)
+    loud.message("validation loss did not improve: learning rate lowered to 0.001")
+    assert "learning rate lowered" in loud_out.getvalue()
+    quiet, quiet_out = display(True)
+    quiet.message("validation loss did not improve: learning rate lowered to 0.001")
+    assert quiet_out.getvalue() == ""
+    summary = {"steps": 40, "stopped_by": "epochs", "elapsed_s": 3.0, "best_val_loss": 1.5, "skipped_steps": 2,
+               "best": "runs/x/best.npz", "last": "runs/x/last.npz"}
+    line = quiet._summary_line(summary)
+    assert "2 steps skipped (non-finite)" in line and "\n" not in line
+    assert "skipped" not in quiet._summary_line({**summary, "skipped_steps": 0})
