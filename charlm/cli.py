@@ -109,7 +109,7 @@ def train(
     clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient's global L2 norm to this; 0 turns it off. \\[default: 5]")] = None,
     clip_value: Annotated[Optional[float], typer.Option(help="Clip every gradient entry to +-this.")] = None,
     val: Annotated[Optional[Path], typer.Option(help="Validation text file.")] = None,
-    val_frac: Annotated[Optional[float], typer.Option(help="Hold out this tail fraction of the training text for validation; 0 for none. \\[default: 0.05 without --val]")] = None,
+    val_frac: Annotated[Optional[float], typer.Option(help="Hold out this tail fraction of the training text for validation; 0: no validation at all (not even a folder's valid split). \\[default: 0.05 without --val]")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Test text file, evaluated at the end.")] = None,
     eval_every: Annotated[Optional[int], typer.Option(help="Validate every this many steps; 0: at the end of each epoch. \\[default: 0]")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many validations without improvement.")] = None,

@@ -152,7 +152,7 @@ def load_corpus(
     ``path``: a text file, or a folder with ``train.txt``/``valid.txt``/``test.txt`` (or
     ``ptb.train.txt``..., or ``ptb.char.train.txt``...). ``val``/``test``: explicit files (they
     replace a folder's). Or ``val_frac`` in (0, 1): the last ``val_frac`` of the training tokens,
-    contiguous, is the validation split. Char level: the vocabulary is every character of every
+    contiguous, is the validation split; ``val_frac`` 0: no validation split, not even a folder's. Char level: the vocabulary is every character of every
     split, so evaluation never meets an unknown one. Word level: the vocabulary is the training
     split's (``min_freq``, ``max_vocab``); other words in val/test become ``<unk>``.
 
@@ -166,6 +166,12 @@ def load_corpus(
         raise DataError("min-freq and max-vocab apply to word-level vocabularies only")
     check_encoding(encoding)
     name, files = _split_files(path, val, test)
+    if val_frac is not None and not isinstance(val_frac, str) and val_frac == 0:
+        # "--val-frac 0": no validation at all, a folder's own split included.
+        if val is not None:
+            raise DataError(f"--val {val} and --val-frac 0 (no validation) contradict each other; use one")
+        files.pop("val", None)
+        val_frac = None
     if val_frac is not None:
         if "val" in files:
             raise DataError(f"a validation file ({files['val']}) and --val-frac are both given; use one")

@@ -106,7 +106,7 @@ def _start(options: dict, group) -> TrainingSession:
     if val_frac is None and options["val"] is None and not corpus_path.is_dir():
         val_frac = 0.05
     corpus = data.load_corpus(
-        corpus_path, level=level, val=options["val"], test=options["test"], val_frac=val_frac or None,
+        corpus_path, level=level, val=options["val"], test=options["test"], val_frac=val_frac,
         min_freq=options["min_freq"] or 1, max_vocab=options["max_vocab"], encoding=options["encoding"],
     )
     model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)

@@ -158,3 +158,15 @@ def test_quiet_display_drops_the_trainers_notes_and_counts_skipped_steps_in_its_
     line = quiet._summary_line(summary)
     assert "2 steps skipped (non-finite)" in line and "\n" not in line
     assert "skipped" not in quiet._summary_line({**summary, "skipped_steps": 0})
+
+
+def test_a_run_without_validation_resumes(tmp_path, capsys):
+    """--val-frac 0 is saved with the run; resuming reads the corpus the same way (it used to
+    refuse the saved 0 as an out-of-range fraction)."""
+    corpus = write_text(tmp_path, 20_000)
+    run = tmp_path / "run"
+    first = run_cli(capsys, "train", corpus, "--out", run, *TINY, "--val-frac", 0, "--max-steps", 3, "--quiet")
+    assert first.code == 0, first.err
+    again = run_cli(capsys, "train", "--out", run, "--resume", "--max-steps", 6, "--quiet")
+    assert again.code == 0, again.err
+    assert again.out.startswith("6 steps")

@@ -197,6 +197,19 @@ def test_explicit_val_and_test_files(tmp_path):
     assert corpus.vocab.decode(corpus.val) == "cab\n" and corpus.vocab.decode(corpus.test) == "xyz\n"
 
 
+def test_val_frac_zero_means_no_validation_even_for_a_split_folder(tmp_path):
+    folder = tmp_path / "split"
+    folder.mkdir()
+    write(folder / "train.txt", "abcabcabc\n")
+    write(folder / "valid.txt", "cab\n")
+    write(folder / "test.txt", "bca\n")
+    corpus = load_corpus(folder, val_frac=0)
+    assert corpus.val is None and "val" not in corpus.paths
+    assert corpus.vocab.decode(corpus.test) == "bca\n"
+    with pytest.raises(DataError, match="contradict"):
+        load_corpus(folder, val=folder / "valid.txt", val_frac=0)
+
+
 def test_val_frac_is_a_contiguous_tail(tmp_path):
     text = "".join(f"line {i} of the story\n" for i in range(50))
     corpus = load_corpus(write(tmp_path / "s.txt", text), val_frac=0.1)
