@@ -180,7 +180,7 @@ def load_corpus(
         except (TypeError, ValueError):
             valid = False
         if not valid:
-            raise DataError(f"--val-frac must be between 0 and 1 (exclusive), got {val_frac}")
+            raise DataError(f"--val-frac must be 0 (no validation) or between 0 and 1, got {val_frac}")
     if vocab is not None:
         if vocab.level != level:
             raise DataError(f"the vocabulary is {vocab.level}-level but a {level}-level corpus was asked for")
