@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 import operator
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
+import numba
 import numpy as np
 
 from .errors import ConfigError
@@ -84,6 +86,37 @@ def sampling_weights(model) -> tuple:
         _copy(model.decoder_weight()),
         _copy(p["decoder.bias"]),
     )
+
+
+# Below this many units a step is too short to pay for meeting another thread at every layer.
+MIN_UNITS_TO_SPLIT = 128
+_helpers: ThreadPoolExecutor | None = None
+
+
+def _helper_threads() -> ThreadPoolExecutor:
+    global _helpers
+    if _helpers is None:
+        _helpers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charlm-sample")
+    return _helpers
+
+
+def split_weights(weights: tuple, gates: int, hidden_size: int, parts: int, has_peephole: bool) -> list[tuple]:
+    """Each part's rows of the recurrent weights (``kernels.sampling.generate``): part p owns the
+    units [p*H//parts, (p+1)*H//parts) and takes their rows of every gate block, so its products
+    and its gate kernel see an ordinary cell of that many units. Returns 7-tuples (no decoder)."""
+    table, w_ih, w_hh, b, b_ih, b_hh, peephole = weights[:7]
+    if parts == 1:
+        return [weights[:7]]
+    H = hidden_size
+    out = []
+    for part in range(parts):
+        u0, u1 = part * H // parts, (part + 1) * H // parts
+        rows = np.concatenate([np.arange(g * H + u0, g * H + u1) for g in range(gates)])
+        out.append((
+            _copy(table[:, rows]), _copy(w_ih[:, rows, :]), _copy(w_hh[:, rows, :]), _copy(b[:, rows]),
+            _copy(b_ih[:, rows]), _copy(b_hh[:, rows]), _copy(peephole[:, :, u0:u1]) if has_peephole else peephole,
+        ))  # fmt: skip
+    return out
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -153,6 +186,7 @@ class Sampler:
         self.rng = np.random.default_rng(seed)
         self._cell = sampling_k.CELL_CODES[model.config.cell]
         self._weights = sampling_weights(model)
+        self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
         self.reset(start_token)
 
     # ----------------------------------------------------------------- state
@@ -199,13 +233,35 @@ class Sampler:
         self._c = _copy(np.repeat(self._c, num_samples, axis=1))
         self._tokens = np.repeat(self._tokens, num_samples)
 
+    def _parts(self) -> int:
+        """Threads to split the hidden units over: the thread setting (``set_threads``), at most
+        2 (measured; see ``kernels/sampling.py``), 1 for small layers."""
+        if self.model.config.hidden_size < MIN_UNITS_TO_SPLIT:
+            return 1
+        return max(1, min(2, numba.get_num_threads()))
+
     def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
         if logits is None:
             logits = np.empty((0, out.shape[0], self.V), self.model.dtype)
-        sampling_k.generate(
-            self._cell, self._weights, self._h, self._c, self._tokens, forced, out, logits,
-            1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
-        )  # fmt: skip
+        parts = self._parts()
+        if parts not in self._split:
+            cfg = self.model.config
+            self._split[parts] = split_weights(self._weights, self.model.cell.gates, cfg.hidden_size, parts,
+                                               cfg.cell == "lstm-peephole")
+        w_dec, b_dec = self._weights[7], self._weights[8]
+        flags = np.zeros(parts, np.int64)
+
+        def part(p: int) -> bool:
+            return sampling_k.generate(
+                p, parts, flags, self._cell, self._split[parts][p], w_dec, b_dec, self._h, self._c, self._tokens,
+                forced, out, logits, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
+            )  # fmt: skip
+
+        helpers = [_helper_threads().submit(part, p) for p in range(1, parts)]
+        ok = part(0)
+        ok = all([h.result() for h in helpers]) and ok
+        if not ok:
+            raise RuntimeError("the sampling threads lost each other (one never reached a barrier)")
 
     # ----------------------------------------------------------------- sampling
     def run(self, steps: int, num_samples: int = 1, *, record_logits: bool = False):

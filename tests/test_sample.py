@@ -319,3 +319,39 @@ def test_invalid_options_raise_config_error(options, message):
 def test_invalid_calls_raise_config_error(call, message):
     with pytest.raises(ConfigError, match=message):
         call(Sampler(make(), seed=0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_two_threads_splitting_the_units_sample_exactly_what_one_thread_does(cell, dtype, monkeypatch):
+    """The units are split over two threads (H = 5: 2 and 3 units), each streaming its share of
+    the weights; part 0 alone draws. Ids, recorded logits and the carried state must be those of
+    the single-threaded loop, for every cell, primed, with several streams, across chunks."""
+    import numba
+
+    import charlm.sample as sample_module
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba was started with one thread: the two-thread split cannot run")
+    monkeypatch.setattr(sample_module, "MIN_UNITS_TO_SPLIT", 1)
+    results = {}
+    for threads in (1, 2):
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            sampler = Sampler(make(cell, dtype), temperature=0.9, seed=5)
+            assert sampler._parts() == threads
+            sampler.prime(PRIME)
+            first, first_logits = sampler.run(6, num_samples=3, record_logits=True)
+            second, _ = sampler.run(5, num_samples=3)
+            results[threads] = (first, first_logits, second, sampler.state, sampler.next_tokens)
+        finally:
+            numba.set_num_threads(previous)
+    one, two = results[1], results[2]
+    np.testing.assert_array_equal(two[0], one[0])
+    np.testing.assert_array_equal(two[2], one[2])
+    np.testing.assert_array_equal(two[4], one[4])
+    np.testing.assert_allclose(two[1], one[1], rtol=0, atol=TOL[dtype] / 100)
+    for layer_two, layer_one in zip(two[3], one[3], strict=True):
+        for got, want in zip(layer_two, layer_one, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dtype] / 100)

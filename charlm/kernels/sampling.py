@@ -7,11 +7,13 @@ training, so the math is written once); then the decoder logits (V,) and one dra
 
 Weights keep PyTorch's (rows, inputs) layouts: at batch 1 a product is a dot product per output
 row, which reads each weight once, contiguously, with the input vector in L1. That is the whole
-cost: a 256x2 LSTM streams ~3 MB of weights per token from L3, 36 us a step at ~85 GB/s (a plain
-read of 3 MB runs at ~94 GB/s on one core). The loop is single-threaded: with the workqueue
-layer an empty Numba parallel region costs 70-95 us to launch on these machines, twice a whole
-step (splitting each product over 2 threads measured 218 us a step against 44 single-threaded).
-
+cost: a 256x2 LSTM streams ~3 MB of weights per token. On an AMD Zen 4 core that came from L3 at
+~85 GB/s (36 us a step); on the Intel machine of 2026-12-02 3 MB exceed the core's 2 MB L2 and
+arrive at ~34 GB/s (112 us a step). So the hidden units are split over two threads (``generate``'s
+``part``), each streaming the weight rows of its own units, which then stay in its own L2: 31 us
+a step there. The threads are plain threads each running the jitted loop to the end, meeting at
+spin barriers (``atomics.py``) twice per layer and once per token, ~1 us each; a Numba parallel
+region instead costs 70-95 us to launch with the workqueue layer, more than a whole step.
 The weights and the state vectors must sit on 32-byte boundaries (the caller's job): 16 bytes
 off, the same step takes 43 us.
 
@@ -33,6 +35,7 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import exp
+from .atomics import atomic_load, atomic_store
 from .gru import gru_forward_step
 from .lstm import coupled_forward_step, lstm_forward_step, peephole_forward_step
 from .rnn import rnn_relu_forward_step, rnn_tanh_forward_step
@@ -79,40 +82,6 @@ def matmul_nt(x, w, y):
             for j in range(D):
                 s += wk[j] * xn[j]
             y[n, K - 1] = s
-
-
-@kernel
-def advance(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
-    """Feed tokens (N,) through every layer, updating h, c: (L, N, H) in place.
-
-    weights: (table (V, G*H), w_ih (L-1, G*H, H), w_hh (L, G*H, H), b = b_ih + b_hh (L, G*H),
-    b_ih, b_hh (L, G*H), peephole (L, 3, H) (any H' for other cells), w_dec, b_dec).
-    a, r: (N, G*H), hn, h_new, c_new: (N, H) scratch."""
-    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
-    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
-    L, n_rows, H = h.shape
-    for n in range(n_rows):
-        a[n, :] = table[tokens[n]]
-    for layer in range(L):
-        if layer > 0:
-            matmul_nt(h[layer - 1], w_ih[layer - 1], a)
-        matmul_nt(h[layer], w_hh[layer], r)
-        hl, bl = h[layer], b[layer]
-        if cell == 0:
-            lstm_forward_step(a, r, bl, c[layer], h_new, c_new)
-        elif cell == 1:
-            peephole_forward_step(a, r, bl, peep[layer], c[layer], h_new, c_new)
-        elif cell == 2:
-            coupled_forward_step(a, r, bl, c[layer], h_new, c_new)
-        elif cell == 3:
-            gru_forward_step(a, r, bl[: 2 * H], b_ih[layer][2 * H :], b_hh[layer][2 * H :], hl, hn, h_new)
-        elif cell == 4:
-            rnn_tanh_forward_step(a, r, bl, h_new)
-        else:
-            rnn_relu_forward_step(a, r, bl, h_new)
-        hl[:, :] = h_new
-        if cell <= 2:
-            c[layer][:, :] = c_new
 
 
 @kernel
@@ -280,25 +249,58 @@ def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order
 
 
 @kernel
-def generate(cell, weights, h, c, tokens, forced, out, logits_out, inv_temperature, top_k, top_p, greedy, rng):
+def _wait(flags, parts, part, k):
+    """Publish that ``part`` reached sync point ``k``, then spin until every part has. Returns
+    False if one never comes (a wedged thread: the caller reports it instead of hanging)."""
+    atomic_store(flags, part, k)
+    for other in range(parts):
+        spins = 0
+        while atomic_load(flags, other) < k:
+            spins += 1
+            if spins > 4_000_000_000:
+                return False
+    return True
+
+
+@kernel
+def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forced, out, logits_out,
+             inv_temperature, top_k, top_p, greedy, rng):
     """Run F + S steps for N streams, all state updated in place so the next call continues.
 
-    cell: a CELL_CODES value; weights: as in ``advance``; h, c: (L, N, H) state (c unused by the
-    GRU and plain RNNs); tokens: (N,) int64, the next input of each stream; forced: (N, F) int64,
-    inputs fed after ``tokens`` without sampling (priming); out: (N, S) int64, the S sampled ids;
-    logits_out: (S, N, V) to record each step's logits (decoder bias included, before the
-    temperature), or (0, N, V) not to. On return ``tokens`` holds the last sampled (or forced) ids,
-    not yet fed."""
+    The hidden units are split into ``parts`` contiguous blocks, one per thread, each calling this
+    with its ``part`` (0 .. parts-1) and the weight rows of its units (``split_weights``), so each
+    thread streams only its share of the weights (a 256x2 LSTM's 3 MB do not fit one core's L2;
+    halves do). Threads meet at spin barriers on ``flags`` (parts,) int64, zeroed by the caller:
+    after reading a layer's old h, after writing their units of the new one, and after part 0 has
+    drawn the next tokens. Part 0 alone runs the decoder and the draws (and owns ``rng``), so the
+    ids are those of one thread. ``parts`` = 1 is the plain single-threaded loop.
+
+    cell: a CELL_CODES value; weights: this part's (table (V, G*Hp), w_ih (L-1, G*Hp, H), w_hh
+    (L, G*Hp, H), b = b_ih + b_hh (L, G*Hp), b_ih, b_hh (L, G*Hp), peephole (L, 3, Hp) (any last
+    size for other cells)); w_dec (V, H), b_dec (V,); h, c: (L, N, H) state (c unused by the GRU and
+    plain RNNs); tokens: (N,) int64, the next input of each stream; forced: (N, F) int64, inputs fed
+    after ``tokens`` without sampling (priming); out: (N, S) int64, the S sampled ids; logits_out:
+    (S, N, V) to record each step's logits (decoder bias included, before the temperature), or
+    (0, N, V) not to. On return ``tokens`` holds the last sampled (or forced) ids, not yet fed.
+    Returns False if the threads lost each other (see ``_wait``)."""
+    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
+    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
     L, n_rows, H = h.shape
-    w_dec, b_dec = weights[7], weights[8]
+    u0, u1 = part * H // parts, (part + 1) * H // parts
+    Hp = u1 - u0
     V = w_dec.shape[0]
-    GH = weights[2].shape[1]
+    GHp = w_hh.shape[1]
     dtype = h.dtype
-    a = np.empty((n_rows, GH), dtype)
-    r = np.empty((n_rows, GH), dtype)
-    hn = np.empty((n_rows, H), dtype)
-    h_new = np.empty((n_rows, H), dtype)
-    c_new = np.empty((n_rows, H), dtype)
+    a = np.empty((n_rows, GHp), dtype)
+    r = np.empty((n_rows, GHp), dtype)
+    hn = np.empty((n_rows, Hp), dtype)
+    h_new = np.empty((n_rows, Hp), dtype)
+    c_new = np.empty((n_rows, Hp), dtype)
+    h_own = np.empty((L, n_rows, Hp), dtype)  # this part's units of h and c, contiguous
+    c_own = np.empty((L, n_rows, Hp), dtype)
+    for layer in range(L):
+        h_own[layer] = h[layer][:, u0:u1]
+        c_own[layer] = c[layer][:, u0:u1]
     logits = np.empty((n_rows, V), dtype)
     e = np.empty(V, dtype)
     cum = np.empty(V, np.float64)
@@ -308,20 +310,59 @@ def generate(cell, weights, h, c, tokens, forced, out, logits_out, inv_temperatu
     S = out.shape[1]
     record = logits_out.shape[0] > 0
     top = h[L - 1]
+    k = 0
+    ok = True
     for step in range(F + S):
-        advance(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
-        if step < F:
-            for n in range(n_rows):
-                tokens[n] = forced[n, step]
-            continue
-        s = step - F
-        matmul_nt(top, w_dec, logits)
         for n in range(n_rows):
-            row = logits[n]
-            for v in range(V):
-                row[v] += b_dec[v]
-            if record:
-                logits_out[s, n, :] = row
-            token = sample_row(row, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen)
-            out[n, s] = token
-            tokens[n] = token
+            a[n, :] = table[tokens[n]]
+        for layer in range(L):
+            if layer > 0:
+                matmul_nt(h[layer - 1], w_ih[layer - 1], a)
+            matmul_nt(h[layer], w_hh[layer], r)
+            bl, cl = b[layer], c_own[layer]
+            if cell == 0:
+                lstm_forward_step(a, r, bl, cl, h_new, c_new)
+            elif cell == 1:
+                peephole_forward_step(a, r, bl, peep[layer], cl, h_new, c_new)
+            elif cell == 2:
+                coupled_forward_step(a, r, bl, cl, h_new, c_new)
+            elif cell == 3:
+                gru_forward_step(a, r, bl[: 2 * Hp], b_ih[layer][2 * Hp :], b_hh[layer][2 * Hp :], h_own[layer], hn, h_new)
+            elif cell == 4:
+                rnn_tanh_forward_step(a, r, bl, h_new)
+            else:
+                rnn_relu_forward_step(a, r, bl, h_new)
+            if parts > 1:
+                k += 1
+                ok = ok and _wait(flags, parts, part, k)  # everyone has read the old h[layer]
+            h[layer][:, u0:u1] = h_new
+            h_own[layer] = h_new
+            if cell <= 2:
+                c_own[layer] = c_new
+            if parts > 1:
+                k += 1
+                ok = ok and _wait(flags, parts, part, k)  # h[layer] is whole again
+        if part == 0:
+            if step < F:
+                for n in range(n_rows):
+                    tokens[n] = forced[n, step]
+            else:
+                s = step - F
+                matmul_nt(top, w_dec, logits)
+                for n in range(n_rows):
+                    row = logits[n]
+                    for v in range(V):
+                        row[v] += b_dec[v]
+                    if record:
+                        logits_out[s, n, :] = row
+                    token = sample_row(row, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen)
+                    out[n, s] = token
+                    tokens[n] = token
+        if parts > 1:
+            k += 1
+            ok = ok and _wait(flags, parts, part, k)  # the next tokens are set
+        if not ok:
+            return False
+    for layer in range(L):
+        c[layer][:, u0:u1] = c_own[layer]
+    return ok
