@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .kernels import sampling as sampling_k
+from .threads import available_cores
 
 
 def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
@@ -235,10 +236,11 @@ class Sampler:
 
     def _parts(self) -> int:
         """Threads to split the hidden units over: the thread setting (``set_threads``), at most
-        2 (measured; see ``kernels/sampling.py``), 1 for small layers."""
+        2 (measured; see ``kernels/sampling.py``), 1 for small layers, and never more than the
+        cores this process may use (threads spinning at a barrier must not share a core)."""
         if self.model.config.hidden_size < MIN_UNITS_TO_SPLIT:
             return 1
-        return max(1, min(2, numba.get_num_threads()))
+        return max(1, min(2, numba.get_num_threads(), available_cores()))
 
     def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
         if logits is None:
