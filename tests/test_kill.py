@@ -23,13 +23,17 @@ if sys.platform == "win32":  # pragma: no cover
     pytest.skip("POSIX signals", allow_module_level=True)
 
 KILLS = 20
+LIFETIME = 10**9  # epochs and steps: a training process that cannot finish before it is stopped
 
 
 def start_training(corpus: Path, run: Path, *extra) -> subprocess.Popen:
     # --eval-every 1 on a tiny validation split: every step validates and saves best.npz and
-    # last.npz, so most of the process's life is spent writing checkpoints.
+    # last.npz, so most of the process's life is spent writing checkpoints. The process must never
+    # end by itself within a test (every test here stops it with a signal): --epochs and --max-steps
+    # are far beyond what any test waits for (the 30,000-character corpus is ~110 steps an epoch).
     command = [sys.executable, "-m", "charlm.cli", "train", str(corpus), "--out", str(run), *map(str, TINY),
-               "--eval-every", "1", "--val-frac", "0.02", "--max-steps", "100000", "--quiet", "--threads", "1", *extra]
+               "--eval-every", "1", "--val-frac", "0.02", "--epochs", str(LIFETIME), "--max-steps", str(LIFETIME),
+               "--quiet", "--threads", "1", *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -89,10 +93,14 @@ def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(tmp_path)
     assert steps_seen[-1] > steps_seen[0]
     assert steps_seen == sorted(steps_seen)
     # The next run removes the temporaries the kills left and still loads the same checkpoint.
+    # It is stopped once it has saved a checkpoint of its own: by then it has cleaned up (it does
+    # that before training), whatever a loaded machine does to its start-up time.
+    before = file_identity(run / "last.npz")
     proc = start_training(corpus, run, "--resume")
-    time.sleep(1.0)
+    wait_for_new_save(run / "last.npz", before, proc)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
+    assert proc.returncode == 130
     assert not [p for p in run.iterdir() if ".tmp-" in p.name]
     load_model(run / "last.npz")
     # The metrics log survives the kills as whole JSON lines.
@@ -115,9 +123,11 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130_and_a_second_exits_at_once(tmp_
     assert saved > 0
 
     # A second Ctrl-C while the first is being handled: out at once, the last checkpoint untouched
-    # (it may be the one saved just before, or the previous one, but always whole).
+    # (it may be the one saved just before, or the previous one, but always whole). Sent once the
+    # resumed process is training (it has saved), so the handlers under test are the ones in place.
+    before = file_identity(run / "last.npz")
     proc = start_training(corpus, run, "--resume")
-    time.sleep(1.5)
+    wait_for_new_save(run / "last.npz", before, proc)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()

@@ -143,7 +143,8 @@ def _rank_pids(marker: str) -> dict[int, int]:
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the ranks through /proc (Linux)")
 def test_killing_one_rank_ends_the_job_quickly_and_the_checkpoint_stays_loadable(tmp_path, corpus):
     out = tmp_path / "killed"
-    proc = subprocess.Popen(charlm_command("train", corpus, *MODEL, "--max-steps", 1_000_000, "--out", out, ranks=2),
+    proc = subprocess.Popen(charlm_command("train", corpus, *MODEL, "--max-steps", 10**9, "--epochs", 10**9,
+                                           "--out", out, ranks=2),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     try:
         deadline = time.monotonic() + 60
