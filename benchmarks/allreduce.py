@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 def build(args, rows: int):
     import numpy as np
 
-    from charlm.config import ModelConfig
-    from charlm.model import LanguageModel
-    from charlm.optim import clip_grad_norm, make_optimizer
+    from charlm.lm.config import ModelConfig
+    from charlm.lm.model import LanguageModel
+    from charlm.core.optim import clip_grad_norm, make_optimizer
 
     model = LanguageModel(ModelConfig(vocab_size=args.V, cell="lstm", hidden_size=args.H, layers=args.L))
     opt = make_optimizer("adam", model.store, 2e-3)
@@ -74,8 +74,8 @@ def time_steps(args, group) -> dict:
 
 def rank_main(args) -> None:
     """Inside mpiexec: every rank times its steps; rank 0 writes them all to --result."""
-    from charlm.distributed import current_group
-    from charlm.threads import set_threads
+    from charlm.lm.distributed import current_group
+    from charlm.core.threads import set_threads
 
     group = current_group()
     set_threads(max(1, args.threads // group.size))
@@ -103,8 +103,8 @@ def main(argv=None) -> int:
         rank_main(args)
         return 0
 
-    from charlm.distributed import Single
-    from charlm.threads import set_threads
+    from charlm.lm.distributed import Single
+    from charlm.core.threads import set_threads
 
     set_threads(args.threads)
     single = time_steps(args, Single())

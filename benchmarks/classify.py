@@ -43,8 +43,8 @@ def run_charlm(model, cell, E, H, threads, batches, queue):
     from charlm.classify.config import ClassifierConfig
     from charlm.classify.models import build_model
     from charlm.classify.padding import PaddedBatch
-    from charlm.optim import clip_grad_norm, make_optimizer
-    from charlm.threads import set_threads
+    from charlm.core.optim import clip_grad_norm, make_optimizer
+    from charlm.core.threads import set_threads
 
     set_threads(threads)
     net = build_model(ClassifierConfig(model, V, C, cell=cell, embed_size=E, hidden_size=H, dropout=0.5,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def make_corpus(path: Path, size: int) -> None:
-    from charlm.bundled import bundled_corpus_path
+    from charlm.text.bundled import bundled_corpus_path
 
     source = bundled_corpus_path().read_bytes()
     with open(path, "wb") as f:

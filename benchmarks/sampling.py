@@ -45,10 +45,10 @@ class CharlmEngine:
     def __init__(self, threads: int):
         import numpy as np
 
-        from charlm.config import ModelConfig
-        from charlm.model import LanguageModel
-        from charlm.sample import Sampler
-        from charlm.threads import set_threads
+        from charlm.lm.config import ModelConfig
+        from charlm.lm.model import LanguageModel
+        from charlm.lm.sampler import Sampler
+        from charlm.core.threads import set_threads
 
         set_threads(threads)
         model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
@@ -129,10 +129,10 @@ import time
 t0 = time.perf_counter()
 import json, sys
 import numpy as np
-from charlm.config import ModelConfig
-from charlm.model import LanguageModel
-from charlm.sample import Sampler
-from charlm.threads import set_threads
+from charlm.lm.config import ModelConfig
+from charlm.lm.model import LanguageModel
+from charlm.lm.sampler import Sampler
+from charlm.core.threads import set_threads
 t_import = time.perf_counter()
 set_threads({threads})
 model = LanguageModel(ModelConfig(vocab_size={V}, hidden_size={H}, layers={L}), np.float32, seed=0)
@@ -169,10 +169,10 @@ def first_char(threads: int, cache_dir: str | None = None) -> dict:
 
 def save_random_checkpoint(folder: str) -> str:
     """A checkpoint of the benchmark's model (random weights) for timing the real command."""
-    from charlm.config import ModelConfig
-    from charlm.model import LanguageModel
-    from charlm.snapshot import save_model
-    from charlm.vocab import Vocab
+    from charlm.lm.config import ModelConfig
+    from charlm.lm.model import LanguageModel
+    from charlm.lm.saved_model import save_model
+    from charlm.text.vocab import Vocab
 
     model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), seed=0)
     path = os.path.join(folder, "model.npz")

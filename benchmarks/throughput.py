@@ -70,9 +70,9 @@ class CharlmEngine:
     def __init__(self, cfg: Config):
         import numpy as np
 
-        from charlm.config import ModelConfig
-        from charlm.model import LanguageModel
-        from charlm.optim import clip_grad_norm, make_optimizer
+        from charlm.lm.config import ModelConfig
+        from charlm.lm.model import LanguageModel
+        from charlm.core.optim import clip_grad_norm, make_optimizer
 
         self.np, self.clip = np, clip_grad_norm
         self.model = LanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L))
@@ -173,7 +173,7 @@ def _worker(conn, engine_name: str, cfg_dict: dict, threads: int) -> None:
     cfg = Config(**cfg_dict)
     sys.path.insert(0, str(ROOT))
     if engine_name == "charlm":
-        from charlm.threads import set_threads
+        from charlm.core.threads import set_threads
 
         set_threads(threads)
         engine = CharlmEngine(cfg)

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from charlm.kernels import activations as act
+from charlm.core.kernels import activations as act
 
 ULP1 = float(np.finfo(np.float32).eps)  # 1.19e-7, one ulp at 1.0
 

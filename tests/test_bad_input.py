@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from charlm.runfolder import RunFolder
+from charlm.store.runfolder import RunFolder
 from cli_helpers import TINY, run_cli
 from texts import english_text, write_text
 
@@ -105,7 +105,7 @@ def test_astral_characters_are_one_token_each_and_come_back_exactly(tmp_path, ca
     (tmp_path / "emoji.txt").write_text(text, encoding="utf-8")
     run = tmp_path / "run"
     assert run_cli(capsys, "train", tmp_path / "emoji.txt", "--out", run, *TINY, "--max-steps", 3, "--quiet").code == 0
-    from charlm.snapshot import load_model
+    from charlm.lm.saved_model import load_model
 
     vocab = load_model(run / "last.npz").vocab
     assert "\U0001F600" in vocab and "\U0001F3FD" in vocab  # a skin tone is its own code point
@@ -140,13 +140,13 @@ def test_a_failing_output_folder_keeps_the_previous_checkpoint(tmp_path, capsys,
     assert run_cli(capsys, "train", corpus, "--out", run, *TINY, "--max-steps", 2, "--quiet").code == 0
     before = (run / "last.npz").read_bytes()
 
-    import charlm.checkpoint
+    import charlm.store.checkpoint
 
     if failure == "full disk at fsync":
         def fsync(*args, **kwargs):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(charlm.checkpoint.os, "fsync", fsync)
+        monkeypatch.setattr(charlm.store.checkpoint.os, "fsync", fsync)
         expected = "No space left on device"
     elif failure == "read-only folder at open":
         real_open = os.open
@@ -156,7 +156,7 @@ def test_a_failing_output_folder_keeps_the_previous_checkpoint(tmp_path, capsys,
                 raise PermissionError(errno.EACCES, "Permission denied")
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(charlm.checkpoint.os, "open", open_)
+        monkeypatch.setattr(charlm.store.checkpoint.os, "open", open_)
         expected = "Permission denied"
     else:
         real_path_open = Path.open

@@ -13,8 +13,8 @@ import numba
 import numpy as np
 import pytest
 
-from charlm.kernels import _jit, blas
-from charlm.kernels.blas import matmul_into
+from charlm.core.kernels import _jit, blas
+from charlm.core.kernels.blas import matmul_into
 
 needs_binding = pytest.mark.skipif(not blas.AVAILABLE, reason="numpy's BLAS is not scipy-openblas here: nothing to bind")
 
@@ -53,9 +53,9 @@ def test_the_bound_library_is_part_of_the_kernel_cache_key(monkeypatch):
 
 LOSS_PROBE = """
 import json, sys, numpy as np
-from charlm.config import ModelConfig
-from charlm.kernels import blas
-from charlm.model import LanguageModel
+from charlm.lm.config import ModelConfig
+from charlm.core.kernels import blas
+from charlm.lm.model import LanguageModel
 out = {"available": blas.AVAILABLE}
 for cell in ("lstm", "lstm-peephole", "gru", "rnn-tanh"):
     model = LanguageModel(ModelConfig(vocab_size=11, cell=cell, hidden_size=6, layers=2), np.float64)

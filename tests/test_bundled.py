@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from charlm.bundled import bundled_corpus_path
+from charlm.text.bundled import bundled_corpus_path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "corpora" / "README.md"
@@ -36,10 +36,10 @@ def test_bundled_corpus_is_a_real_file():
 
 
 def test_a_missing_corpus_is_a_clear_error(monkeypatch):
-    import charlm.bundled
+    import charlm.text.bundled
     from charlm.errors import DataError
 
-    monkeypatch.setattr(charlm.bundled, "BUNDLED_CORPUS", "no-such-corpus.txt")
+    monkeypatch.setattr(charlm.text.bundled, "BUNDLED_CORPUS", "no-such-corpus.txt")
     with pytest.raises(DataError, match="bundled corpus no-such-corpus.txt is missing"):
         bundled_corpus_path()
 

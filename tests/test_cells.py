@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import naive
-from charlm.recurrent import CELLS, RecurrentLayer, layer_param_shapes
+from charlm.core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
 from gradcheck import max_relative_error, numeric_gradient
 
 T, N, D, H = 4, 3, 5, 4  # fixed tiny shapes: each kernel compiles once per dtype

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import charlm
-from charlm import checkpoint
-from charlm.checkpoint import FORMAT_VERSION, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from charlm.store import checkpoint
+from charlm.store.checkpoint import FORMAT_VERSION, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from charlm.errors import CheckpointError
 
 HEADER = {"format": "charlm-checkpoint", "format_version": FORMAT_VERSION, "charlm_version": charlm.__version__}
@@ -256,7 +256,7 @@ def test_ctrl_c_during_a_save_removes_the_temporary(saved, monkeypatch):
 CRASH_DURING_SAVE = """
 import os, sys
 import numpy as np
-from charlm.checkpoint import save_checkpoint
+from charlm.store.checkpoint import save_checkpoint
 os.fsync = lambda fd: os._exit(9)  # the process dies with the new file written but not yet renamed
 save_checkpoint(sys.argv[1], {"w": np.ones(1000)}, {"new": True})
 """

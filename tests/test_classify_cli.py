@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from charlm.classify import session
-from charlm.classify.snapshot import load_classifier
+from charlm.classify.saved_model import load_classifier
 from charlm.classify.train import predict_probs
-from charlm.recurrent import CELLS
+from charlm.core.recurrent import CELLS
 from classify_texts import TINY, write_label_folder, write_split_folder
 from cli_helpers import run_cli
 
@@ -155,7 +155,7 @@ def test_the_folds_partition_the_set():
 
 
 def test_the_cli_lists_every_cell():
-    from charlm.choices import CellName
+    from charlm.cli.choices import CellName
 
     assert sorted(c.value for c in CellName) == sorted(CELLS)
 

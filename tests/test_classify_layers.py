@@ -9,8 +9,8 @@ import pytest
 
 from charlm.classify.bidirectional import BidirectionalLayer, bidirectional_param_shapes
 from charlm.classify.padding import PaddedBatch, length_buckets
-from charlm.params import ParamStore
-from charlm.recurrent import CELLS
+from charlm.core.params import ParamStore
+from charlm.core.recurrent import CELLS
 from gradcheck import max_relative_error, numeric_gradient
 
 T, N, D, H = 4, 3, 3, 3

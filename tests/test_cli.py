@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from charlm.config import parse_duration
-from charlm.runfolder import RunFolder
-from charlm.snapshot import load_model
+from charlm.lm.config import parse_duration
+from charlm.store.runfolder import RunFolder
+from charlm.lm.saved_model import load_model
 from cli_helpers import TINY, run_cli
 from texts import write_text
 
@@ -81,10 +81,10 @@ def test_default_run_folder_is_runs_slash_corpus_name(tmp_path, capsys):
 
 
 def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_vocabulary_size(tmp_path, capsys):
-    from charlm.config import ModelConfig
-    from charlm.model import LanguageModel
-    from charlm.snapshot import save_model
-    from charlm.vocab import Vocab
+    from charlm.lm.config import ModelConfig
+    from charlm.lm.model import LanguageModel
+    from charlm.lm.saved_model import save_model
+    from charlm.text.vocab import Vocab
 
     text = write_text(tmp_path, 5_000).read_text(encoding="utf-8")
     vocab = Vocab.build_char(text)
@@ -141,7 +141,7 @@ def test_quiet_display_drops_the_trainers_notes_and_counts_skipped_steps_in_its_
 
     from rich.console import Console
 
-    from charlm.display import TrainingDisplay
+    from charlm.cli.progress import TrainingDisplay
 
     def display(quiet):
         buffer = io.StringIO()

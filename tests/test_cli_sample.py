@@ -8,8 +8,8 @@ import io
 import numpy as np
 import pytest
 
-from charlm.sampling_session import StreamDecoder, _stream_one, unescape
-from charlm.vocab import Vocab
+from charlm.cli.sample import StreamDecoder, _stream_one, unescape
+from charlm.text.vocab import Vocab
 from cli_helpers import run_cli
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.data import (
+from charlm.lm.corpus import (
     batchify,
     check_trainable,
     count_windows,
@@ -15,7 +15,7 @@ from charlm.data import (
     windows,
 )
 from charlm.errors import DataError
-from charlm.vocab import Vocab
+from charlm.text.vocab import Vocab
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 SHAKESPEARE = SHARED / "tinyshakespeare" / "input.txt"

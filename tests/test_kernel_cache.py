@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import charlm
-from charlm.kernels import _jit
+from charlm.core.kernels import _jit
 
 PROBE = """
 import json, numpy as np
-from charlm.kernels import KERNEL_CACHE_DIR, tensor
+from charlm.core.kernels import KERNEL_CACHE_DIR, tensor
 table = np.arange(12, dtype=np.float32).reshape(3, 4)
 out = np.zeros((2, 4), np.float32)
 tensor.gather_rows(table, np.array([2, 0], np.int32), out)  # compiles or loads: must work whatever the folder

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.checkpoint import load_checkpoint
-from charlm.runfolder import RunFolder
-from charlm.snapshot import load_model
+from charlm.store.checkpoint import load_checkpoint
+from charlm.store.runfolder import RunFolder
+from charlm.lm.saved_model import load_model
 from cli_helpers import TINY
 from texts import write_text
 

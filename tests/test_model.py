@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import naive
-from charlm.config import ModelConfig
-from charlm.model import LanguageModel
+from charlm.lm.config import ModelConfig
+from charlm.lm.model import LanguageModel
 from gradcheck import max_relative_error, numeric_gradient
 
 T, N, H = 3, 2, 4
@@ -149,7 +149,7 @@ def test_float32_model_agrees_with_float64(cell):
 def test_a_non_finite_logit_makes_the_loss_non_finite(bad, position):
     """The row maximum is computed with the no-NaN fast-math flag (for speed): whatever it finds,
     a NaN or infinite logit must still reach the loss, so the trainer sees the divergence."""
-    from charlm.kernels import softmax as softmax_k
+    from charlm.core.kernels import softmax as softmax_k
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(3, 65)).astype(np.float32)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.snapshot import load_model
+from charlm.lm.saved_model import load_model
 from texts import write_text
 
 # Not imported here: that would start MPI inside the test process itself.

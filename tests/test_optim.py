@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from charlm.errors import ConfigError
-from charlm.optim import Adam, RMSprop, SGD, clip_grad_norm, clip_grad_value, make_optimizer
-from charlm.params import ParamStore
+from charlm.core.optim import Adam, RMSprop, SGD, clip_grad_norm, clip_grad_value, make_optimizer
+from charlm.core.params import ParamStore
 
 
 def store_with(param, grad, dtype=np.float64):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.config import ModelConfig
+from charlm.lm.config import ModelConfig
 from charlm.errors import ConfigError
-from charlm.model import LanguageModel
-from charlm.recurrent import CELLS
-from charlm.sample import Sampler
+from charlm.lm.model import LanguageModel
+from charlm.core.recurrent import CELLS
+from charlm.lm.sampler import Sampler
 
 V, H, L = 7, 5, 2  # fixed tiny shapes: the loop compiles once per dtype
 PRIME = [3, 1, 4, 1, 5]
@@ -329,9 +329,9 @@ def test_two_threads_splitting_the_units_sample_exactly_what_one_thread_does(cel
     the single-threaded loop, for every cell, primed, with several streams, across chunks."""
     import numba
 
-    import charlm.sample as sample_module
+    import charlm.lm.sampler as sample_module
 
-    from charlm.threads import available_cores
+    from charlm.core.threads import available_cores
 
     if numba.config.NUMBA_NUM_THREADS < 2 or available_cores() < 2:
         pytest.skip("one core (or Numba started with one thread): the two-thread split cannot run")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from charlm.errors import DataError
-from charlm.vocab import EOS, UNK, Vocab, token_dtype
+from charlm.text.vocab import EOS, UNK, Vocab, token_dtype
 
 MIXED = "Привет, мир!\n三國志演義 第一回\n👍🏽 and 👨‍👩‍👧 e\u0301\n"
 

@@ -13,7 +13,7 @@ def english_text(n_chars: int) -> str:
     """The first n_chars characters of real English text."""
     if SHAKESPEARE.exists():
         return SHAKESPEARE.read_text(encoding="utf-8")[:n_chars]
-    from charlm.bundled import bundled_corpus_path
+    from charlm.text.bundled import bundled_corpus_path
 
     return bundled_corpus_path().read_text(encoding="utf-8")[:n_chars]
 

@@ -7,8 +7,8 @@ Modules, one job each (arrows point down only)::
 
     cli.py ──► display.py
        └─────► session.py ──► data.py, tokens.py, metrics.py
-                   ├────────► train.py ──► models.py ──► bidirectional.py ──► charlm.recurrent
+                   ├────────► train.py ──► models.py ──► bidirectional.py ──► charlm.core.recurrent
                    │                          ├───────► pooling.py
                    │                          └───────► padding.py, config.py
-                   └────────► snapshot.py ──► charlm.checkpoint
+                   └────────► snapshot.py ──► charlm.store.checkpoint
 """

@@ -1,6 +1,6 @@
 """A bidirectional recurrent layer over a padded batch of variable-length sequences, any cell.
 
-Two :class:`charlm.recurrent.RecurrentLayer` objects, each with its own parameters and its own
+Two :class:`charlm.core.recurrent.RecurrentLayer` objects, each with its own parameters and its own
 workspace: the forward direction reads the batch as it is, the reverse direction reads every
 sequence back to front within its own length (see ``padding.py`` for why no padding leaks into
 either). Parameters use ``torch.nn.LSTM/GRU/RNN(bidirectional=True)``'s names and layouts
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import tensor as tensor_k
-from ..params import ParamStore
-from ..recurrent import Cell, RecurrentLayer, layer_param_shapes
+from ..core.kernels import tensor as tensor_k
+from ..core.params import ParamStore
+from ..core.recurrent import Cell, RecurrentLayer, layer_param_shapes
 from .padding import PaddedBatch
 
 DIRECTIONS = ("", "_reverse")  # PyTorch's name suffixes: forward, reverse

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..config import StrictSettings
+from ..lm.config import StrictSettings
 from ..errors import ConfigError
-from ..optim import OPTIMIZERS
-from ..recurrent import CELLS
+from ..core.optim import OPTIMIZERS
+from ..core.recurrent import CELLS
 
 MODELS = ("textrnn", "rcnn")
 POOLS = ("last", "mean", "max")

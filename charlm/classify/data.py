@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..textfile import read_text
+from ..text.files import read_text
 
 SPLIT_NAMES = ("train", "dev", "test")
 SUFFIX_LABELS = (".pos", ".neg")  # MR's file names: the suffix is the label

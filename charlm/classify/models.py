@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import tensor as tensor_k
-from ..params import ParamStore
-from ..recurrent import CELLS
+from ..core.kernels import tensor as tensor_k
+from ..core.params import ParamStore
+from ..core.recurrent import CELLS
 from . import pooling
 from .bidirectional import BidirectionalLayer, bidirectional_param_shapes
 from .config import ClassifierConfig

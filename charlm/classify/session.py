@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..runfolder import RunFolder, resolve_checkpoint
-from ..textfile import read_text
-from ..threads import set_threads
+from ..store.runfolder import RunFolder, resolve_checkpoint
+from ..text.files import read_text
+from ..core.threads import set_threads
 from . import data
 from .config import ClassifierConfig, FitConfig
 from .metrics import report
 from .models import build_model
-from .snapshot import ClassifierSnapshot, load_classifier, save_classifier
+from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
 from .tokens import TokenVocab
 from .train import Encoded, Sink, Trainer, accuracy, predict_probs
 

@@ -1,6 +1,6 @@
 """Texts to token ids for classification, at word or character level.
 
-Unlike the language model's :class:`charlm.vocab.Vocab`, both levels have an ``<unk>`` (id 0):
+Unlike the language model's :class:`charlm.text.vocab.Vocab`, both levels have an ``<unk>`` (id 0):
 a classifier must still answer for a sentence with a word, or a Chinese character, it never saw,
 and its character vocabulary can be cut by ``min_freq`` like a word vocabulary. There is no
 ``<eos>``: a text is one line. Word tokens are ``str.split()``; character tokens are code points

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import TrainingError
-from ..optim import clip_grad_norm, global_norm, make_optimizer
+from ..core.optim import clip_grad_norm, global_norm, make_optimizer
 from .config import FitConfig
 from .models import Classifier, softmax
 from .padding import PaddedBatch, length_buckets

@@ -1,0 +1,73 @@
+"""What a classifier checkpoint holds, and how a classifier comes back out of one.
+
+The container (atomic .npz, JSON metadata, no pickles, damage detection) is ``charlm/checkpoint.py``.
+Contents:
+
+- arrays ``param/<name>`` for every parameter (PyTorch names and layouts);
+- metadata ``kind`` = "charlm-classifier", ``model`` (ClassifierConfig), ``dtype``, ``vocab``
+  ({"level", "tokens"}, ``<unk>`` first), ``labels`` (class names by id), and from training
+  ``train`` (FitConfig), ``data`` (where the splits came from), ``epoch``, ``best_dev_acc``,
+  ``best_epoch`` and ``history`` (one record per epoch).
+
+A language-model checkpoint is refused here with a pointer to ``charlm sample``/``eval``, and
+``charlm.lm.saved_model`` refuses a classifier the same way (its ``kind`` check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..store.checkpoint import load_checkpoint, save_checkpoint
+from ..errors import CharlmError, CheckpointError
+from ..lm.saved_model import KIND as LANGUAGE_MODEL_KIND
+from ..lm.saved_model import fill_parameters
+from .config import ClassifierConfig
+from .models import Classifier, build_model
+from .tokens import TokenVocab
+
+KIND = "charlm-classifier"
+
+
+@dataclass
+class ClassifierSnapshot:
+    model: Classifier
+    vocab: TokenVocab
+    labels: list[str]
+    meta: dict
+
+
+def save_classifier(path: Path, model: Classifier, vocab: TokenVocab, labels: list[str], extra_meta: dict | None = None) -> None:
+    arrays = {f"param/{name}": array for name, array in model.params.items()}
+    meta = {"kind": KIND, "model": model.config.to_dict(), "dtype": model.dtype.name,
+            "vocab": vocab.to_dict(), "labels": list(labels)}
+    meta.update(extra_meta or {})
+    save_checkpoint(path, arrays, meta)
+
+
+def load_classifier(path: Path) -> ClassifierSnapshot:
+    """Load and validate a classifier checkpoint; every problem is a CheckpointError."""
+    arrays, meta = load_checkpoint(path)
+    kind = meta.get("kind")
+    if kind == LANGUAGE_MODEL_KIND:
+        raise CheckpointError(f"{path} is a language model, not a classifier: use charlm sample or charlm eval with it")
+    if kind != KIND:
+        raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
+    try:
+        config = ClassifierConfig.from_dict(meta["model"])
+        vocab = TokenVocab.from_dict(meta["vocab"])
+        labels = meta["labels"]
+        dtype = np.dtype(meta.get("dtype", "float32"))
+    except (KeyError, TypeError, ValueError, CharlmError) as exc:
+        raise CheckpointError(f"{path} has unusable metadata: {exc}") from None
+    if dtype not in (np.float32, np.float64):
+        raise CheckpointError(f"{path} has unusable metadata: dtype {dtype}")
+    if not isinstance(labels, list) or len(labels) != config.num_classes or not all(isinstance(x, str) for x in labels):
+        raise CheckpointError(f"{path} is inconsistent: its labels do not name the model's {config.num_classes} classes")
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
+    model = build_model(config, dtype)
+    fill_parameters(path, model, arrays)
+    return ClassifierSnapshot(model, vocab, list(labels), meta)

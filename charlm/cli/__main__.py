@@ -1,0 +1,5 @@
+"""``python -m charlm.cli``: the ``charlm`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,32 @@
+"""How many cores charlm's math uses: the BLAS behind numpy (all matrix products) and Numba's
+parallel kernels, set together so they never oversubscribe the machine."""
+
+from __future__ import annotations
+
+import os
+
+import numba
+from threadpoolctl import threadpool_limits
+
+from ..errors import ConfigError
+
+_limits = None  # keep the threadpoolctl handle alive
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_threads(count: int | None) -> int:
+    """Use ``count`` threads (None: every core this process may run on). Returns the count."""
+    global _limits
+    if count is None:
+        count = available_cores()
+    if count < 1:
+        raise ConfigError(f"threads must be at least 1, got {count}")
+    _limits = threadpool_limits(limits=count, user_api="blas")
+    numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    return count

@@ -1,0 +1,105 @@
+"""Loss, perplexity and bits per token of a model over a token array.
+
+Every token after the first is predicted exactly once, with the hidden state carried across
+windows (as in training). The text is cut into N contiguous streams run side by side; the few
+tokens left over at the end continue the last stream on their own, from its final state::
+
+    tokens  a b c d e f g h i j k l m n o p q r s t u v w
+    N = 3   [a b c d e f g][h i j k l m n][o p q r s t u] v w
+            stream 0        stream 1        stream 2       tail (continues stream 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass
+class Evaluation:
+    tokens: int  # tokens predicted
+    loss_sum: float  # nats, summed over them
+
+    @property
+    def loss(self) -> float:
+        """Mean cross-entropy in nats per token."""
+        return self.loss_sum / self.tokens
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.loss / math.log(2)
+
+
+def _run(model, x: np.ndarray, y: np.ndarray, state, seq_len: int):
+    """x, y: (N, L) streams. Returns summed loss and the final state."""
+    total = 0.0
+    for start in range(0, x.shape[1], seq_len):
+        xw = np.ascontiguousarray(x[:, start : start + seq_len].T)
+        yw = np.ascontiguousarray(y[:, start : start + seq_len].T)
+        loss, state = model.loss(xw, yw, state)
+        total += loss
+    return total, state
+
+
+def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100) -> Evaluation:
+    """Forward only, no dropout. tokens: 1-D token ids (at least 2)."""
+    if tokens.size < 2:
+        raise DataError(f"nothing to evaluate: {tokens.size} token(s), at least 2 are needed")
+    x, y = tokens[:-1], tokens[1:]
+    n = x.size
+    N = max(1, min(batch_size, n // max(1, seq_len // 4)))  # keep streams long enough to matter
+    L = n // N
+    main = N * L
+    total, state = _run(model, x[:main].reshape(N, L), y[:main].reshape(N, L), model.initial_state(N), seq_len)
+    if main < n:
+        tail_state = [tuple(part[N - 1 : N].copy() for part in layer) for layer in state]
+        tail, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len)
+        total += tail
+    return Evaluation(tokens=n, loss_sum=float(total))
+
+
+def evaluate_file(model: Path | None, file: Path, *, batch_size: int, seq_len: int, encoding: str, threads: int | None) -> dict:
+    """``charlm eval MODEL FILE``: encode FILE with the model's vocabulary, run forward only with
+    the state carried across windows, and report loss, perplexity and bits per token and per
+    character."""
+    from ..core.threads import set_threads
+    from ..store.runfolder import resolve_checkpoint
+    from . import corpus as data
+    from .saved_model import load_model
+
+    set_threads(threads)
+    path = resolve_checkpoint(model)
+    snap = load_model(path)
+    vocab = snap.vocab
+    word_level = vocab.level == "word"
+    # Characters the model never saw are named and refused; unknown words become <unk>, counted.
+    encoded = data.encode_file(file, vocab, encoding=encoding, unknown="unk" if word_level else "error")
+    tokens = encoded.tokens
+    result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len)
+    characters = int(data.count_codepoints(file, encoding).sum()) if word_level else result.tokens
+    report = {
+        "model": str(path),
+        "file": str(file),
+        "level": vocab.level,
+        "tokens": result.tokens,
+        "characters": characters,
+        "loss": result.loss,
+        "perplexity": result.perplexity,
+        "bits_per_token": result.bits_per_token,
+        # For word models: the same total information spread over the characters of the text, so
+        # word and character models can be compared.
+        "bits_per_character": result.loss_sum / math.log(2) / max(characters, 1),
+    }
+    if word_level:
+        report["oov_rate"] = encoded.unknown / max(len(tokens), 1)
+        report["unknown_tokens"] = encoded.unknown
+    return report

@@ -1,0 +1,314 @@
+"""Generating token ids from a trained model: options, priming and chunked streaming around the
+jitted loop in ``kernels/sampling.py``. Works on ids only; the caller encodes and decodes text.
+
+    sampler = Sampler(model, temperature=0.8, top_k=40, seed=1)
+    sampler.prime(vocab.encode("ROMEO:"))       # or sampler.reset(start_token=newline_id)
+    for ids in sampler.generate(1000, num_samples=2):   # (N, k) chunks: 1 token first, then larger
+        ...decode and print ids[n] for each stream n...
+
+The state carried from one call to the next is the recurrent state of every layer plus, per
+stream, the next input token (the last one sampled or primed, not yet fed), so chunks continue
+one another exactly: the ids do not depend on how a run is split into calls.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import numba
+import numpy as np
+
+from ..errors import ConfigError
+from ..core.kernels import sampling as sampling_k
+from ..core.threads import available_cores
+
+
+def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array starting on an ``align``-byte boundary. The weights
+    and the state vectors they multiply both need it: with the state 16 bytes off a 32-byte
+    boundary a 256x2 LSTM step takes 43 us instead of 37 (numpy only promises 16)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start : start + size].view(dtype).reshape(shape)
+
+
+def _copy(array: np.ndarray) -> np.ndarray:
+    out = _aligned_empty(array.shape, array.dtype)
+    out[...] = array
+    return out
+
+
+def _zeros(shape: tuple, dtype) -> np.ndarray:
+    out = _aligned_empty(shape, dtype)
+    out[...] = 0
+    return out
+
+
+def sampling_weights(model) -> tuple:
+    """The model's weights in the layouts the generation loop reads, computed once.
+
+    (table (V, G*H) = E W_ih0^T, w_ih (L-1, G*H, H), w_hh (L, G*H, H), b = b_ih + b_hh (L, G*H),
+    b_ih (L, G*H), b_hh (L, G*H), peephole (L, 3, H) (L, 3, 1 for other cells), decoder weight
+    (V, H), decoder bias (V,)). Every array is a fresh contiguous copy: later changes to the model
+    do not reach a sampler built before them."""
+    cfg, p = model.config, model.params
+    L, H, V = cfg.layers, cfg.hidden_size, cfg.vocab_size
+    GH = model.cell.gates * H
+    dtype = model.dtype
+
+    def stack(name: str, layers: range, shape: tuple) -> np.ndarray:
+        out = _aligned_empty((len(layers), *shape), dtype)
+        for i, layer in enumerate(layers):
+            out[i] = p[f"rnn.{name}_l{layer}"]
+        return out
+
+    table = _aligned_empty((V, GH), dtype)
+    np.matmul(p["encoder.weight"], p["rnn.weight_ih_l0"].T, out=table)
+    b_ih = stack("bias_ih", range(L), (GH,))
+    b_hh = stack("bias_hh", range(L), (GH,))
+    if cfg.cell == "lstm-peephole":
+        peephole = stack("weight_peephole", range(L), (3, H))
+    else:
+        peephole = np.zeros((L, 3, 1), dtype)
+    return (
+        table,
+        stack("weight_ih", range(1, L), (GH, H)),
+        stack("weight_hh", range(L), (GH, H)),
+        _copy(b_ih + b_hh),
+        b_ih,
+        b_hh,
+        peephole,
+        _copy(model.decoder_weight()),
+        _copy(p["decoder.bias"]),
+    )
+
+
+# Below this many units a step is too short to pay for meeting another thread at every layer.
+MIN_UNITS_TO_SPLIT = 128
+_helpers: ThreadPoolExecutor | None = None
+
+
+def _helper_threads() -> ThreadPoolExecutor:
+    global _helpers
+    if _helpers is None:
+        _helpers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charlm-sample")
+    return _helpers
+
+
+def split_weights(weights: tuple, gates: int, hidden_size: int, parts: int, has_peephole: bool) -> list[tuple]:
+    """Each part's rows of the recurrent weights (``kernels.sampling.generate``): part p owns the
+    units [p*H//parts, (p+1)*H//parts) and takes their rows of every gate block, so its products
+    and its gate kernel see an ordinary cell of that many units. Returns 7-tuples (no decoder)."""
+    table, w_ih, w_hh, b, b_ih, b_hh, peephole = weights[:7]
+    if parts == 1:
+        return [weights[:7]]
+    H = hidden_size
+    out = []
+    for part in range(parts):
+        u0, u1 = part * H // parts, (part + 1) * H // parts
+        rows = np.concatenate([np.arange(g * H + u0, g * H + u1) for g in range(gates)])
+        out.append((
+            _copy(table[:, rows]), _copy(w_ih[:, rows, :]), _copy(w_hh[:, rows, :]), _copy(b[:, rows]),
+            _copy(b_ih[:, rows]), _copy(b_hh[:, rows]), _copy(peephole[:, :, u0:u1]) if has_peephole else peephole,
+        ))  # fmt: skip
+    return out
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _check_ids(ids, V: int, what: str) -> np.ndarray:
+    array = np.asarray(ids)
+    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise ConfigError(f"{what} must be a 1-D sequence of token ids")
+    array = array.astype(np.int64)
+    if array.size and (array.min() < 0 or array.max() >= V):
+        bad = int(array[(array < 0) | (array >= V)][0])
+        raise ConfigError(f"{what} holds token id {bad}, outside this model's vocabulary of {V}")
+    return array
+
+
+class Sampler:
+    """Draws token ids from ``model`` (a LanguageModel), N streams at a time.
+
+    temperature: divides the logits (> 0; lower is more conservative); top_k: keep only the k most
+    likely tokens (0: all); top_p: keep the smallest set of most likely tokens holding this much
+    probability (1: all); greedy: always the most likely token (the other options are then
+    ignored); seed: same seed, same ids (None: fresh entropy); start_token: the first input when
+    there is no prime text.
+    """
+
+    def __init__(
+        self,
+        model,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+        start_token: int = 0,
+    ):
+        V = model.config.vocab_size
+        try:
+            temperature = float(temperature)
+            top_p = float(top_p)
+        except (TypeError, ValueError):
+            raise ConfigError(f"--temperature and --top-p must be numbers, got {temperature!r}, {top_p!r}") from None
+        if temperature == 0:
+            raise ConfigError("--temperature must be above 0; for always the most likely token use --greedy")
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise ConfigError(f"--temperature must be a positive finite number, got {temperature}")
+        top_k = _check_int("--top-k", top_k, 0)
+        if top_k > V:
+            raise ConfigError(f"--top-k must be at most the vocabulary size {V} (0: no limit), got {top_k}")
+        if not (0 < top_p <= 1):
+            raise ConfigError(f"--top-p must be in (0, 1] (1: no limit), got {top_p}")
+        if seed is not None:
+            seed = _check_int("--seed", seed, 0)
+        self.model = model
+        self.V = V
+        self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, bool(greedy)
+        self.rng = np.random.default_rng(seed)
+        self._cell = sampling_k.CELL_CODES[model.config.cell]
+        self._weights = sampling_weights(model)
+        self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
+        self.reset(start_token)
+
+    # ----------------------------------------------------------------- state
+    def reset(self, start_token: int = 0) -> None:
+        """Zero state, one stream, ``start_token`` as the first input."""
+        start = _check_ids([_check_int("start token", start_token, 0)], self.V, "the start token")
+        cfg = self.model.config
+        self._h = _zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
+        self._c = _zeros(self._h.shape, self.model.dtype)
+        self._tokens = start
+
+    def prime(self, ids) -> None:
+        """Start from zero state and feed ``ids`` (at least one): the last id becomes the next input,
+        the others warm the state."""
+        ids = _check_ids(ids, self.V, "the prime")
+        if ids.size == 0:
+            raise ConfigError("the prime text must hold at least one token")
+        self.reset(int(ids[0]))
+        self._run(ids[1:].reshape(1, -1), np.empty((1, 0), np.int64), None)
+
+    @property
+    def num_streams(self) -> int:
+        return self._h.shape[1]
+
+    @property
+    def state(self) -> list[tuple]:
+        """A copy of the carried recurrent state in the model's format: per layer (h, c) or (h,), (N, H)."""
+        has_c = self.model.cell.has_cell_state
+        return [(h.copy(), c.copy()) if has_c else (h.copy(),) for h, c in zip(self._h, self._c)]
+
+    @property
+    def next_tokens(self) -> np.ndarray:
+        """(N,) the input each stream feeds next (the last id sampled or primed)."""
+        return self._tokens.copy()
+
+    def _streams(self, num_samples: int) -> None:
+        N = self.num_streams
+        if N == num_samples:
+            return
+        if N != 1:
+            raise ConfigError(f"this sampler carries {N} streams; generate {N} samples or reset/prime it first")
+        # One primed stream becomes num_samples identical ones; the draws then set them apart.
+        self._h = _copy(np.repeat(self._h, num_samples, axis=1))
+        self._c = _copy(np.repeat(self._c, num_samples, axis=1))
+        self._tokens = np.repeat(self._tokens, num_samples)
+
+    def _parts(self) -> int:
+        """Threads to split the hidden units over: the thread setting (``set_threads``), at most
+        2 (measured; see ``kernels/sampling.py``), 1 for small layers, and never more than the
+        cores this process may use (threads spinning at a barrier must not share a core)."""
+        if self.model.config.hidden_size < MIN_UNITS_TO_SPLIT:
+            return 1
+        return max(1, min(2, numba.get_num_threads(), available_cores()))
+
+    def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
+        if logits is None:
+            logits = np.empty((0, out.shape[0], self.V), self.model.dtype)
+        parts = self._parts()
+        if parts not in self._split:
+            cfg = self.model.config
+            self._split[parts] = split_weights(self._weights, self.model.cell.gates, cfg.hidden_size, parts,
+                                               cfg.cell == "lstm-peephole")
+        w_dec, b_dec = self._weights[7], self._weights[8]
+        flags = np.zeros(parts, np.int64)
+
+        def part(p: int) -> bool:
+            return sampling_k.generate(
+                p, parts, flags, self._cell, self._split[parts][p], w_dec, b_dec, self._h, self._c, self._tokens,
+                forced, out, logits, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
+            )  # fmt: skip
+
+        helpers = [_helper_threads().submit(part, p) for p in range(1, parts)]
+        ok = part(0)
+        ok = all([h.result() for h in helpers]) and ok
+        if not ok:
+            raise RuntimeError("the sampling threads lost each other (one never reached a barrier)")
+
+    # ----------------------------------------------------------------- sampling
+    def run(self, steps: int, num_samples: int = 1, *, record_logits: bool = False):
+        """Sample ``steps`` tokens for each of ``num_samples`` streams in one call.
+
+        Returns ids (N, steps) int64 and, with record_logits, each step's logits (steps, N, V)
+        (decoder bias included, before the temperature), else None."""
+        steps = _check_int("--length", steps, 1)
+        num_samples = _check_int("--num-samples", num_samples, 1)
+        self._streams(num_samples)
+        out = np.empty((num_samples, steps), np.int64)
+        logits = np.empty((steps, num_samples, self.V), self.model.dtype) if record_logits else None
+        self._run(np.empty((num_samples, 0), np.int64), out, logits)
+        return out, logits
+
+    def generate(
+        self,
+        length: int,
+        num_samples: int = 1,
+        *,
+        first_chunk: int = 1,
+        chunk_seconds: float = 0.05,
+        max_chunk: int = 4096,
+    ) -> Iterator[np.ndarray]:
+        """Yield ``length`` tokens per stream as chunks of ids (N, k), k >= 1, together ``length``
+        columns. The first chunk holds ``first_chunk`` tokens, so the first character shows at
+        once; later chunks grow (at most 4x each) to take about ``chunk_seconds`` each, so the
+        per-call overhead stays negligible while the text still streams. Stopping early (closing
+        the iterator) wastes at most one chunk."""
+        length = _check_int("--length", length, 1)
+        num_samples = _check_int("--num-samples", num_samples, 1)
+        first_chunk = _check_int("first chunk", first_chunk, 1)
+        max_chunk = _check_int("max chunk", max_chunk, 1)
+        self._streams(num_samples)
+        return self._chunks(length, num_samples, first_chunk, chunk_seconds, max_chunk)
+
+    def _chunks(self, length, num_samples, first_chunk, chunk_seconds, max_chunk) -> Iterator[np.ndarray]:
+        done, k = 0, min(first_chunk, length)
+        no_forced = np.empty((num_samples, 0), np.int64)
+        while done < length:
+            out = np.empty((num_samples, k), np.int64)
+            t0 = time.perf_counter()
+            self._run(no_forced, out, None)
+            elapsed = time.perf_counter() - t0
+            done += k
+            yield out
+            per_token = max(elapsed / k, 1e-9)
+            k = max(1, min(4 * k, max_chunk, int(chunk_seconds / per_token), length - done))

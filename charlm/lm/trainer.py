@@ -1,0 +1,356 @@
+"""The training loop: windows, steps, validation, learning-rate decay, early stopping, the NaN
+guard, checkpoints and resuming. It never prints: it reports to a ``sink`` (the CLI draws it).
+
+One epoch walks the N parallel streams window by window (truncated BPTT): the hidden state
+carried from one window into the next, reset at the start of each epoch (or every window with
+``bptt="full"``). Everything that decides what happens next (parameters, optimizer moments,
+learning rate, dropout generator, data cursor, carried state, partial log sums) goes into the
+checkpoint, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .config import TrainConfig
+from .corpus import batchify, windows
+from .distributed import Single, concat_states
+from ..errors import TrainingError
+from .evaluate import Evaluation, evaluate
+from .model import LanguageModel
+from ..core.optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
+from ..store.runfolder import RunFolder
+from .saved_model import Snapshot, save_model
+
+# Consecutive non-finite steps tolerated (each skipped) before training stops.
+MAX_BAD_STEPS = 3
+
+
+@dataclass
+class Progress:
+    """Where training stands. Saved in checkpoints (all of it is JSON)."""
+
+    step: int = 0  # windows trained (skipped ones included)
+    epoch: int = 1
+    position: int = 0  # next window's start along the streams
+    tokens: int = 0  # tokens trained on
+    elapsed_s: float = 0.0
+    lr: float = 0.0
+    best_val_loss: float | None = None  # of every validation: what best.npz holds
+    best_step: int | None = None
+    # The plateau rule and --patience look only at scheduled validations (--eval-every, epoch
+    # ends): the extra one when a run stops must not steer a resumed run off the course an
+    # uninterrupted one would take.
+    schedule_best: float | None = None
+    bad_validations: int = 0  # scheduled validations in a row without improvement
+    skipped_steps: int = 0
+    log_loss_sum: float = 0.0  # losses since the last metrics row
+    log_steps: int = 0
+    smooth_loss: float | None = None  # for display
+
+
+class Sink:
+    """What the loop tells its observer. The CLI overrides these; the default ignores them."""
+
+    def started(self, trainer: "Trainer") -> None: ...
+    def step(self, trainer: "Trainer", loss: float) -> None: ...
+    def validated(self, trainer: "Trainer", result: Evaluation, improved: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+    def finished(self, trainer: "Trainer", summary: dict) -> None: ...
+
+
+class Trainer:
+    def __init__(self, model: LanguageModel, vocab, config: TrainConfig, run: RunFolder, train_tokens: np.ndarray,
+                 val_tokens: np.ndarray | None = None, test_tokens: np.ndarray | None = None, sink: Sink | None = None,
+                 resume: Snapshot | None = None, extra_meta: dict | None = None, group=None):
+        self.model, self.vocab, self.config, self.run = model, vocab, config, run
+        self.sink = sink or Sink()
+        self.val_tokens, self.test_tokens = val_tokens, test_tokens
+        # Data parallel (distributed.py): this process trains its own contiguous rows of the
+        # batch; everything below that says "local" is this process's share.
+        self.group = group or Single()
+        self._rows = self.group.shard(config.batch_size)
+        self.local_batch = self._rows.stop - self._rows.start
+        self.streams = batchify(train_tokens, config.batch_size)[self._rows]
+        span = self.streams.shape[1] - 1  # the last token of a stream is only a target
+        self.windows_per_epoch = max(1, math.ceil(span / config.seq_len))
+        self.optimizer = make_optimizer(config.optimizer, model.store, config.lr)
+        self.rng = self._rank_rng(config.seed)
+        self.progress = Progress(lr=config.lr)
+        self.state = model.initial_state(self.local_batch)
+        self.validations: list[dict] = []
+        self.extra_meta = extra_meta or {}
+        self._stop_requested = False
+        self._stop_agreed = False  # what every rank learned from the last step's allreduce
+        self._save_due = False
+        self._time_up = False
+        self._early_stop = False
+        self._bad_in_a_row = 0
+        self._last_save = time.monotonic()
+        self._started = time.monotonic()
+        self._elapsed_base = 0.0
+        self._rate: float | None = None  # tokens/s, smoothed over recent windows
+        self._last_step_end: float | None = None
+        if resume is not None:
+            self._restore(resume)
+
+    def _rank_rng(self, seed: int) -> np.random.Generator:
+        # Rank 0 draws what a single process draws; the others get streams of their own.
+        return np.random.default_rng(seed if self.group.rank == 0 else [seed, self.group.rank])
+
+    # ------------------------------------------------------------------ resume
+    def _restore(self, snap: Snapshot) -> None:
+        meta = snap.meta
+        self.progress = Progress(**meta["progress"])
+        if "schedule_best" not in meta["progress"]:  # a checkpoint from before the field existed
+            self.progress.schedule_best = self.progress.best_val_loss
+        self.optimizer.load_state(meta["optimizer"], {k[len("optim/"):]: v for k, v in snap.arrays.items() if k.startswith("optim/")})
+        rngs = meta.get("rank_rngs") or [meta["rng"]]
+        if self.group.rank < len(rngs):
+            self.rng.bit_generator.state = rngs[self.group.rank]
+        self.validations = list(meta.get("validations", []))
+        state = snap.carried_state()  # the whole batch's: this process takes its rows
+        if state is not None:
+            self.state = [tuple(part[self._rows].copy() for part in layer) for layer in state]
+        if self.group.is_root:
+            self.run.truncate_metrics(self.progress.step)
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self) -> None:
+        """Finish the current window, save, and return (Ctrl-C, SIGTERM)."""
+        self._stop_requested = True
+
+    @property
+    def total_steps(self) -> int:
+        by_epochs = self.config.epochs * self.windows_per_epoch
+        return min(by_epochs, self.config.max_steps) if self.config.max_steps else by_epochs
+
+    def _lr_for_epoch(self, epoch: int) -> float:
+        cfg = self.config
+        return cfg.lr * cfg.lr_decay ** max(epoch - cfg.decay_start + 1, 0)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> dict:
+        """Train until the epochs or --max-steps are done, early stopping, or request_stop().
+        Saves last.npz at the end and returns a summary."""
+        cfg, p = self.config, self.progress
+        self._started, self._elapsed_base = time.monotonic(), p.elapsed_s
+        self.sink.started(self)
+        reason = "completed" if p.epoch > cfg.epochs or self._max_steps_reached() else None
+        while reason is None:
+            if p.position == 0:
+                self.state = self.model.initial_state(self.local_batch)  # a new epoch starts cold
+                if cfg.decay_start is not None:
+                    p.lr = self._lr_for_epoch(p.epoch)
+            self.optimizer.lr = p.lr
+            for position, x, y in windows(self.streams, cfg.seq_len, start=p.position):
+                self._train_window(x, y)
+                p.position = position + x.shape[0]
+                reason = self._after_step()
+                if reason:
+                    break
+            else:  # the epoch is over
+                p.position = 0
+                if cfg.eval_every == 0:
+                    self._validate()
+                p.epoch += 1
+                if self._early_stop:
+                    reason = "early-stop"
+                elif p.epoch > cfg.epochs:
+                    reason = "completed"
+        if reason != "interrupted" and self.val_tokens is not None and (
+            not self.validations or self.validations[-1]["step"] != p.step
+        ):
+            self._validate(scheduled=False)  # the model being kept has always been validated
+        self.save(self.run.last)
+        summary = self._summary(reason)
+        self.sink.finished(self, summary)
+        return summary
+
+    def _max_steps_reached(self) -> bool:
+        return self.config.max_steps is not None and self.progress.step >= self.config.max_steps
+
+    def _train_window(self, x: np.ndarray, y: np.ndarray) -> None:
+        cfg, p, model = self.config, self.progress, self.model
+        state_in = model.initial_state(self.local_batch) if cfg.bptt == "full" else self.state
+        rng = self.rng if model.config.dropout > 0 else None
+        loss, state_out = model.train_step(x, y, state_in, rng)
+        # With several processes: the mean gradient and loss over every rank's tokens, and the
+        # stop and save decisions made together (a no-op for one process).
+        root = self.group.is_root  # rank 0's clock decides for everyone
+        save_due = root and time.monotonic() - self._last_save >= cfg.checkpoint_seconds
+        time_up = root and cfg.max_time is not None and self.elapsed_s >= cfg.max_time
+        loss, tokens, (self._stop_agreed, self._save_due, self._time_up) = self.group.combine(
+            model.store, loss, x.size, (self._stop_requested, save_due, time_up))
+        grad = model.store.grad
+        if cfg.clip_value is not None:
+            clip_grad_value(grad, cfg.clip_value)
+        norm = clip_grad_norm(grad, cfg.clip_norm) if cfg.clip_norm is not None else global_norm(grad)
+        p.step += 1
+        self._measure_rate(tokens)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self._bad_step(loss, norm)
+            return  # no update, and the finite state from before this window is kept
+        self._bad_in_a_row = 0
+        self.optimizer.step()
+        model.refresh()
+        self.state = state_out
+        p.tokens += tokens
+        p.log_loss_sum += loss
+        p.log_steps += 1
+        p.smooth_loss = loss if p.smooth_loss is None else 0.98 * p.smooth_loss + 0.02 * loss
+        self.sink.step(self, loss)
+
+    def _measure_rate(self, tokens: int) -> None:
+        now = time.monotonic()
+        last, self._last_step_end = self._last_step_end, now
+        if last is None or now - last <= 0:
+            return
+        rate = tokens / (now - last)
+        self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
+
+    def _bad_step(self, loss: float, norm: float) -> None:
+        p = self.progress
+        p.skipped_steps += 1
+        self._bad_in_a_row += 1
+        what = "loss" if not math.isfinite(loss) else "gradient norm"
+        self.sink.message(f"step {p.step}: the {what} is not finite ({loss if what == 'loss' else norm}); step skipped")
+        if self._bad_in_a_row >= MAX_BAD_STEPS:
+            raise TrainingError(
+                f"training diverged: the {what} was not finite at step {p.step} and the "
+                f"{MAX_BAD_STEPS - 1} steps before; lower --lr (now {p.lr:g}) or set a smaller --clip-norm. "
+                f"The last good checkpoint is {self.run.last}"
+            )
+
+    def _after_step(self) -> str | None:
+        """Logging, validation and checkpoint cadence. Returns why to stop, or None."""
+        cfg, p = self.config, self.progress
+        if p.log_steps and p.step % cfg.log_every == 0:
+            self._log_train_row()
+        validated = bool(cfg.eval_every and p.step % cfg.eval_every == 0 and self.val_tokens is not None)
+        if validated:
+            self._validate()
+        # One process stops the moment it is asked; several stop together, at the step whose
+        # allreduce told them all.
+        if self._stop_agreed or (self.group.size == 1 and self._stop_requested):
+            return "interrupted"
+        if self._early_stop:
+            return "early-stop"
+        if self._max_steps_reached():
+            return "max-steps"
+        if self._time_up:
+            return "max-time"
+        if self._save_due and not validated:  # validating has just saved
+            self.save(self.run.last)
+        return None
+
+    def _log_train_row(self) -> None:
+        p = self.progress
+        if self.group.is_root:
+            self.run.append_metrics(self._row(train_loss=p.log_loss_sum / p.log_steps))
+        p.log_loss_sum, p.log_steps = 0.0, 0
+
+    def _row(self, **values) -> dict:
+        p = self.progress
+        row = {"step": p.step, "epoch": p.epoch, "train_loss": None, "val_loss": None,
+               "tokens_per_s": self.tokens_per_s, "lr": p.lr, "elapsed_s": round(self.elapsed_s, 3)}
+        row.update(values)
+        return row
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, scheduled: bool = True) -> None:
+        if self.val_tokens is None:
+            return
+        p, cfg = self.progress, self.config
+        result = evaluate(self.model, self.val_tokens, cfg.batch_size, cfg.seq_len)
+        improved = p.best_val_loss is None or result.loss < p.best_val_loss
+        record = {"step": p.step, "epoch": p.epoch, "val_loss": result.loss, "lr": p.lr}
+        self.validations.append(record)
+        if self.group.is_root:
+            self.run.append_metrics(self._row(train_loss=p.smooth_loss, val_loss=result.loss,
+                                              val_perplexity=result.perplexity,
+                                              val_bits_per_token=result.bits_per_token))
+        if improved:
+            p.best_val_loss, p.best_step = result.loss, p.step
+            self.save(self.run.best)
+        if scheduled:
+            self._schedule(result.loss)
+        self.sink.validated(self, result, improved)
+        self.save(self.run.last)
+        self._last_step_end = None  # validation time is not training time
+
+    def _schedule(self, loss: float) -> None:
+        """The plateau rule (lower the rate when validation does not improve) and --patience."""
+        p, cfg = self.progress, self.config
+        if p.schedule_best is None or loss < p.schedule_best:
+            p.schedule_best, p.bad_validations = loss, 0
+            return
+        p.bad_validations += 1
+        if cfg.decay_start is None and cfg.lr_decay < 1:
+            p.lr *= cfg.lr_decay
+            self.optimizer.lr = p.lr
+            self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}")
+        if cfg.patience and p.bad_validations >= cfg.patience:
+            self._early_stop = True
+            self.sink.message(f"no improvement in {p.bad_validations} validations: stopping early")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path) -> None:
+        """Every rank calls this together: rank 0 gathers the carried states and dropout
+        generators of all ranks and alone writes the checkpoint."""
+        self.progress.elapsed_s = self.elapsed_s
+        states = self.group.gather(self.state)
+        rngs = self.group.gather(self.rng.bit_generator.state)
+        self._last_save = time.monotonic()
+        if not self.group.is_root:
+            return
+        meta = dict(self.extra_meta)
+        meta.update({"train": self.config.to_dict(), "progress": asdict(self.progress),
+                     "rng": rngs[0], "validations": self.validations})
+        if self.group.size > 1:
+            meta["rank_rngs"] = rngs
+        state = concat_states(states) if self.group.size > 1 else self.state
+        save_model(path, self.model, self.vocab, extra_meta=meta, optimizer=self.optimizer, state=state)
+        self._last_save = time.monotonic()
+
+    # ------------------------------------------------------------------ figures
+    @property
+    def elapsed_s(self) -> float:
+        return self._elapsed_base + time.monotonic() - self._started
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self._rate
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left to the end of training at the current speed."""
+        if not self._rate:
+            return None
+        left = max(self.total_steps - self.progress.step, 0)
+        return left * self.config.seq_len * self.config.batch_size / self._rate
+
+    def _summary(self, stopped_by: str) -> dict:
+        self.progress.elapsed_s = self.elapsed_s
+        p = self.progress
+        summary = {"stopped_by": stopped_by, "steps": p.step, "elapsed_s": p.elapsed_s, "epoch": min(p.epoch, self.config.epochs),
+                   "tokens": p.tokens, "skipped_steps": p.skipped_steps, "best_val_loss": p.best_val_loss,
+                   "best_step": p.best_step, "last": str(self.run.last),
+                   "best": str(self.run.best) if self.run.best.exists() else None}
+        if stopped_by != "interrupted" and self.test_tokens is not None and self.group.is_root:
+            summary["test"] = self._test()
+        return summary
+
+    def _test(self) -> dict:
+        """Test loss of the best model (the last one if there was no validation)."""
+        from .saved_model import load_model
+
+        model = load_model(self.run.best).model if self.run.best.exists() else self.model
+        result = evaluate(model, self.test_tokens, self.config.batch_size, self.config.seq_len)
+        row = {"test_loss": result.loss, "test_perplexity": result.perplexity, "test_bits_per_token": result.bits_per_token}
+        self.run.append_metrics(self._row(**row))
+        return row

@@ -1,0 +1,191 @@
+"""Turn ``charlm train`` options into a ready Trainer: find the corpus, build or resume the model,
+check everything a user can get wrong before the first byte is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus as data
+from .distributed import current_group, default_threads
+from .config import ModelConfig, TrainConfig, parse_duration
+from ..errors import ConfigError, DataError
+from .model import LanguageModel
+from ..store.runfolder import RUNS_ROOT, RunFolder
+from .saved_model import load_model
+from ..core.threads import available_cores, set_threads
+from .trainer import Trainer
+
+MODEL_OPTIONS = ("cell", "hidden_size", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias")
+DATA_OPTIONS = ("corpus", "level", "val", "val_frac", "test", "min_freq", "max_vocab", "encoding")
+LSTMS = ("lstm", "lstm-peephole", "lstm-coupled")
+
+
+@dataclass
+class TrainingSession:
+    trainer: Trainer
+    level: str
+
+    def run(self, quiet: bool) -> dict:
+        from rich.console import Console
+
+        from ..cli.progress import TrainingDisplay
+        from .warmup import warm_training
+
+        console = Console(highlight=False)
+        model = self.trainer.model
+        talk = self.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws
+        warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer,
+                      say=console.print if talk else (lambda text: None))
+        if self.trainer.group.is_root:
+            self.trainer.sink = TrainingDisplay(console, self.level, quiet)
+        return self.trainer.fit()
+
+
+def _given(options: dict, names) -> dict:
+    return {k: options[k] for k in names if options.get(k) is not None}
+
+
+def _corpus_path(path: Path | None) -> Path:
+    if path is not None:
+        return Path(path)
+    from ..text.bundled import bundled_corpus_path
+
+    return bundled_corpus_path()
+
+
+def _default_out(corpus_path: Path) -> Path:
+    name = corpus_path.name if corpus_path.is_dir() else corpus_path.stem
+    return RUNS_ROOT / (name or "run")
+
+
+def prepare(options: dict) -> TrainingSession:
+    if options["resume"] and options["force"]:
+        raise ConfigError("--resume continues a run and --force starts it over: give one of them")
+    if options.get("clip_norm") == 0:
+        options["clip_norm"] = None
+        options["_no_clip_norm"] = True
+    group = current_group()
+    return _resume(options, group) if options["resume"] else _start(options, group)
+
+
+def _threads(options: dict, group, saved: int | None = None) -> int | None:
+    threads = options.get("threads") or saved
+    if threads is None and group.size > 1:
+        threads = default_threads(group, available_cores())  # ranks on one machine share its cores
+    set_threads(threads)
+    return threads
+
+
+def _train_config(options: dict, base: dict) -> TrainConfig:
+    values = dict(base)
+    if isinstance(options.get("max_time"), str):
+        options["max_time"] = parse_duration(options["max_time"])
+    values.update(_given(options, [f.name for f in fields(TrainConfig)]))
+    if options.get("_no_clip_norm"):
+        values["clip_norm"] = None
+    return TrainConfig(**values)
+
+
+def _start(options: dict, group) -> TrainingSession:
+    corpus_path = _corpus_path(options["corpus"])
+    run = RunFolder(options["out_dir"] or _default_out(corpus_path))
+    if group.is_root:  # rank 0 alone owns the run folder
+        run.check(resume=False, force=options["force"])  # refuses an existing run before any work
+    train_config = _train_config(options, {})  # validates the training options
+    cell = options["cell"] or "lstm"
+    model_values = {"cell": cell, "forget_bias": 1.0 if cell in LSTMS else None}
+    model_values.update(_given(options, MODEL_OPTIONS))
+    ModelConfig(vocab_size=1, **model_values)  # validates the model options before reading the corpus
+    threads = _threads(options, group)
+
+    level = options["level"] or "char"
+    val_frac = options["val_frac"]
+    if val_frac is None and options["val"] is None and not corpus_path.is_dir():
+        val_frac = 0.05
+    corpus = data.load_corpus(
+        corpus_path, level=level, val=options["val"], test=options["test"], val_frac=val_frac,
+        min_freq=options["min_freq"] or 1, max_vocab=options["max_vocab"], encoding=options["encoding"],
+    )
+    model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
+    train_config.threads = threads
+    data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    group.shard(train_config.batch_size)  # at least one stream per process
+    if group.is_root:
+        run.create(resume=False, force=options["force"])
+    dtype = np.dtype(options["dtype"] or "float32")
+    model = LanguageModel(model_config, dtype, seed=train_config.seed)
+    corpus_meta = {
+        "path": str(corpus_path.resolve()), "level": level, "val": _str(options["val"]), "test": _str(options["test"]),
+        "val_frac": val_frac, "min_freq": options["min_freq"] or 1, "max_vocab": options["max_vocab"],
+        "encoding": options["encoding"], "bundled": options["corpus"] is None,
+    }
+    trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
+                      extra_meta={"corpus": corpus_meta}, group=group)
+    return TrainingSession(trainer, level)
+
+
+def _resume(options: dict, group) -> TrainingSession:
+    corpus_arg = options["corpus"]
+    if options["out_dir"] is not None:
+        run = RunFolder(options["out_dir"])
+    else:
+        run = RunFolder(_default_out(_corpus_path(corpus_arg)))
+    if group.is_root:
+        run.prepare(resume=True, force=False)
+    else:
+        run.check(resume=True, force=False)  # reads only
+    snap = load_model(run.last)
+    meta = snap.meta
+    if "progress" not in meta or "train" not in meta:
+        raise ConfigError(f"{run.last} is not a training checkpoint (no progress saved): it cannot be resumed")
+    # The network's shape is fixed by the checkpoint.
+    saved_model = meta["model"]
+    for name, value in _given(options, MODEL_OPTIONS).items():
+        if saved_model.get(name) != value:
+            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming (the run has {saved_model.get(name)!r})")
+    if options.get("dtype") and options["dtype"] != meta.get("dtype"):
+        raise ConfigError(f"--dtype cannot change when resuming (the run has {meta.get('dtype')})")
+    saved_corpus = meta.get("corpus", {})
+    level = saved_corpus.get("level", snap.vocab.level)
+    if options.get("level") and options["level"] != level:
+        raise ConfigError(f"--level cannot change when resuming (the run has {level})")
+    corpus_path = Path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
+    threads = _threads(options, group, meta["train"].get("threads"))
+    corpus = data.load_corpus(
+        corpus_path, level=level,
+        val=options["val"] or _path(saved_corpus.get("val")), test=options["test"] or _path(saved_corpus.get("test")),
+        val_frac=options["val_frac"] if options["val_frac"] is not None else saved_corpus.get("val_frac"),
+        min_freq=saved_corpus.get("min_freq", 1), max_vocab=saved_corpus.get("max_vocab"),
+        encoding=options["encoding"] if options["encoding"] != "utf-8" else saved_corpus.get("encoding", "utf-8"),
+        vocab=snap.vocab,
+    )
+    train_config = _train_config(options, {**meta["train"], "threads": threads})
+    for name in ("batch_size",):
+        if train_config.batch_size != meta["train"]["batch_size"]:
+            raise ConfigError(f"--batch-size cannot change when resuming (the run has {meta['train']['batch_size']})")
+    data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
+                      resume=snap, extra_meta={"corpus": saved_corpus}, group=group)
+    return TrainingSession(trainer, level)
+
+
+def _saved_corpus_path(saved: dict) -> Path:
+    if saved.get("bundled"):
+        from ..text.bundled import bundled_corpus_path
+
+        return bundled_corpus_path()
+    path = saved.get("path")
+    if not path:
+        raise DataError("the run does not say which corpus it was trained on: give CORPUS")
+    return Path(path)
+
+
+def _str(path) -> str | None:
+    return None if path is None else str(Path(path).resolve())
+
+
+def _path(value) -> Path | None:
+    return None if value is None else Path(value)

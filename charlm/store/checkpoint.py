@@ -1,0 +1,262 @@
+"""Checkpoint files: a safe, atomic container for named arrays plus JSON metadata.
+
+What goes in is the caller's business (``snapshot.py`` decides for language models). This module
+guarantees three things:
+
+- **Data, not code.** A checkpoint is an uncompressed ``.npz`` (a zip of ``.npy`` members) whose
+  ``__meta__`` member holds the metadata as UTF-8 JSON bytes. Nothing is ever unpickled: arrays are
+  read with ``allow_pickle=False``, so a hostile file can at worst be refused.
+- **All or nothing on disk.** A save writes a temporary file in the target's folder, fsyncs it,
+  ``os.replace``-s it onto the target and fsyncs the folder. A reader, or a crash at any moment,
+  sees either the previous checkpoint or the new one, never half of one.
+- **Damage is noticed.** Every member is read to its end, so zipfile checks its CRC-32 before any
+  byte is interpreted, and the metadata lists the members, so a lost one is noticed too. A
+  truncated or corrupted file is refused with a ``CheckpointError`` rather than loaded wrong.
+
+Layout of the metadata JSON (format 1)::
+
+    {"format": "charlm-checkpoint", "format_version": 1, "charlm_version": "0.1.0",
+     "arrays": ["param/embedding.weight", ...],   # every member but __meta__, in file order
+     ...the caller's keys...}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import CheckpointError
+
+FORMAT_VERSION = 1
+MAGIC = "charlm-checkpoint"
+META_NAME = "__meta__"
+# Keys this module writes into the metadata; the caller's meta may not use them.
+HEADER_KEYS = ("format", "format_version", "charlm_version", "arrays")
+
+# ".last.npz.tmp-0123456789abcdef": hidden, in the target's folder, and not ending in ".npz", so
+# globs for checkpoints never pick one up.
+_TEMP_PATTERN = re.compile(r"\..+\.tmp-[0-9a-f]{16}")
+_ZIP_SIGNATURE = b"PK\x03\x04"
+# What zipfile raises on a damaged zip (RuntimeError: flipped "encrypted"/"unsupported" flags).
+# Bytes that pass the CRC check are judged separately, in _read_member.
+_DAMAGE = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError)
+
+
+def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and ``meta`` to ``path`` atomically, replacing what was there.
+
+    Bad arguments (non-JSON metadata, object arrays, reserved names) are programming errors and raise
+    TypeError/ValueError before anything touches the disk. A failed write (read-only folder, full
+    disk) raises CheckpointError and leaves the previous file at ``path`` as it was.
+    """
+    path = Path(path)
+    _check_arrays(arrays)
+    header = {"format": MAGIC, "format_version": FORMAT_VERSION, "charlm_version": __version__,
+              "arrays": list(arrays)}
+    meta_bytes = _encode_meta(meta, header)
+
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(8)}")
+    try:
+        # O_EXCL: never write into a file someone else owns; 0o666 lets the umask decide (mkstemp's
+        # 0o600 would make every checkpoint private).
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_npz(f, arrays, meta_bytes)
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the name points at it
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)  # gone already after a successful replace
+    _fsync_folder(path.parent)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a checkpoint: ``(arrays, meta)``. ``meta`` is the caller's metadata plus ``format``,
+    ``format_version`` and ``charlm_version``. Every problem with the file is a CheckpointError."""
+    path = Path(path)
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise CheckpointError(f"no such checkpoint: {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_reason(exc)}") from None
+    with f:
+        signature = f.read(len(_ZIP_SIGNATURE))
+        if signature != _ZIP_SIGNATURE:
+            raise CheckpointError(f"{path} is not a charlm checkpoint ({_guess_kind(signature)})")
+        f.seek(0)
+        try:
+            with zipfile.ZipFile(f) as zf:
+                return _read_contents(path, zf)
+        except _DAMAGE as exc:
+            raise CheckpointError(f"{path} is damaged (truncated or corrupted): {str(exc) or 'the data ends early'}") from None
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that interrupted saves left in ``folder``; returns them.
+
+    Only names this module makes are touched. Call it when no save into ``folder`` is under way
+    (for example before a run starts): it cannot tell a leftover from a save in progress.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for candidate in folder.glob(".*.tmp-*"):
+        if _TEMP_PATTERN.fullmatch(candidate.name) and candidate.is_file() and not candidate.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return sorted(removed)
+
+
+# ---------------------------------------------------------------------------------------- saving
+def _check_arrays(arrays: dict) -> None:
+    for name, array in arrays.items():
+        if not isinstance(name, str) or not name or "\0" in name:
+            raise ValueError(f"checkpoint array names must be non-empty strings without NUL, got {name!r}")
+        if name == META_NAME:
+            raise ValueError(f"the array name {META_NAME!r} is reserved for the metadata")
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"checkpoint array {name!r} must be a numpy array, got {type(array).__name__}")
+        if array.dtype.hasobject:
+            raise TypeError(f"checkpoint array {name!r} holds Python objects ({array.dtype}); only plain data can be saved")
+
+
+def _encode_meta(meta: dict, header: dict) -> np.ndarray:
+    """The metadata as UTF-8 JSON bytes in a uint8 array, after checking it survives JSON exactly."""
+    if not isinstance(meta, dict):
+        raise TypeError(f"checkpoint metadata must be a dict, got {type(meta).__name__}")
+    clash = sorted(set(meta) & set(HEADER_KEYS))
+    if clash:
+        raise ValueError(f"checkpoint metadata may not use the reserved keys {clash}")
+    _check_json(meta, "meta")
+    # NaN and infinities are kept (as Python's json writes them): a diverged loss is worth recording.
+    text = json.dumps({**header, **meta}, ensure_ascii=False)
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _check_json(value, where: str) -> None:
+    """Refuse what JSON would not give back as it was (tuples, non-string keys, numpy scalars...)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has the key {key!r}: JSON object keys must be strings")
+            _check_json(item, f"{where}[{key!r}]")
+    else:
+        raise TypeError(f"{where} is a {type(value).__name__}, which JSON cannot hold exactly "
+                        "(use None, bool, int, float, str, list or dict)")
+
+
+def _write_npz(f, arrays: dict[str, np.ndarray], meta_bytes: np.ndarray) -> None:
+    """What np.savez does, minus its keyword-argument names (a key "file" would clash) and its
+    willingness to pickle. ZIP_STORED: checkpoints are written often and float data barely compresses."""
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, array in [(META_NAME, meta_bytes), *arrays.items()]:
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable. Best effort: the new file is already in place, and some
+    systems cannot open or fsync a folder."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------- loading
+def _read_contents(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, np.ndarray], dict]:
+    members = {info.filename: info for info in zf.infolist()}
+    meta_info = members.pop(META_NAME + ".npy", None)
+    if meta_info is None:
+        raise CheckpointError(f"{path} is not a charlm checkpoint (a zip file without charlm metadata)")
+    meta = _decode_meta(path, _read_member(path, zf, meta_info))
+    names = meta.pop("arrays")
+    arrays = {}
+    for info in members.values():
+        array = _read_member(path, zf, info)
+        arrays[info.filename.removesuffix(".npy")] = array
+    # The list in the (CRC-checked) metadata notices a member that a damaged zip directory lost.
+    if sorted(arrays) != sorted(names) or len(members) != len(names):
+        missing = sorted(set(names) - set(arrays))
+        extra = sorted(set(arrays) - set(names))
+        raise CheckpointError(f"{path} is damaged (truncated or corrupted): arrays missing {missing}, unexpected {extra}")
+    return {name: arrays[name] for name in names}, meta
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise CheckpointError(f"{path} is damaged or was not written by charlm: {info.filename} is compressed")
+    # Reading the whole member makes zipfile check its CRC-32 (it does so on reaching the end);
+    # read_array alone stops where the .npy header says, so a damaged header could go unnoticed.
+    data = zf.read(info)
+    # The bytes are now exactly what was written, so anything odd below means a foreign file.
+    buffer = io.BytesIO(data)
+    try:
+        array = np.lib.format.read_array(buffer, allow_pickle=False)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {info.filename} is not a plain numpy array ({exc})") from None
+    if buffer.tell() != len(data):
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {info.filename} has bytes after its array data")
+    return array
+
+
+def _decode_meta(path: Path, raw: np.ndarray) -> dict:
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"metadata is a {raw.dtype} array of shape {raw.shape}, not bytes")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != MAGIC:
+            raise ValueError("no charlm format marker")
+        version = meta.get("format_version")
+        if type(version) is not int or version < 1:
+            raise ValueError(f"invalid format_version {version!r}")
+        names = meta.get("arrays")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError("invalid list of arrays")
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CheckpointError(f"{path} is not a charlm checkpoint ({exc})") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer charlm (checkpoint format {version}; "
+                              f"this charlm reads format {FORMAT_VERSION}): upgrade charlm")
+    return meta
+
+
+def _guess_kind(signature: bytes) -> str:
+    if not signature:
+        return "the file is empty"
+    if signature.startswith(b"\x80"):
+        return "it looks like a Python pickle, which charlm never loads"
+    if signature.startswith(b"\x93NUM"):
+        return "it is a single .npy array"
+    return "not an .npz file"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)

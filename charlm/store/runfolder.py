@@ -1,0 +1,106 @@
+"""A run folder: ``last.npz`` (latest state, for resuming), ``best.npz`` (lowest validation
+loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .checkpoint import remove_stale_temporaries
+from ..errors import CharlmError, ConfigError
+
+RUNS_ROOT = Path("runs")
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.last = self.path / "last.npz"
+        self.best = self.path / "best.npz"
+        self.metrics = self.path / "metrics.jsonl"
+
+    def holds_a_run(self) -> bool:
+        return any(p.exists() for p in (self.last, self.best, self.metrics))
+
+    def prepare(self, *, resume: bool, force: bool) -> None:
+        """check() then create()."""
+        self.check(resume=resume, force=force)
+        self.create(resume=resume, force=force)
+
+    def check(self, *, resume: bool, force: bool) -> None:
+        """Refuse what --resume/--force do not allow. Writes nothing."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} is a file, not a folder")
+        if resume:
+            if not self.last.exists():
+                raise ConfigError(f"nothing to resume: {self.last} does not exist")
+        elif self.holds_a_run() and not force:
+            raise ConfigError(
+                f"{self.path} already holds a run; use --resume to continue it, --force to start over, or --out DIR"
+            )
+
+    def create(self, *, resume: bool, force: bool) -> None:
+        """Make the folder (checking that it is writable) and clear what --force replaces."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise CharlmError(f"cannot write to run folder {self.path}: {exc.strerror or exc}") from None
+        remove_stale_temporaries(self.path)
+        if force and not resume:
+            for path in (self.last, self.best, self.metrics):
+                path.unlink(missing_ok=True)
+
+    def append_metrics(self, row: dict) -> None:
+        try:
+            with self.metrics.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            raise CharlmError(f"cannot write {self.metrics}: {exc.strerror or exc}") from None
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics.exists():
+            return []
+        rows = []
+        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+        return rows
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """On resume, drop what was logged after the checkpoint (it will be logged again)."""
+        rows = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
+        tmp = self.metrics.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        os.replace(tmp, self.metrics)  # atomic: a crash leaves the old log or the new one
+
+
+def latest_run(root: Path = RUNS_ROOT) -> Path | None:
+    """The run folder under ``root`` whose checkpoint was written most recently."""
+    candidates = [p for p in root.glob("*/*.npz") if p.name in ("last.npz", "best.npz")] if root.is_dir() else []
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: p.stat().st_mtime).parent
+
+
+def resolve_checkpoint(model: Path | None) -> Path:
+    """A run folder means its best.npz (else last.npz); a file is itself; None is the latest run."""
+    if model is None:
+        found = latest_run()
+        if found is None:
+            raise CharlmError(f"no model given and no run found under {RUNS_ROOT}/; train one with `charlm train`")
+        model = found
+    model = Path(model)
+    if model.is_dir():
+        for name in ("best.npz", "last.npz"):
+            if (model / name).exists():
+                return model / name
+        raise CharlmError(f"{model} holds no checkpoint (best.npz or last.npz)")
+    if not model.exists():
+        raise CharlmError(f"no such model: {model}")
+    return model
