@@ -85,3 +85,10 @@ def test_impossible_learning_rates_are_refused(lr):
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ConfigError, match="adam, sgd|sgd, adam"):
         make_optimizer("lbfgs", store_with([1.0], [1.0]), 0.1)
+
+
+def test_the_configuration_names_every_optimizer_and_no_other():
+    from charlm.core.optim import OPTIMIZERS
+    from charlm.lm.config import OPTIMIZER_NAMES
+
+    assert sorted(OPTIMIZER_NAMES) == sorted(OPTIMIZERS)

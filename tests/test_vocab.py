@@ -178,3 +178,36 @@ def test_a_vocabulary_of_one_character_is_legal():
     vocab = Vocab.build_char("aaaa")
     assert len(vocab) == 1
     assert vocab.encode("aaa").tolist() == [0, 0, 0]
+
+
+def test_a_classifier_vocabulary_is_the_same_class_with_unk_first_at_both_levels():
+    from charlm.classify.tokens import encode_all, encode_text
+
+    chars = Vocab.build_counted(["abba", "cab"], "char")
+    assert chars.tokens == ("<unk>", "a", "b", "c") and chars.unk_id == 0 and chars.eos_id is None
+    assert encode_text(chars, "abz").tolist() == [1, 2, 0]  # an unseen character is <unk>
+    assert Vocab.from_dict(chars.to_dict()) == chars
+    words = Vocab.build_counted(["the cat", "the dog"], "word")
+    assert words.tokens[:2] == ("<unk>", "the")
+    encoded, unknown, total = encode_all(words, ["the bird", "   "])
+    assert [e.tolist() for e in encoded] == [[1, 0], [0]] and (unknown, total) == (2, 3)
+
+
+def test_max_size_counts_every_token_specials_included_for_both_kinds():
+    counts = {"a": 5, "b": 4, "c": 3}
+    assert len(Vocab.from_word_counts(counts, max_size=3)) == 3  # <unk>, <eos>, a
+    assert len(Vocab.build_counted(["a a a b b c"], "word", max_size=3)) == 3  # <unk>, a, b
+    with pytest.raises(DataError, match="--max-vocab must be at least 2"):
+        Vocab.build_counted(["a"], "word", max_size=1)
+
+
+def test_a_language_model_refuses_a_character_vocabulary_with_unk(tmp_path):
+    from charlm.errors import CheckpointError
+    from charlm.lm.config import ModelConfig
+    from charlm.lm.model import LanguageModel
+    from charlm.lm.saved_model import load_model, save_model
+
+    vocab = Vocab.build_counted(["ab"], "char")
+    save_model(tmp_path / "m.npz", LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=4, layers=1)), vocab)
+    with pytest.raises(CheckpointError, match="no <unk>"):
+        load_model(tmp_path / "m.npz")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..lm.config import StrictSettings
+from ..lm.config import OPTIMIZER_NAMES, StrictSettings
 from ..errors import ConfigError
-from ..core.optim import OPTIMIZERS
-from ..core.recurrent import CELLS
+from ..core.cells import CELLS, LSTMS
 
 MODELS = ("textrnn", "rcnn")
 POOLS = ("last", "mean", "max")
-LSTMS = ("lstm", "lstm-peephole", "lstm-coupled")
 
 
 @dataclass
@@ -77,8 +75,8 @@ class FitConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

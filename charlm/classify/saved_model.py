@@ -20,26 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.checkpoint import load_checkpoint, save_checkpoint
+from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from ..errors import CharlmError, CheckpointError
-from ..lm.saved_model import KIND as LANGUAGE_MODEL_KIND
-from ..lm.saved_model import fill_parameters
 from .config import ClassifierConfig
 from .models import Classifier, build_model
-from .tokens import TokenVocab
+from ..text.vocab import Vocab
 
-KIND = "charlm-classifier"
+KIND = CLASSIFIER_KIND
 
 
 @dataclass
 class ClassifierSnapshot:
     model: Classifier
-    vocab: TokenVocab
+    vocab: Vocab
     labels: list[str]
     meta: dict
 
 
-def save_classifier(path: Path, model: Classifier, vocab: TokenVocab, labels: list[str], extra_meta: dict | None = None) -> None:
+def save_classifier(path: Path, model: Classifier, vocab: Vocab, labels: list[str], extra_meta: dict | None = None) -> None:
     arrays = {f"param/{name}": array for name, array in model.params.items()}
     meta = {"kind": KIND, "model": model.config.to_dict(), "dtype": model.dtype.name,
             "vocab": vocab.to_dict(), "labels": list(labels)}
@@ -57,7 +55,7 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
     try:
         config = ClassifierConfig.from_dict(meta["model"])
-        vocab = TokenVocab.from_dict(meta["vocab"])
+        vocab = Vocab.from_dict(meta["vocab"])
         labels = meta["labels"]
         dtype = np.dtype(meta.get("dtype", "float32"))
     except (KeyError, TypeError, ValueError, CharlmError) as exc:
@@ -66,6 +64,8 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} has unusable metadata: dtype {dtype}")
     if not isinstance(labels, list) or len(labels) != config.num_classes or not all(isinstance(x, str) for x in labels):
         raise CheckpointError(f"{path} is inconsistent: its labels do not name the model's {config.num_classes} classes")
+    if vocab.unk_id != 0:
+        raise CheckpointError(f"{path} has unusable metadata: a classifier's vocabulary starts with <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
     model = build_model(config, dtype)

@@ -18,7 +18,8 @@ from .config import ClassifierConfig, FitConfig
 from .metrics import report
 from .models import build_model
 from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
-from .tokens import TokenVocab
+from ..text.vocab import Vocab
+from .tokens import encode_all, encode_text
 from .train import Encoded, Sink, Trainer, accuracy, predict_probs
 
 MODEL_OPTIONS = ("model", "cell", "embed_size", "hidden_size", "layers", "dropout", "pool", "proj_size")
@@ -101,8 +102,8 @@ def prepare(options: dict) -> Plan:
 
 
 # ------------------------------------------------------------------------------------ training
-def _vocab_and_labels(train: data.Labelled, options: dict) -> tuple[TokenVocab, list[str]]:
-    vocab = TokenVocab.build(train.texts, options.get("level") or "word", min_freq=options.get("min_freq") or 1,
+def _vocab_and_labels(train: data.Labelled, options: dict) -> tuple[Vocab, list[str]]:
+    vocab = Vocab.build_counted(train.texts, options.get("level") or "word", min_freq=options.get("min_freq") or 1,
                              max_size=options.get("max_vocab"))
     labels = data.label_order(train.labels)
     if len(labels) < 2:
@@ -110,14 +111,14 @@ def _vocab_and_labels(train: data.Labelled, options: dict) -> tuple[TokenVocab, 
     return vocab, labels
 
 
-def _encode(part: data.Labelled, vocab: TokenVocab, labels: list[str], role: str) -> tuple[Encoded, float]:
+def _encode(part: data.Labelled, vocab: Vocab, labels: list[str], role: str) -> tuple[Encoded, float]:
     """The encoded split and its out-of-vocabulary rate."""
     ids = data.label_ids(part, labels, role)
-    sequences, unknown, total = vocab.encode_all(part.texts)
+    sequences, unknown, total = encode_all(vocab, part.texts)
     return Encoded(sequences, ids), unknown / max(total, 1)
 
 
-def _model(plan: Plan, vocab: TokenVocab, labels: list[str]):
+def _model(plan: Plan, vocab: Vocab, labels: list[str]):
     config = ClassifierConfig(vocab_size=len(vocab), num_classes=len(labels), **plan.model_values)
     dtype = np.dtype(plan.options.get("dtype") or "float32")
     return build_model(config, dtype, seed=plan.fit.seed)
@@ -229,7 +230,7 @@ def read_texts(file: Path | None, stdin_bytes=None) -> tuple[list[str], str]:
 
 def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = None) -> np.ndarray:
     set_threads(threads)
-    return predict_probs(snap.model, [snap.vocab.encode(t) for t in texts])
+    return predict_probs(snap.model, [encode_text(snap.vocab, t) for t in texts])
 
 
 def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -> dict:
@@ -237,7 +238,7 @@ def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -
     set_threads(threads)
     part = data.read_labelled(file)
     truth = data.label_ids(part, snap.labels, "eval")
-    sequences, unknown, total = snap.vocab.encode_all(part.texts)
+    sequences, unknown, total = encode_all(snap.vocab, part.texts)
     predicted = predict_probs(snap.model, sequences).argmax(axis=1)
     result = report(truth, predicted, snap.labels)
     result["oov_rate"] = unknown / max(total, 1)

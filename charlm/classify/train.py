@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import TrainingError
-from ..core.optim import clip_grad_norm, global_norm, make_optimizer
+from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, global_norm, make_optimizer
 from .config import FitConfig
 from .models import Classifier, softmax
 from .padding import PaddedBatch, length_buckets
 
-MAX_BAD_STEPS = 3  # consecutive non-finite steps (each skipped) before training stops
 EVAL_BATCH = 256
 
 

@@ -1,10 +1,12 @@
 """The choices the command line offers, as enums Typer can show and check. Shared by ``charlm``
-and ``charlm classify``; plain values, so ``--help`` never loads Numba (tests check that the cell
-list matches ``charlm.core.recurrent.CELLS``)."""
+and ``charlm classify``; plain values, so ``--help`` never loads Numba. The cells come from the
+one cell table, ``core/cells.py``."""
 
 from __future__ import annotations
 
 from enum import Enum
+
+from ..core.cells import CELLS
 
 
 class Level(str, Enum):
@@ -12,13 +14,10 @@ class Level(str, Enum):
     word = "word"
 
 
-class CellName(str, Enum):
-    lstm = "lstm"
-    gru = "gru"
-    rnn_tanh = "rnn-tanh"
-    rnn_relu = "rnn-relu"
-    lstm_peephole = "lstm-peephole"
-    lstm_coupled = "lstm-coupled"
+
+
+# Built from the cell table, so a new cell is offered everywhere at once.
+CellName = Enum("CellName", {name.replace("-", "_"): name for name in CELLS}, type=str)
 
 
 class OptimizerName(str, Enum):

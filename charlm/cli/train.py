@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 from .choices import CellName, DType, Level, OptimizerName
 from .errors import err, user_errors
@@ -77,9 +78,13 @@ def _train_with_signals(session, quiet: bool) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
+    from .progress import TrainingDisplay
+
+    console = Console(highlight=False)
+    talk = session.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = session.run(quiet)
+        summary = session.run(TrainingDisplay(console, session.level, quiet), say=console.print if talk else (lambda text: None))
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -14,6 +14,10 @@ from ..errors import ConfigError
 from .kernels import optim as optim_k
 from .params import ParamStore
 
+# Consecutive non-finite steps tolerated (each skipped) before training stops: language models
+# and classifiers alike.
+MAX_BAD_STEPS = 3
+
 
 def global_norm(grad: np.ndarray) -> float:
     """L2 norm of the whole gradient (accumulated in float64)."""

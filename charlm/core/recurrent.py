@@ -19,49 +19,14 @@ and for the peephole cell ``weight_peephole_l{l}`` (3, H) with rows i, f, o.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .cells import CELLS, Cell, layer_param_shapes  # noqa: F401 (the layer's cell table, re-exported)
 from .kernels import blas
 from .kernels import gru as gru_k
 from .kernels import lstm as lstm_k
 from .kernels import time_loops as loops_k
 from .kernels import rnn as rnn_k
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What the model needs to know about a cell type."""
-
-    name: str
-    gates: int  # G: blocks of H rows in W_ih / W_hh
-    has_cell_state: bool  # carries c besides h (the LSTMs)
-    gate_names: str  # the order of the G blocks, as in the docstrings of the kernels
-
-
-CELLS = {
-    "lstm": Cell("lstm", 4, True, "ifgo"),
-    "lstm-peephole": Cell("lstm-peephole", 4, True, "ifgo"),
-    "lstm-coupled": Cell("lstm-coupled", 3, True, "fgo"),
-    "gru": Cell("gru", 3, False, "rzn"),
-    "rnn-tanh": Cell("rnn-tanh", 1, False, "h"),
-    "rnn-relu": Cell("rnn-relu", 1, False, "h"),
-}
-
-
-def layer_param_shapes(cell: Cell, layer: int, input_size: int, hidden_size: int) -> dict[str, tuple]:
-    """Parameter names and shapes of layer ``layer`` (PyTorch's names)."""
-    G, H = cell.gates, hidden_size
-    shapes = {
-        f"weight_ih_l{layer}": (G * H, input_size),
-        f"weight_hh_l{layer}": (G * H, H),
-        f"bias_ih_l{layer}": (G * H,),
-        f"bias_hh_l{layer}": (G * H,),
-    }
-    if cell.name == "lstm-peephole":
-        shapes[f"weight_peephole_l{layer}"] = (3, H)
-    return shapes
 
 
 class _Workspace:

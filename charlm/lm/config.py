@@ -7,7 +7,10 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import ConfigError
-from ..core.recurrent import CELLS
+from ..core.cells import CELLS
+
+# The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba).
+OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
 
 
 class StrictSettings:
@@ -126,7 +129,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number, got {value}")
         if self.bptt not in ("truncated", "full"):
             raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
-        if self.optimizer not in ("adam", "sgd", "rmsprop"):
+        if self.optimizer not in OPTIMIZER_NAMES:
             raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
             raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.checkpoint import load_checkpoint, save_checkpoint
+from ..store.checkpoint import LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from .config import ModelConfig
 from ..errors import CheckpointError, CharlmError
 from .model import LanguageModel
 from ..text.vocab import Vocab
 
-KIND = "charlm-language-model"
+KIND = LANGUAGE_MODEL_KIND
 
 
 @dataclass
@@ -63,21 +63,6 @@ def save_model(path: Path, model: LanguageModel, vocab: Vocab, *, extra_meta: di
     save_checkpoint(path, arrays, meta)
 
 
-def fill_parameters(path: Path, model, arrays: dict) -> None:
-    """Copy the checkpoint's ``param/<name>`` arrays into a freshly built model (a language model
-    or a classifier), refusing missing, misshapen or non-finite ones."""
-    for name, target in model.params.items():
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
-        if array.shape != target.shape or array.dtype.kind != "f":
-            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
-        target[...] = array
-    model.refresh()
-
-
 def load_model(path: Path) -> Snapshot:
     """Load and validate a language-model checkpoint; every problem is a CheckpointError."""
     arrays, meta = load_checkpoint(path)
@@ -92,6 +77,10 @@ def load_model(path: Path) -> Snapshot:
         raise CheckpointError(f"{path} has unusable metadata: {exc}") from None
     if dtype not in (np.float32, np.float64):
         raise CheckpointError(f"{path} has unusable metadata: dtype {dtype}")
+    if vocab.level == "word" and vocab.eos_id is None:
+        raise CheckpointError(f"{path} has unusable metadata: vocabulary: a word vocabulary needs <eos>")
+    if vocab.level == "char" and vocab.unk_id is not None:
+        raise CheckpointError(f"{path} has unusable metadata: a character language model has no <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
     model = LanguageModel(config, dtype)

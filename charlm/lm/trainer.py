@@ -17,17 +17,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .config import TrainConfig
-from .corpus import batchify, windows
+from .batching import batchify, windows
 from .distributed import Single, concat_states
 from ..errors import TrainingError
 from .evaluate import Evaluation, evaluate
 from .model import LanguageModel
-from ..core.optim import clip_grad_norm, clip_grad_value, global_norm, make_optimizer
+from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ..store.runfolder import RunFolder
 from .saved_model import Snapshot, save_model
 
-# Consecutive non-finite steps tolerated (each skipped) before training stops.
-MAX_BAD_STEPS = 3
 
 
 @dataclass

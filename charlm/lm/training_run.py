@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from . import corpus as data
+from .batching import check_trainable
 from .distributed import current_group, default_threads
 from .config import ModelConfig, TrainConfig, parse_duration
+from ..core.cells import LSTMS
 from ..errors import ConfigError, DataError
 from .model import LanguageModel
 from ..store.runfolder import RUNS_ROOT, RunFolder
@@ -20,7 +22,6 @@ from .trainer import Trainer
 
 MODEL_OPTIONS = ("cell", "hidden_size", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias")
 DATA_OPTIONS = ("corpus", "level", "val", "val_frac", "test", "min_freq", "max_vocab", "encoding")
-LSTMS = ("lstm", "lstm-peephole", "lstm-coupled")
 
 
 @dataclass
@@ -28,19 +29,15 @@ class TrainingSession:
     trainer: Trainer
     level: str
 
-    def run(self, quiet: bool) -> dict:
-        from rich.console import Console
-
-        from ..cli.progress import TrainingDisplay
+    def run(self, sink, say) -> dict:
+        """Compile (or load) the kernels, then train; ``sink`` receives the progress (on rank 0
+        only: with MPI, one process draws), ``say`` the compile notes."""
         from .warmup import warm_training
 
-        console = Console(highlight=False)
         model = self.trainer.model
-        talk = self.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws
-        warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer,
-                      say=console.print if talk else (lambda text: None))
+        warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
-            self.trainer.sink = TrainingDisplay(console, self.level, quiet)
+            self.trainer.sink = sink
         return self.trainer.fit()
 
 
@@ -111,7 +108,7 @@ def _start(options: dict, group) -> TrainingSession:
     )
     model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
     train_config.threads = threads
-    data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     group.shard(train_config.batch_size)  # at least one stream per process
     if group.is_root:
         run.create(resume=False, force=options["force"])
@@ -166,7 +163,7 @@ def _resume(options: dict, group) -> TrainingSession:
     for name in ("batch_size",):
         if train_config.batch_size != meta["train"]["batch_size"]:
             raise ConfigError(f"--batch-size cannot change when resuming (the run has {meta['train']['batch_size']})")
-    data.check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       resume=snap, extra_meta={"corpus": saved_corpus}, group=group)
     return TrainingSession(trainer, level)

@@ -51,6 +51,11 @@ _ZIP_SIGNATURE = b"PK\x03\x04"
 _DAMAGE = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError)
 
 
+# What a checkpoint's ``kind`` says it holds, so each loader can refuse the other's file by name.
+LANGUAGE_MODEL_KIND = "charlm-language-model"
+CLASSIFIER_KIND = "charlm-classifier"
+
+
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write ``arrays`` and ``meta`` to ``path`` atomically, replacing what was there.
 
@@ -260,3 +265,18 @@ def _guess_kind(signature: bytes) -> str:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def fill_parameters(path: Path, model, arrays: dict) -> None:
+    """Copy the checkpoint's ``param/<name>`` arrays into a freshly built model (a language model
+    or a classifier), refusing missing, misshapen or non-finite ones."""
+    for name, target in model.params.items():
+        array = arrays.get(f"param/{name}")
+        if array is None:
+            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
+        if array.shape != target.shape or array.dtype.kind != "f":
+            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
+        if not np.isfinite(array).all():
+            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
+        target[...] = array
+    model.refresh()

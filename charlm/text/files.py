@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .vocab import _add_counts, codepoints
+from .codepoints import add_counts, codepoints
 
 CHUNK_BYTES = 1 << 20  # bytes read and decoded at a time; working memory is a few times this
 BOM = codecs.BOM_UTF8
@@ -134,7 +134,7 @@ def count_codepoints(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_
     """counts[c] = occurrences of code point c in the file (int64, as long as the largest + 1)."""
     total = np.zeros(0, np.int64)
     for points in read_chunks(path, encoding, chunk_bytes, as_codepoints=True):
-        total = _add_counts(total, np.bincount(points))
+        total = add_counts(total, np.bincount(points))
     return total
 
 

@@ -12,6 +12,11 @@ Two levels:
   corpus's own literal ``<unk>`` (PTB has 45k of them) is that same token. A literal ``<eos>`` in
   the text is the end-of-line token too, and decodes as a newline.
 
+A classifier's vocabulary (``charlm classify``) is the same class built by :meth:`Vocab.build_counted`:
+``<unk>`` = 0 at both levels (a classifier must answer for a sentence with a word or a character
+it never saw), then the tokens by falling frequency, cut by ``min_freq`` and ``max_size`` in the
+same way; no ``<eos>`` (a text is one line).
+
 Token arrays use the smallest unsigned dtype that holds every id (uint8 up to 256 tokens,
 uint16 up to 65,536, else uint32): a 100 MB character corpus is a 100 MB array.
 """
@@ -25,12 +30,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DataError
+from .codepoints import MAX_CODEPOINT, add_counts, codepoints
+from .encoders import CharEncoder, WordEncoder
 
 UNK = "<unk>"
 EOS = "<eos>"
+REPLACEMENT = 0xFFFD  # what a character vocabulary's <unk> decodes as
 LEVELS = ("char", "word")
-MAX_CODEPOINT = 0x10FFFF
-MAX_LISTED = 5  # unknown characters or words named in an error message
 
 
 def token_dtype(n_tokens: int) -> np.dtype:
@@ -39,12 +45,6 @@ def token_dtype(n_tokens: int) -> np.dtype:
         if n_tokens <= int(np.iinfo(dtype).max) + 1:
             return np.dtype(dtype)
     raise ValueError(f"{n_tokens} tokens do not fit in 32-bit ids")
-
-
-def codepoints(text: str) -> np.ndarray:
-    """The code points of ``text`` as a (len(text),) uint32 array, without a Python object per
-    character. Lone surrogates (from ``errors="surrogateescape"`` reads) pass through."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4")
 
 
 class Encoded(NamedTuple):
@@ -62,15 +62,18 @@ class Vocab:
         self.tokens = tokens
         self._index = {token: i for i, token in enumerate(tokens)}
         self.dtype = token_dtype(len(tokens))
-        self.unk_id = self._index[UNK] if level == "word" else None
-        self.eos_id = self._index[EOS] if level == "word" else None
+        self.unk_id = self._index.get(UNK)
+        self.eos_id = self._index.get(EOS) if level == "word" else None
         if level == "char":
             # id -> code point, and code point -> id (-1: not in the vocabulary). The table ends
             # one past the largest code point, so clipping any code point to its last entry maps
-            # everything beyond to -1.
-            self._codepoints = np.array([ord(t) for t in tokens], np.uint32)
+            # everything beyond to -1. A classifier's <unk> decodes as U+FFFD and is not looked up.
+            points = [REPLACEMENT if t == UNK else ord(t) for t in tokens]
+            self._codepoints = np.array(points, np.uint32)
+            ids = np.arange(len(tokens), dtype=np.int32)
+            real = np.array([t != UNK for t in tokens])
             self._table = np.full(int(self._codepoints.max()) + 2, -1, np.int32)
-            self._table[self._codepoints] = np.arange(len(tokens), dtype=np.int32)
+            self._table[self._codepoints[real]] = ids[real]
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -81,7 +84,7 @@ class Vocab:
         seen = np.zeros(0, np.int64)
         for text in texts:
             counts = np.bincount(codepoints(text))
-            seen = _add_counts(seen, counts)
+            seen = add_counts(seen, counts)
         return cls.from_codepoints(np.flatnonzero(seen))
 
     @classmethod
@@ -109,15 +112,31 @@ class Vocab:
         """``<unk>``, ``<eos>``, then the words seen at least ``min_freq`` times, most frequent
         first (ties in string order), at most ``max_size`` tokens in all (the two specials
         included, so ``max_size=10000`` gives PTB's 10k vocabulary)."""
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise DataError(f"min-freq must be a positive integer, got {min_freq!r}")
-        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 2):
-            raise DataError(f"max-vocab must be at least 2 (<unk> and <eos>), got {max_size!r}")
+        _check_cut(min_freq, max_size, 2, "<unk> and <eos>")
         kept = [(w, c) for w, c in counts.items() if c >= min_freq and w not in (UNK, EOS)]
         kept.sort(key=lambda wc: (-wc[1], wc[0]))
         if max_size is not None:
             kept = kept[: max_size - 2]
         return cls([UNK, EOS] + [w for w, _ in kept], "word")
+
+    @classmethod
+    def build_counted(cls, texts: Iterable[str], level: str, *, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """A classifier's vocabulary: ``<unk>``, then the tokens (words, or characters with the
+        spaces) seen at least ``min_freq`` times, most frequent first (ties in string order), at
+        most ``max_size`` tokens in all, ``<unk>`` included (the same count as
+        :meth:`from_word_counts`)."""
+        if level not in LEVELS:
+            raise DataError(f"vocabulary: level must be 'char' or 'word', got {level!r}")
+        _check_cut(min_freq, max_size, 2, "<unk> and one token")
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(text.split() if level == "word" else text)
+        kept = sorted(((t, c) for t, c in counts.items() if c >= min_freq and t != UNK), key=lambda tc: (-tc[1], tc[0]))
+        if max_size is not None:
+            kept = kept[: max_size - 1]
+        if not kept:
+            raise DataError(f"no {level} is seen at least {min_freq} times in the training texts: lower --min-freq")
+        return cls([UNK] + [t for t, _ in kept], level)
 
     # ----------------------------------------------------------------- lookups
     def __len__(self) -> int:
@@ -220,6 +239,13 @@ class Vocab:
         return cls(data["tokens"], data["level"])
 
 
+def _check_cut(min_freq, max_size, least: int, what: str) -> None:
+    if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+        raise DataError(f"--min-freq must be a positive integer, got {min_freq!r}")
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < least):
+        raise DataError(f"--max-vocab must be at least {least} ({what}), got {max_size!r}")
+
+
 def _check_tokens(tokens: tuple, level) -> None:
     if level not in LEVELS:
         raise DataError(f"vocabulary: level must be 'char' or 'word', got {level!r}")
@@ -228,7 +254,7 @@ def _check_tokens(tokens: tuple, level) -> None:
     for i, token in enumerate(tokens):
         if not isinstance(token, str):
             raise DataError(f"vocabulary: token {i} is a {type(token).__name__}, not a string")
-        if level == "char" and len(token) != 1:
+        if level == "char" and len(token) != 1 and not (token == UNK and i == 0):
             raise DataError(f"vocabulary: character token {i} is {token!r}, not one code point")
         if level == "word" and (not token or token.split() != [token]):
             raise DataError(f"vocabulary: word token {i} is {token!r}, empty or with whitespace")
@@ -236,128 +262,5 @@ def _check_tokens(tokens: tuple, level) -> None:
         seen = set()
         duplicate = next(t for t in tokens if t in seen or seen.add(t))
         raise DataError(f"vocabulary: token {duplicate!r} appears twice")
-    if level == "word":
-        for special in (UNK, EOS):
-            if special not in tokens:
-                raise DataError(f"vocabulary: a word vocabulary needs {special}")
-
-
-def _add_counts(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """total + counts for bincount arrays of different lengths."""
-    if counts.size > total.size:
-        total, counts = counts.astype(np.int64), total
-    total[: counts.size] += counts
-    return total
-
-
-def _listing(found: list[tuple[str, str]], distinct: int, occurrences: int, what: str) -> str:
-    """'unknown characters 'é' (line 3, col 7), '€' (line 9, col 1) and 2 more (9 in all)'."""
-    noun = what if distinct == 1 else what + "s"
-    listed = ", ".join(f"{token!r} ({where})" for token, where in found)
-    more = f" and {distinct - len(found)} more" if distinct > len(found) else ""
-    total = f" ({occurrences} in all)" if occurrences > len(found) else ""
-    return f"unknown {noun} {listed}{more}{total}"
-
-
-class CharEncoder:
-    """Encodes a text given as successive pieces (str, or arrays of code points), keeping the
-    line and column across pieces so that an unknown character is reported where it is in the
-    whole text. ``encode`` returns int32 ids with -1 where unknown; ``finish`` raises DataError
-    if any were met."""
-
-    def __init__(self, vocab: Vocab, source: str | None = None):
-        self.vocab = vocab
-        self.source = source
-        self.line = 1  # line of the next code point
-        self.col = 0  # code points already on that line
-        self.unknown = 0  # always 0 after a successful finish(); kept for the WordEncoder interface
-        self._occurrences = 0
-        self._distinct: set[int] = set()
-        self._found: list[tuple[str, str]] = []  # first places of the first few unknown characters
-
-    def encode(self, piece: str | np.ndarray) -> np.ndarray:
-        points = codepoints(piece) if isinstance(piece, str) else np.asarray(piece)
-        ids = self.vocab.lookup_codepoints(points)
-        newlines = np.flatnonzero(points == 10)
-        bad = np.flatnonzero(ids < 0)
-        if bad.size:
-            self._record(points, bad, newlines)
-        if newlines.size:
-            self.line += newlines.size
-            self.col = points.size - 1 - int(newlines[-1])
-        else:
-            self.col += points.size
-        return ids
-
-    def _record(self, points: np.ndarray, bad: np.ndarray, newlines: np.ndarray) -> None:
-        self._occurrences += bad.size
-        values, first = np.unique(points[bad], return_index=True)
-        for k in np.argsort(first, kind="stable"):
-            value = int(values[k])
-            if value in self._distinct:
-                continue
-            self._distinct.add(value)
-            if len(self._found) < MAX_LISTED:
-                i = int(bad[first[k]])
-                before = int(np.searchsorted(newlines, i))  # newlines before position i
-                col = i - int(newlines[before - 1]) if before else self.col + i + 1
-                self._found.append((chr(value), f"line {self.line + before}, col {col}"))
-
-    def finish(self) -> None:
-        if self._occurrences:
-            message = _listing(self._found, len(self._distinct), self._occurrences, "character")
-            prefix = f"{self.source}: " if self.source else ""
-            raise DataError(f"{prefix}{message}: the model was trained without them")
-
-
-class WordEncoder:
-    """Encodes a text given as successive pieces of whole lines: one id per whitespace token,
-    ``<eos>`` for each newline. Unknown words become ``<unk>`` (counted in ``unknown``) or, with
-    ``to_unk=False``, make ``finish`` raise DataError naming them and where they are."""
-
-    def __init__(self, vocab: Vocab, to_unk: bool, source: str | None = None):
-        self.vocab = vocab
-        self.to_unk = to_unk
-        self.source = source
-        self.line = 1  # line of the next piece's first line
-        self.unknown = 0
-        self.emitted = 0  # ids returned so far
-        self.unknown_at: list[np.ndarray] = []  # positions (in the whole output) of the unknown words
-        self._distinct: set[str] = set()
-        self._found: list[tuple[str, str]] = []
-
-    def encode(self, piece: str) -> np.ndarray:
-        get, eos = self.vocab._index.get, self.vocab.eos_id
-        ids: list[int] = []
-        lines = piece.split("\n")
-        for k, line in enumerate(lines):
-            if k:
-                ids.append(eos)
-            ids.extend([get(w, -1) for w in line.split()])
-        out = np.array(ids, np.int32) if ids else np.empty(0, np.int32)
-        bad = out < 0
-        n_bad = int(np.count_nonzero(bad))
-        if n_bad:
-            self.unknown += n_bad
-            self.unknown_at.append(np.flatnonzero(bad) + self.emitted)
-            out[bad] = self.vocab.unk_id
-            if not self.to_unk:
-                self._record(lines)
-        self.line += len(lines) - 1
-        self.emitted += out.size
-        return out
-
-    def _record(self, lines: list[str]) -> None:
-        index = self.vocab._index
-        for k, line in enumerate(lines):
-            for n, word in enumerate(line.split(), 1):
-                if word not in index and word not in self._distinct:
-                    self._distinct.add(word)
-                    if len(self._found) < MAX_LISTED:
-                        self._found.append((word, f"line {self.line + k}, word {n}"))
-
-    def finish(self) -> None:
-        if self.unknown and not self.to_unk:
-            message = _listing(self._found, len(self._distinct), self.unknown, "word")
-            prefix = f"{self.source}: " if self.source else ""
-            raise DataError(f"{prefix}{message}: not in the model's vocabulary")
+    if level == "word" and UNK not in tokens:
+        raise DataError(f"vocabulary: a word vocabulary needs {UNK}")

@@ -1,0 +1,86 @@
+"""The parallel-stream layout of a token array (:func:`batchify`) and the truncated-BPTT windows
+over it (:func:`windows`), shared by training and evaluation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import DataError
+
+def batchify(tokens: np.ndarray, batch_size: int) -> np.ndarray:
+    """Cut a token stream into N = batch_size contiguous streams of L = len // N tokens, side
+    by side; the remainder is dropped. A view (no copy) of a contiguous array::
+
+        tokens  a b c d e f g h i j k l m n o p q r s t u v w x y z
+        N = 4   ┌ a b c d e f ┐  stream 0 = tokens[0:L]
+                │ g h i j k l │  stream 1 = tokens[L:2L]        L = 26 // 4 = 6
+                │ m n o p q r │  stream 2                       y z dropped
+                └ s t u v w x ┘  stream 3
+        result: (N, L); the streams are independent, so the hidden state of stream i carries
+        over from one window to the next (truncated BPTT) but never mixes with stream j.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1:
+        raise ValueError(f"tokens must be 1-D, got shape {tokens.shape}")
+    length = tokens.size // batch_size
+    return tokens[: batch_size * length].reshape(batch_size, length)
+
+
+def count_windows(streams: np.ndarray, seq_len: int, start: int = 0) -> int:
+    """Number of windows :func:`windows` yields (from ``start``; a full epoch from 0)."""
+    _check_seq_len(seq_len)
+    remaining = streams.shape[1] - 1 - start  # the last token of a stream is only a target
+    return max(0, math.ceil(remaining / seq_len))
+
+
+def windows(
+    streams: np.ndarray, seq_len: int, start: int = 0, dtype=np.int32
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(position, x, y)`` over (N, L) streams: x = streams[:, p:p+T].T and
+    y = streams[:, p+1:p+1+T].T, fresh C-contiguous (T, N) arrays of ``dtype`` (one integer
+    type for every vocabulary size, so the kernels compile once). Positions run start,
+    start + T, ... while a target is left; the last window may be shorter::
+
+        stream i   t0 t1 t2 t3 t4 t5 t6 t7 t8 t9          T = 4
+        window 0   x: t0..t3   y: t1..t4      position 0
+        window 1   x: t4..t7   y: t5..t8      position 4
+        window 2   x: t8       y: t9          position 8 (short)
+
+    ``start`` resumes an epoch from a saved position.
+    """
+    _check_seq_len(seq_len)
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    length = streams.shape[1]
+    for position in range(start, length - 1, seq_len):
+        t = min(seq_len, length - 1 - position)
+        x = np.ascontiguousarray(streams[:, position : position + t].T, dtype=dtype)
+        y = np.ascontiguousarray(streams[:, position + 1 : position + 1 + t].T, dtype=dtype)
+        yield position, x, y
+
+
+def _check_seq_len(seq_len) -> None:
+    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
+        raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
+
+
+def check_trainable(n_tokens: int, batch_size: int, seq_len: int) -> None:
+    """DataError unless the training split fills at least one full window of every stream."""
+    need = batch_size * (seq_len + 1)
+    if n_tokens >= need:
+        return
+    hints = []
+    if n_tokens // batch_size >= 2:
+        hints.append(f"--seq-len {n_tokens // batch_size - 1}")
+    if n_tokens // (seq_len + 1) >= 1:
+        hints.append(f"--batch-size {n_tokens // (seq_len + 1)}")
+    hint = f" (e.g. {' or '.join(hints)})" if hints else ""
+    raise DataError(
+        f"corpus too short: {n_tokens} training tokens, one window needs batch-size x (seq-len + 1) = "
+        f"{batch_size} x {seq_len + 1} = {need}; lower --batch-size or --seq-len{hint}"
+    )
