@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import charlm
 from charlm.store import checkpoint
 from charlm.store.checkpoint import FORMAT_VERSION, load_checkpoint, remove_stale_temporaries, save_checkpoint
-from charlm.errors import CheckpointError
+from charlm.errors import CharlmError, CheckpointError
 
 HEADER = {"format": "charlm-checkpoint", "format_version": FORMAT_VERSION, "charlm_version": charlm.__version__}
 
@@ -589,3 +589,38 @@ def test_random_bit_flips_are_refused_or_harmless(tmp_path, realistic, data):
     for bit in bits:
         flipped[bit // 8] ^= 1 << (bit % 8)
     _check_damaged_copy(tmp_path / "damaged.npz", bytes(flipped), original)
+
+
+def test_every_file_of_a_run_is_replaced_atomically_and_its_interrupted_temporaries_cleared(tmp_path, monkeypatch):
+    """The metrics log and JSON summaries go through the same atomic write as checkpoints, so a
+    write that dies half-way leaves the old file whole and a temporary the next run removes."""
+    import os as os_module
+
+    from charlm.store.runfolder import RunFolder
+
+    run = RunFolder(tmp_path / "run")
+    run.create(resume=False, force=False)
+    for step in (1, 2, 3):
+        run.append_metrics({"step": step, "train_loss": 1.0})
+    run.write_json("cv.json", {"folds": 2})
+    before = run.metrics.read_bytes()
+
+    def dies(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os_module, "replace", dies)
+    with pytest.raises(CharlmError, match="No space left on device"):
+        run.truncate_metrics(after_step=1)
+    with pytest.raises(CharlmError, match="No space left on device"):
+        run.write_json("cv.json", {"folds": 3})
+    monkeypatch.undo()
+    assert run.metrics.read_bytes() == before
+    assert json.loads((run.path / "cv.json").read_text()) == {"folds": 2}
+    # The interrupted writes are cleaned up at once; one left by a kill is removed by the next run.
+    assert not [p for p in run.path.iterdir() if ".tmp-" in p.name]
+    for name in (".metrics.jsonl.tmp-0123456789abcdef", ".cv.json.tmp-fedcba9876543210"):
+        (run.path / name).write_text("half")
+    run.create(resume=True, force=False)
+    assert sorted(p.name for p in run.path.iterdir()) == ["cv.json", "metrics.jsonl"]
+    run.truncate_metrics(after_step=2)
+    assert [r["step"] for r in run.read_metrics()] == [1, 2]

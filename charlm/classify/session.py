@@ -174,8 +174,6 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
     """K-fold cross-validation: for each fold, train on the others (a seeded ``--dev-frac`` of them
     held out as the dev set that picks the epoch), then measure accuracy on the fold. The vocabulary
     is built from each fold's training part only. Returns per-fold accuracies, mean and std."""
-    import json
-
     k = plan.options["folds"]
     everything = plan.splits.train
     parts = data.folds(len(everything), k, np.random.default_rng([plan.fit.seed, 11]))
@@ -208,9 +206,7 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
           "std_acc": float(accs.std(ddof=1)) if k > 1 else 0.0, "per_fold": results,
           "model": config.to_dict(), **_train_meta(plan)}  # the last fold's (folds differ only in vocabulary size)
     if run is not None:
-        tmp = run.path / (CV_SUMMARY + ".tmp")
-        tmp.write_text(json.dumps(cv, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(run.path / CV_SUMMARY)
+        run.write_json(CV_SUMMARY, cv)
     return cv
 
 

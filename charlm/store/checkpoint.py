@@ -22,12 +22,9 @@ Layout of the metadata JSON (format 1)::
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import re
-import secrets
 import zipfile
 from pathlib import Path
 
@@ -35,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import CheckpointError
+from .atomic import remove_stale_temporaries, write_atomically  # noqa: F401 (remove_stale_temporaries re-exported)
 
 FORMAT_VERSION = 1
 MAGIC = "charlm-checkpoint"
@@ -42,9 +40,6 @@ META_NAME = "__meta__"
 # Keys this module writes into the metadata; the caller's meta may not use them.
 HEADER_KEYS = ("format", "format_version", "charlm_version", "arrays")
 
-# ".last.npz.tmp-0123456789abcdef": hidden, in the target's folder, and not ending in ".npz", so
-# globs for checkpoints never pick one up.
-_TEMP_PATTERN = re.compile(r"\..+\.tmp-[0-9a-f]{16}")
 _ZIP_SIGNATURE = b"PK\x03\x04"
 # What zipfile raises on a damaged zip (RuntimeError: flipped "encrypted"/"unsupported" flags).
 # Bytes that pass the CRC check are judged separately, in _read_member.
@@ -69,25 +64,10 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
               "arrays": list(arrays)}
     meta_bytes = _encode_meta(meta, header)
 
-    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(8)}")
     try:
-        # O_EXCL: never write into a file someone else owns; 0o666 lets the umask decide (mkstemp's
-        # 0o600 would make every checkpoint private).
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        write_atomically(path, lambda f: _write_npz(f, arrays, meta_bytes))
     except OSError as exc:
         raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays, meta_bytes)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the name points at it
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise CheckpointError(f"cannot save checkpoint {path}: {_reason(exc)} (the previous one, if any, is unchanged)") from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)  # gone already after a successful replace
-    _fsync_folder(path.parent)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
@@ -112,24 +92,6 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
                 return _read_contents(path, zf)
         except _DAMAGE as exc:
             raise CheckpointError(f"{path} is damaged (truncated or corrupted): {str(exc) or 'the data ends early'}") from None
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that interrupted saves left in ``folder``; returns them.
-
-    Only names this module makes are touched. Call it when no save into ``folder`` is under way
-    (for example before a run starts): it cannot tell a leftover from a save in progress.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    for candidate in folder.glob(".*.tmp-*"):
-        if _TEMP_PATTERN.fullmatch(candidate.name) and candidate.is_file() and not candidate.is_symlink():
-            with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
-                removed.append(candidate)
-    return sorted(removed)
 
 
 # ---------------------------------------------------------------------------------------- saving
@@ -182,17 +144,6 @@ def _write_npz(f, arrays: dict[str, np.ndarray], meta_bytes: np.ndarray) -> None
         for name, array in [(META_NAME, meta_bytes), *arrays.items()]:
             with zf.open(name + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable. Best effort: the new file is already in place, and some
-    systems cannot open or fsync a folder."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------------------- loading

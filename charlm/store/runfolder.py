@@ -4,10 +4,9 @@ loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from .checkpoint import remove_stale_temporaries
+from .atomic import remove_stale_temporaries, write_text_atomically
 from ..errors import CharlmError, ConfigError
 
 RUNS_ROOT = Path("runs")
@@ -72,12 +71,21 @@ class RunFolder:
                 continue  # a line cut short by a crash
         return rows
 
+    def write_json(self, name: str, value) -> None:
+        """Replace the file ``name`` in the run folder with ``value`` as JSON, atomically."""
+        path = self.path / name
+        try:
+            write_text_atomically(path, json.dumps(value, indent=1) + "\n")
+        except OSError as exc:
+            raise CharlmError(f"cannot write {path}: {exc.strerror or exc}") from None
+
     def truncate_metrics(self, after_step: int) -> None:
         """On resume, drop what was logged after the checkpoint (it will be logged again)."""
         rows = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
-        tmp = self.metrics.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        os.replace(tmp, self.metrics)  # atomic: a crash leaves the old log or the new one
+        try:
+            write_text_atomically(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
+        except OSError as exc:
+            raise CharlmError(f"cannot write {self.metrics}: {exc.strerror or exc} (it is unchanged)") from None
 
 
 def latest_run(root: Path = RUNS_ROOT) -> Path | None:
