@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from ..errors import ConfigError
-from ..core.cells import CELLS
+from ..core.cells import CELLS, LSTMS
 
 # The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba).
 OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
@@ -29,24 +29,56 @@ class StrictSettings:
         return cls(**data)
 
 
+def setting(default, help: str, *, shown: str | None = None):
+    """A configuration field with its one-line help, which the command line shows with the default
+    (``shown``: how a default computed elsewhere reads, e.g. "the hidden size")."""
+    return field(default=default, metadata={"help": help, "shown": shown})
+
+
+def help_text(cls, name: str) -> str:
+    """The ``--help`` line of field ``name`` of ``cls``: its help and the default the code uses."""
+    spec = {f.name: f for f in fields(cls)}[name]
+    shown = spec.metadata.get("shown") or _shown(spec.default)
+    help = spec.metadata["help"]
+    return f"{help} \\[default: {shown}]" if shown is not None else help
+
+
+def _shown(value) -> str | None:
+    if value is None or value is MISSING:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def default_forget_bias(cell: str) -> float | None:
+    """The forget-gate bias a new model starts with: 1 for the LSTMs (Jozefowicz et al. 2015),
+    none for cells without a forget gate."""
+    return 1.0 if cell in LSTMS else None
+
+
 @dataclass
 class ModelConfig(StrictSettings):
     vocab_size: int
-    cell: str = "lstm"
-    hidden_size: int = 256
-    layers: int = 2
-    embed_size: int | None = None  # None: the hidden size (required for tied weights anyway)
+    cell: str = setting("lstm", "Recurrent cell.")
+    hidden_size: int = setting(256, "Units per layer.")
+    layers: int = setting(2, "Recurrent layers.")
+    embed_size: int | None = setting(None, "Embedding size.", shown="the hidden size")  # None: the hidden size
     # Inverted dropout on the non-recurrent connections (Zaremba et al. 2014): the embedding
     # output, between layers, and before the decoder. The recurrent path is never dropped.
-    dropout: float = 0.0
-    tie_weights: bool = False  # decoder weight = embedding (Press & Wolf 2017); needs embed == hidden
+    dropout: float = setting(0.0, "Dropout between layers (non-recurrent connections).")
+    # decoder weight = embedding (Press & Wolf 2017); needs embed == hidden
+    tie_weights: bool = setting(False, "Share the embedding with the output layer.")
     # Every weight and bias uniform in +-init_scale (Zaremba: 0.1 small, 0.05 medium). None: PyTorch's
     # defaults (recurrent weights +-1/sqrt(H); embedding and decoder +-0.1, decoder bias 0, as
     # pytorch/examples' word_language_model).
-    init_scale: float | None = None
-    # Initial forget-gate bias of the LSTMs (Jozefowicz et al. 2015 recommend 1); None leaves the
-    # random initialisation alone, as PyTorch does.
-    forget_bias: float | None = None
+    init_scale: float | None = setting(None, "Initialise every weight uniform in +-S (Zaremba et al.).",
+                                       shown="PyTorch's initialisation")
+    # None leaves the random initialisation alone, as PyTorch does; a new run of charlm train
+    # starts from default_forget_bias(cell).
+    forget_bias: float | None = setting(None, "Initial forget-gate bias of LSTMs.", shown="1 for LSTMs")
 
     def __post_init__(self):
         if self.embed_size is None:
@@ -78,25 +110,29 @@ class TrainConfig:
     """How to train. Defaults give a good character model of the bundled corpus in about ten
     minutes on 2 cores."""
 
-    seq_len: int = 100  # T: tokens per window; gradients flow back at most this far
-    batch_size: int = 50  # N: parallel streams
-    epochs: int = 7  # the default model on the bundled corpus: about ten minutes on 2 cores
-    max_steps: int | None = None  # stop after this many windows, whatever the epoch
-    max_time: float | None = None  # seconds: stop after the first window that ends past this much training
-    optimizer: str = "adam"
-    lr: float = 2e-3
+    seq_len: int = setting(100, "Window length T: backpropagation through at most this many steps.")
+    batch_size: int = setting(50, "Parallel streams N.")
+    epochs: int = setting(7, "Passes over the training text.")  # the bundled corpus: about ten minutes on 2 cores
+    max_steps: int | None = setting(None, "Stop after this many windows.")
+    # seconds: stop after the first window that ends past this much training
+    max_time: float | None = setting(None, "Stop after this much training time, e.g. 90s, 30m, 2h (validation included).")
+    optimizer: str = setting("adam", "Update rule.")
+    lr: float = setting(2e-3, "Learning rate.")
     # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
     # decay_start on, each epoch runs at lr * lr_decay ** (epoch - decay_start + 1). Without it, a
     # plateau rule: multiply the rate by lr_decay whenever a validation fails to improve.
-    lr_decay: float = 0.5
-    decay_start: int | None = None
-    clip_norm: float | None = 5.0  # global L2 norm bound on the gradient (None: off)
-    clip_value: float | None = None  # per-entry bound, applied before the norm clip (None: off)
-    eval_every: int = 0  # steps between validations; 0: at the end of every epoch
-    patience: int | None = None  # stop after this many validations without improvement
-    seed: int = 0
-    threads: int | None = None  # None: every core
-    bptt: str = "truncated"  # truncated: carry the state across windows; full: reset it every window
+    lr_decay: float = setting(0.5, "Multiply the learning rate by this when validation stops improving (or each epoch from --decay-start).")
+    decay_start: int | None = setting(None, "Decay the learning rate every epoch from this one on, instead of on plateaus.")
+    # global L2 norm bound on the gradient (None: off)
+    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")
+    # per-entry bound, applied before the norm clip (None: off)
+    clip_value: float | None = setting(None, "Clip every gradient entry to +-this.")
+    eval_every: int = setting(0, "Validate every this many steps; 0: at the end of each epoch.")
+    patience: int | None = setting(None, "Stop after this many validations without improvement.")
+    seed: int = setting(0, "Random seed (initialisation, dropout).")
+    threads: int | None = setting(None, "CPU threads.", shown="all cores")
+    # truncated: carry the state across windows; full: reset it every window
+    bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.")
     checkpoint_seconds: float = 60.0  # also save last.npz this often (and at each validation)
     log_every: int = 20  # steps between progress lines in metrics.jsonl
 
@@ -143,6 +179,21 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class DataConfig:
+    """The data a run trains on: how the corpus becomes token arrays (saved with the run as its
+    ``corpus`` metadata), and the floating-point precision of the model that reads them."""
+
+    level: str = setting("char", "Tokens: characters or whitespace-separated words.")
+    val_frac: float | None = setting(
+        0.05, "Hold out this tail fraction of the training text for validation; 0: no validation at all "
+              "(not even a folder's valid split).", shown="0.05 without --val")
+    min_freq: int = setting(1, "Word level: words seen fewer times become <unk>.")
+    max_vocab: int | None = setting(None, "Word level: keep at most this many words.")
+    encoding: str = setting("utf-8", "Text encoding of the corpus files.")
+    dtype: str = setting("float32", "Floating-point precision.")
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}

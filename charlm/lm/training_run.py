@@ -1,5 +1,6 @@
-"""Turn ``charlm train`` options into a ready Trainer: find the corpus, build or resume the model,
-check everything a user can get wrong before the first byte is written."""
+"""Turn what ``charlm train`` was told (:class:`TrainOptions`) into a ready Trainer: find the
+corpus, build or resume the model, check everything a user can get wrong before the first byte is
+written. Every default comes from the configuration classes in ``config.py``."""
 
 from __future__ import annotations
 
@@ -8,20 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.threads import available_cores, set_threads
+from ..errors import ConfigError, DataError
+from ..store.runfolder import RUNS_ROOT, RunFolder
 from . import corpus as data
 from .batching import check_trainable
+from .config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
 from .distributed import current_group, default_threads
-from .config import ModelConfig, TrainConfig, parse_duration
-from ..core.cells import LSTMS
-from ..errors import ConfigError, DataError
 from .model import LanguageModel
-from ..store.runfolder import RUNS_ROOT, RunFolder
+from .options import TrainOptions
 from .saved_model import load_model
-from ..core.threads import available_cores, set_threads
 from .trainer import Trainer
 
 MODEL_OPTIONS = ("cell", "hidden_size", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias")
-DATA_OPTIONS = ("corpus", "level", "val", "val_frac", "test", "min_freq", "max_vocab", "encoding")
+TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("help"))
 
 
 @dataclass
@@ -41,10 +42,6 @@ class TrainingSession:
         return self.trainer.fit()
 
 
-def _given(options: dict, names) -> dict:
-    return {k: options[k] for k in names if options.get(k) is not None}
-
-
 def _corpus_path(path: Path | None) -> Path:
     if path is not None:
         return Path(path)
@@ -58,76 +55,79 @@ def _default_out(corpus_path: Path) -> Path:
     return RUNS_ROOT / (name or "run")
 
 
-def prepare(options: dict) -> TrainingSession:
-    if options["resume"] and options["force"]:
+def prepare(options: TrainOptions) -> TrainingSession:
+    if options.resume and options.force:
         raise ConfigError("--resume continues a run and --force starts it over: give one of them")
-    if options.get("clip_norm") == 0:
-        options["clip_norm"] = None
-        options["_no_clip_norm"] = True
     group = current_group()
-    return _resume(options, group) if options["resume"] else _start(options, group)
+    return _resume(options, group) if options.resume else _start(options, group)
 
 
-def _threads(options: dict, group, saved: int | None = None) -> int | None:
-    threads = options.get("threads") or saved
+def _threads(options: TrainOptions, group, saved: int | None = None) -> int | None:
+    threads = options.threads or saved
     if threads is None and group.size > 1:
         threads = default_threads(group, available_cores())  # ranks on one machine share its cores
     set_threads(threads)
     return threads
 
 
-def _train_config(options: dict, base: dict) -> TrainConfig:
-    values = dict(base)
-    if isinstance(options.get("max_time"), str):
-        options["max_time"] = parse_duration(options["max_time"])
-    values.update(_given(options, [f.name for f in fields(TrainConfig)]))
-    if options.get("_no_clip_norm"):
+def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
+    values = {**base, **options.given(TRAIN_OPTIONS)}
+    if isinstance(values.get("max_time"), str):
+        values["max_time"] = parse_duration(values["max_time"])
+    if options.clip_norm == 0:
         values["clip_norm"] = None
     return TrainConfig(**values)
 
 
-def _start(options: dict, group) -> TrainingSession:
-    corpus_path = _corpus_path(options["corpus"])
-    run = RunFolder(options["out_dir"] or _default_out(corpus_path))
+def new_run_settings(options: TrainOptions, corpus_is_folder: bool = False) -> tuple[dict, TrainConfig, DataConfig]:
+    """The model settings (without the vocabulary size), training and data configuration of a new
+    run: what was given, else the configuration's defaults. Validates them all; reads nothing."""
+    train_config = _train_config(options, {})
+    cell = options.cell or ModelConfig.cell
+    model_values = {"cell": cell, "forget_bias": default_forget_bias(cell), **options.given(MODEL_OPTIONS)}
+    ModelConfig(vocab_size=1, **model_values)  # validates the model options
+    data_config = DataConfig(**options.given(f.name for f in fields(DataConfig)))
+    if options.val_frac is None and (options.val is not None or corpus_is_folder):
+        data_config.val_frac = None  # the validation text is the --val file or the folder's split
+    return model_values, train_config, data_config
+
+
+def _start(options: TrainOptions, group) -> TrainingSession:
+    corpus_path = _corpus_path(options.corpus)
+    run = RunFolder(options.out_dir or _default_out(corpus_path))
     if group.is_root:  # rank 0 alone owns the run folder
-        run.check(resume=False, force=options["force"])  # refuses an existing run before any work
-    train_config = _train_config(options, {})  # validates the training options
-    cell = options["cell"] or "lstm"
-    model_values = {"cell": cell, "forget_bias": 1.0 if cell in LSTMS else None}
-    model_values.update(_given(options, MODEL_OPTIONS))
-    ModelConfig(vocab_size=1, **model_values)  # validates the model options before reading the corpus
+        run.check(resume=False, force=options.force)  # refuses an existing run before any work
+    # Validates every option before the corpus is read.
+    model_values, train_config, data_config = new_run_settings(options, corpus_path.is_dir())
     threads = _threads(options, group)
 
-    level = options["level"] or "char"
-    val_frac = options["val_frac"]
-    if val_frac is None and options["val"] is None and not corpus_path.is_dir():
-        val_frac = 0.05
+    level, val_frac = data_config.level, data_config.val_frac
     corpus = data.load_corpus(
-        corpus_path, level=level, val=options["val"], test=options["test"], val_frac=val_frac,
-        min_freq=options["min_freq"] or 1, max_vocab=options["max_vocab"], encoding=options["encoding"],
+        corpus_path, level=level, val=options.val, test=options.test, val_frac=val_frac,
+        min_freq=data_config.min_freq, max_vocab=data_config.max_vocab, encoding=data_config.encoding,
     )
     model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
     train_config.threads = threads
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     group.shard(train_config.batch_size)  # at least one stream per process
     if group.is_root:
-        run.create(resume=False, force=options["force"])
-    dtype = np.dtype(options["dtype"] or "float32")
+        run.create(resume=False, force=options.force)
+    dtype = np.dtype(data_config.dtype)
     model = LanguageModel(model_config, dtype, seed=train_config.seed)
     corpus_meta = {
-        "path": str(corpus_path.resolve()), "level": level, "val": _str(options["val"]), "test": _str(options["test"]),
-        "val_frac": val_frac, "min_freq": options["min_freq"] or 1, "max_vocab": options["max_vocab"],
-        "encoding": options["encoding"], "bundled": options["corpus"] is None,
+        "path": str(corpus_path.resolve()), "level": level, "val": _str(options.val), "test": _str(options.test),
+        "val_frac": val_frac, "min_freq": data_config.min_freq, "max_vocab": data_config.max_vocab,
+        "encoding": data_config.encoding, "bundled": options.corpus is None,
     }
     trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       extra_meta={"corpus": corpus_meta}, group=group)
     return TrainingSession(trainer, level)
 
 
-def _resume(options: dict, group) -> TrainingSession:
-    corpus_arg = options["corpus"]
-    if options["out_dir"] is not None:
-        run = RunFolder(options["out_dir"])
+def _resume(options: TrainOptions, group) -> TrainingSession:
+    corpus_arg = options.corpus
+    if options.out_dir is not None:
+        run = RunFolder(options.out_dir)
     else:
         run = RunFolder(_default_out(_corpus_path(corpus_arg)))
     if group.is_root:
@@ -140,23 +140,23 @@ def _resume(options: dict, group) -> TrainingSession:
         raise ConfigError(f"{run.last} is not a training checkpoint (no progress saved): it cannot be resumed")
     # The network's shape is fixed by the checkpoint.
     saved_model = meta["model"]
-    for name, value in _given(options, MODEL_OPTIONS).items():
+    for name, value in options.given(MODEL_OPTIONS).items():
         if saved_model.get(name) != value:
             raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming (the run has {saved_model.get(name)!r})")
-    if options.get("dtype") and options["dtype"] != meta.get("dtype"):
+    if options.dtype and options.dtype != meta.get("dtype"):
         raise ConfigError(f"--dtype cannot change when resuming (the run has {meta.get('dtype')})")
     saved_corpus = meta.get("corpus", {})
     level = saved_corpus.get("level", snap.vocab.level)
-    if options.get("level") and options["level"] != level:
+    if options.level and options.level != level:
         raise ConfigError(f"--level cannot change when resuming (the run has {level})")
     corpus_path = Path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
     corpus = data.load_corpus(
         corpus_path, level=level,
-        val=options["val"] or _path(saved_corpus.get("val")), test=options["test"] or _path(saved_corpus.get("test")),
-        val_frac=options["val_frac"] if options["val_frac"] is not None else saved_corpus.get("val_frac"),
-        min_freq=saved_corpus.get("min_freq", 1), max_vocab=saved_corpus.get("max_vocab"),
-        encoding=options["encoding"] if options["encoding"] != "utf-8" else saved_corpus.get("encoding", "utf-8"),
+        val=options.val or _path(saved_corpus.get("val")), test=options.test or _path(saved_corpus.get("test")),
+        val_frac=options.val_frac if options.val_frac is not None else saved_corpus.get("val_frac"),
+        min_freq=saved_corpus.get("min_freq", DataConfig.min_freq), max_vocab=saved_corpus.get("max_vocab"),
+        encoding=options.encoding or saved_corpus.get("encoding", DataConfig.encoding),
         vocab=snap.vocab,
     )
     train_config = _train_config(options, {**meta["train"], "threads": threads})

@@ -1,0 +1,107 @@
+"""One home for every default: what `charlm train --help` says a default is, a new run really uses.
+The help text is built from the configuration classes; these tests check it against the settings
+``training_run.new_run_settings`` resolves when an option is left out, so a default written a second
+time anywhere on the way (the command line, the run set-up) shows up as a mismatch."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from charlm.lm.config import DataConfig, ModelConfig, TrainConfig
+from charlm.lm.options import TrainOptions
+
+
+def _help_defaults(*command) -> dict[str, str]:
+    """``--option`` -> the text of its ``[default: ...]``, read from the real help page."""
+    env = {**os.environ, "COLUMNS": "400", "TERMINAL_WIDTH": "400", "NO_COLOR": "1"}
+    proc = subprocess.run([sys.executable, "-m", "charlm", *command, "--help"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    found = {}
+    for line in proc.stdout.splitlines():
+        option = re.search(r"(--[a-z][a-z-]*)", line)
+        default = re.search(r"\[default: ([^\]]+)\]", line)
+        if option and default:
+            found[option.group(1)] = default.group(1).strip()
+    return found
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@pytest.fixture(scope="module")
+def train_help():
+    return _help_defaults("train")
+
+
+def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help):
+    # Loaded here, not at the top: resolving the settings imports the training code.
+    from charlm.lm.training_run import new_run_settings
+
+    model_values, train, data = new_run_settings(TrainOptions())
+    model = ModelConfig(vocab_size=1, **model_values)
+    used = {**vars(model), **vars(train), **vars(data)}
+    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac"}  # checked below
+    checked = 0
+    for option, shown in train_help.items():
+        name = option[2:].replace("-", "_")
+        if name in computed or name not in used:
+            continue
+        assert shown == _shown(used[name]), f"{option}: help says {shown}, a new run uses {used[name]!r}"
+        checked += 1
+    # Every default the page shows was checked, here or below; and the page shows the usual ones.
+    assert checked + len(computed) == len(train_help), sorted(train_help)
+    assert {"--epochs", "--lr", "--hidden-size", "--seq-len", "--batch-size", "--clip-norm"} <= set(train_help)
+
+
+def test_the_computed_defaults_are_what_their_help_says(train_help):
+    from charlm.lm.training_run import new_run_settings
+
+    assert train_help["--embed-size"] == "the hidden size"
+    model_values, _, _ = new_run_settings(TrainOptions(hidden_size=48))
+    assert ModelConfig(vocab_size=1, **model_values).embed_size == 48
+    assert train_help["--forget-bias"] == "1 for LSTMs"
+    for cell in ("lstm", "lstm-peephole", "lstm-coupled"):
+        assert new_run_settings(TrainOptions(cell=cell))[0]["forget_bias"] == 1.0
+    assert new_run_settings(TrainOptions(cell="gru"))[0]["forget_bias"] is None
+    assert train_help["--threads"] == "all cores"
+    assert new_run_settings(TrainOptions())[1].threads is None  # None: every core (threads.py)
+    assert train_help["--init-scale"] == "PyTorch's initialisation"
+    assert new_run_settings(TrainOptions())[0].get("init_scale") is None
+    assert train_help["--val-frac"] == "0.05 without --val"
+    assert new_run_settings(TrainOptions())[2].val_frac == 0.05
+    assert new_run_settings(TrainOptions(val="v.txt"))[2].val_frac is None
+    assert new_run_settings(TrainOptions(), corpus_is_folder=True)[2].val_frac is None
+
+
+def test_every_option_of_train_is_a_field_of_the_typed_options():
+    """The command line builds TrainOptions by name: an option with no field would be lost."""
+    from typer.main import get_command
+
+    from charlm.cli.train import train
+    from charlm.cli.app import app
+
+    command = get_command(app).commands["train"]
+    names = {p.name for p in command.params}
+    fields = set(TrainOptions.__dataclass_fields__)
+    assert names - {"out_dir"} <= fields | {"corpus"}, names - fields
+    assert "out_dir" in fields and train.__name__ == "train"
+
+
+def test_a_given_option_overrides_the_default():
+    from charlm.lm.training_run import new_run_settings
+
+    model_values, train, data = new_run_settings(TrainOptions(lr=0.5, epochs=2, cell="gru", level="word", dtype="float64"))
+    assert (train.lr, train.epochs, model_values["cell"], data.level, data.dtype) == (0.5, 2, "gru", "word", "float64")
+    assert new_run_settings(TrainOptions(clip_norm=0))[1].clip_norm is None  # 0 turns it off
+    assert TrainConfig().clip_norm == 5.0 and DataConfig().level == "char"
