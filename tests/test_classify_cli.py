@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from charlm.classify import session
+from charlm.classify.options import ClassifyOptions
 from charlm.classify.saved_model import load_classifier
+from charlm.classify.tokens import encode_text
 from charlm.classify.train import predict_probs
 from charlm.core.recurrent import CELLS
 from classify_texts import TINY, write_label_folder, write_split_folder
@@ -106,10 +108,10 @@ def test_a_saved_model_predicts_exactly_what_the_trained_one_did(tmp_path):
     folder = write_split_folder(tmp_path / "data", train=120, dev=40, test=40)
     options = {"data": folder, "out_dir": tmp_path / "run", "embed_size": 8, "hidden_size": 8, "epochs": 2,
                "batch_size": 16, "threads": 1, "model": "rcnn", "cell": "lstm", "level": "word"}
-    summary = session.train(session.prepare(options))
+    summary = session.train(session.prepare(ClassifyOptions(**options)))
     model, vocab = summary["_model"], summary["_vocab"]
     texts = [line.split("\t", 1)[1] for line in (folder / "test.txt").read_text().splitlines()]
-    in_memory = predict_probs(model, [vocab.encode(t) for t in texts])
+    in_memory = predict_probs(model, [encode_text(vocab, t) for t in texts])
     snap = load_classifier(tmp_path / "run" / "best.npz")
     assert snap.vocab == vocab and snap.labels == ["neg", "pos"]
     assert np.array_equal(snap.model.store.data, model.store.data)
@@ -122,7 +124,7 @@ def test_the_same_seed_repeats_a_run_and_another_seed_does_not(tmp_path):
                "dropout": 0.3, "level": "word"}
 
     def losses(seed):
-        summary = session.train(session.prepare({**options, "seed": seed}))
+        summary = session.train(session.prepare(ClassifyOptions(**options, seed=seed)))
         return [float(x) for x in summary["_model"].store.data[:50]], summary["best_dev_acc"]
 
     assert losses(1) == losses(1)

@@ -105,3 +105,25 @@ def test_a_given_option_overrides_the_default():
     assert (train.lr, train.epochs, model_values["cell"], data.level, data.dtype) == (0.5, 2, "gru", "word", "float64")
     assert new_run_settings(TrainOptions(clip_norm=0))[1].clip_norm is None  # 0 turns it off
     assert TrainConfig().clip_norm == 5.0 and DataConfig().level == "char"
+
+
+def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses():
+    from charlm.classify.options import ClassifyOptions
+    from charlm.classify.session import new_run_settings
+
+    shown = _help_defaults("classify", "train")
+    model_values, fit, data = new_run_settings(ClassifyOptions())
+    from charlm.classify.config import ClassifierConfig
+
+    model = ClassifierConfig(vocab_size=1, num_classes=2, **model_values)
+    used = {**vars(model), **vars(fit), **vars(data)}
+    computed = {"proj_size", "threads"}
+    for option, text in shown.items():
+        name = option[2:].replace("-", "_")
+        if name not in computed:
+            assert text == _shown(used[name]), f"{option}: help says {text}, a new classifier uses {used[name]!r}"
+    assert {"--model", "--lr", "--epochs", "--dev-frac", "--level", "--patience"} <= set(shown)
+    assert shown["--proj-size"] == "the hidden size" and model.proj_size == model.hidden_size
+    assert shown["--threads"] == "all cores"
+    # The RCNN's pooling is not a choice: it max-pools whatever the Text-RNN default is.
+    assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..lm.config import OPTIMIZER_NAMES, StrictSettings
+from ..lm.config import OPTIMIZER_NAMES, StrictSettings, setting
 from ..errors import ConfigError
 from ..core.cells import CELLS, LSTMS
 
@@ -18,16 +18,21 @@ class ClassifierConfig(StrictSettings):
     model: str  # "textrnn" or "rcnn"
     vocab_size: int
     num_classes: int
-    cell: str = "lstm"
-    embed_size: int = 128
-    hidden_size: int = 128  # H per direction: a Text-RNN's features are 2H wide
-    layers: int = 1  # stacked bidirectional layers (Text-RNN); the RCNN has exactly one
+    cell: str = setting("lstm", "Recurrent cell of both directions.")
+    embed_size: int = setting(128, "Embedding size (learned from scratch).")
+    # H per direction: a Text-RNN's features are 2H wide
+    hidden_size: int = setting(128, "Units per direction.")
+    # stacked bidirectional layers (Text-RNN); the RCNN has exactly one
+    layers: int = setting(1, "Stacked bidirectional layers (Text-RNN; the RCNN has 1).")
     # Inverted dropout on the embedding output, between layers and on the pooled features.
-    dropout: float = 0.5
+    dropout: float = setting(0.5, "Dropout on the embeddings, between layers and on the sentence vector.")
     # Text-RNN's sentence vector: "last" joins the forward direction's state after the last word
     # with the reverse direction's after the first; "mean"/"max" pool both over the valid steps.
-    pool: str = "last"
-    proj_size: int | None = None  # RCNN: width of y = tanh(W [c_l; e; c_r] + b); None: the hidden size
+    # The RCNN always max-pools (default_pool).
+    pool: str = setting("last", "Text-RNN sentence vector: last states of both directions, or mean/max over the words.")
+    # RCNN: width of y = tanh(W [c_l; e; c_r] + b); None: the hidden size
+    proj_size: int | None = setting(None, "RCNN: width of the tanh layer over (left context, word, right context).",
+                                    shown="the hidden size")
     # LSTMs start with forget-gate bias 1 (Jozefowicz et al. 2015); None keeps the random init.
     forget_bias: float | None = None
 
@@ -64,15 +69,21 @@ class ClassifierConfig(StrictSettings):
 
 
 
+def default_pool(model: str) -> str:
+    """The RCNN max-pools over time by construction; the Text-RNN takes the last states."""
+    return "max" if model == "rcnn" else ClassifierConfig.pool
+
+
 @dataclass
 class FitConfig:
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    clip_norm: float | None = 5.0  # global L2 norm; None: no clipping
-    batch_size: int = 50
-    epochs: int = 10
-    patience: int | None = 3  # stop after this many epochs without a better dev accuracy; None: never
-    seed: int = 0
+    optimizer: str = setting("adam", "Optimizer.")
+    lr: float = setting(1e-3, "Learning rate.")
+    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")  # None: off
+    batch_size: int = setting(50, "Sentences per minibatch (bucketed by length).")
+    epochs: int = setting(10, "Passes over the training set at most.")
+    # None: never stop early
+    patience: int | None = setting(3, "Stop after this many epochs without a better dev accuracy; 0: never.")
+    seed: int = setting(0, "Random seed (initialisation, batches, dropout, dev hold-out, folds).")
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZER_NAMES:
@@ -92,3 +103,15 @@ class FitConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class ClassifyDataConfig:
+    """How labelled texts become a training set (saved with the run in its ``train`` metadata)."""
+
+    level: str = setting("word", "Tokens: whitespace-separated words or characters.")
+    min_freq: int = setting(1, "Tokens seen fewer times in training become <unk>.")
+    max_vocab: int | None = setting(None, "Keep at most this many tokens (<unk> included).")
+    dev_frac: float = setting(0.1, "Without a dev set, hold out this fraction of train (seeded).")
+    encoding: str = setting("utf-8", "Text encoding of the data files.")
+    dtype: str = setting("float32", "Floating-point precision.")

@@ -4,7 +4,7 @@ saved classifier to predict or evaluate. No printing: the CLI draws what this re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,8 @@ from ..store.runfolder import RunFolder, resolve_checkpoint
 from ..text.files import read_text
 from ..core.threads import set_threads
 from . import data
-from .config import ClassifierConfig, FitConfig
+from .config import MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig, default_pool
+from .options import ClassifyOptions
 from .metrics import report
 from .models import build_model
 from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
@@ -31,23 +32,23 @@ CV_SUMMARY = "cv.json"
 class Plan:
     """A checked training job: options valid, data read, nothing written yet."""
 
-    options: dict
+    options: ClassifyOptions
+    data_config: ClassifyDataConfig
     model_values: dict
     fit: FitConfig
     splits: data.Splits
     run: RunFolder | None
 
 
-def _model_values(options: dict) -> dict:
-    values = {k: options[k] for k in MODEL_OPTIONS if options.get(k) is not None}
-    values.setdefault("model", "textrnn")
-    if values["model"] == "rcnn":
-        values.setdefault("pool", "max")
+def _model_values(options: ClassifyOptions) -> dict:
+    values = options.given(MODEL_OPTIONS)
+    values.setdefault("model", MODELS[0])
+    values.setdefault("pool", default_pool(values["model"]))
     return values
 
 
-def _fit_config(options: dict) -> FitConfig:
-    values = {k: options[k] for k in FIT_OPTIONS if options.get(k) is not None}
+def _fit_config(options: ClassifyOptions) -> FitConfig:
+    values = options.given(FIT_OPTIONS)
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None  # --clip-norm 0 turns clipping off
     if values.get("patience") == 0:
@@ -66,45 +67,51 @@ def _check_run_folder(path: Path, force: bool) -> RunFolder:
     return run
 
 
-def prepare(options: dict) -> Plan:
-    """Validate every option, then read the data. Raises CharlmError; writes nothing."""
+def new_run_settings(options: ClassifyOptions) -> tuple[dict, FitConfig, ClassifyDataConfig]:
+    """The model settings (without vocabulary and class counts), training and data configuration:
+    what was given, else the configuration's defaults. Validates them; reads nothing."""
     model_values = _model_values(options)
     fit = _fit_config(options)
     ClassifierConfig(vocab_size=1, num_classes=2, **model_values)  # the model options, before any reading
-    folds = options.get("folds")
+    settings = ClassifyDataConfig(**options.given(f.name for f in fields(ClassifyDataConfig)))
+    if settings.level not in ("word", "char"):
+        raise ConfigError(f"--level must be word or char, got {settings.level!r}")
+    if settings.min_freq < 1:
+        raise ConfigError(f"--min-freq must be a positive integer, got {settings.min_freq}")
+    if settings.max_vocab is not None and settings.max_vocab < 2:
+        raise ConfigError(f"--max-vocab must be at least 2 (<unk> and one token), got {settings.max_vocab}")
+    if not (0.0 < settings.dev_frac < 1.0):
+        raise ConfigError(f"--dev-frac must be between 0 and 1 (exclusive), got {settings.dev_frac}")
+    return model_values, fit, settings
+
+
+def prepare(options: ClassifyOptions) -> Plan:
+    """Validate every option, then read the data. Raises CharlmError; writes nothing."""
+    model_values, fit, settings = new_run_settings(options)
+    folds = options.folds
     if folds is not None:
         if folds < 2:
             raise ConfigError(f"--folds must be at least 2, got {folds}")
-        if options.get("dev") is not None or options.get("test") is not None:
+        if options.dev is not None or options.test is not None:
             raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
-    if options.get("level") not in (None, "word", "char"):
-        raise ConfigError(f"--level must be word or char, got {options['level']!r}")
-    if options.get("min_freq") is not None and options["min_freq"] < 1:
-        raise ConfigError(f"--min-freq must be a positive integer, got {options['min_freq']}")
-    if options.get("max_vocab") is not None and options["max_vocab"] < 2:
-        raise ConfigError(f"--max-vocab must be at least 2 (<unk> and one token), got {options['max_vocab']}")
-    dev_frac = options.get("dev_frac", 0.1)
-    if not (0.0 < dev_frac < 1.0):
-        raise ConfigError(f"--dev-frac must be between 0 and 1 (exclusive), got {dev_frac}")
-    run = _check_run_folder(options["out_dir"], options.get("force", False)) if options.get("out_dir") else None
-    set_threads(options.get("threads"))
+    run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
+    set_threads(options.threads)
 
     # With --folds, nothing is held out here: each fold holds out its own dev set.
-    splits = data.load_splits(options["data"], dev=options.get("dev"), test=options.get("test"),
-                              dev_frac=None if folds is not None else dev_frac, seed=fit.seed,
-                              encoding=options.get("encoding") or "utf-8")
+    splits = data.load_splits(options.data, dev=options.dev, test=options.test,
+                              dev_frac=None if folds is not None else settings.dev_frac, seed=fit.seed,
+                              encoding=settings.encoding)
     if folds is not None:
         if splits.dev is not None or splits.test is not None:
-            raise ConfigError(f"{options['data']} has its own dev or test split: --folds is for a set without one (such as MR)")
+            raise ConfigError(f"{options.data} has its own dev or test split: --folds is for a set without one (such as MR)")
         if folds > len(splits.train):
             raise ConfigError(f"--folds {folds} is more than the {len(splits.train)} examples")
-    return Plan(options, model_values, fit, splits, run)
+    return Plan(options, settings, model_values, fit, splits, run)
 
 
 # ------------------------------------------------------------------------------------ training
-def _vocab_and_labels(train: data.Labelled, options: dict) -> tuple[Vocab, list[str]]:
-    vocab = Vocab.build_counted(train.texts, options.get("level") or "word", min_freq=options.get("min_freq") or 1,
-                             max_size=options.get("max_vocab"))
+def _vocab_and_labels(train: data.Labelled, settings: ClassifyDataConfig) -> tuple[Vocab, list[str]]:
+    vocab = Vocab.build_counted(train.texts, settings.level, min_freq=settings.min_freq, max_size=settings.max_vocab)
     labels = data.label_order(train.labels)
     if len(labels) < 2:
         raise DataError(f"the training data has a single label ({labels[0]!r}): a classifier needs at least two")
@@ -120,31 +127,31 @@ def _encode(part: data.Labelled, vocab: Vocab, labels: list[str], role: str) -> 
 
 def _model(plan: Plan, vocab: Vocab, labels: list[str]):
     config = ClassifierConfig(vocab_size=len(vocab), num_classes=len(labels), **plan.model_values)
-    dtype = np.dtype(plan.options.get("dtype") or "float32")
+    dtype = np.dtype(plan.data_config.dtype)
     return build_model(config, dtype, seed=plan.fit.seed)
 
 
 def _train_meta(plan: Plan) -> dict:
-    o = plan.options
+    o, d = plan.options, plan.data_config
     return {
-        "train": {**plan.fit.to_dict(), "level": o.get("level") or "word", "min_freq": o.get("min_freq") or 1,
-                  "max_vocab": o.get("max_vocab"), "dev_frac": o.get("dev_frac", 0.1), "threads": o.get("threads")},
-        "data": {"path": str(Path(o["data"]).resolve()), "dev": plan.splits.dev_source,
-                 "test": str(Path(o["test"]).resolve()) if o.get("test") else None},
+        "train": {**plan.fit.to_dict(), "level": d.level, "min_freq": d.min_freq,
+                  "max_vocab": d.max_vocab, "dev_frac": d.dev_frac, "threads": o.threads},
+        "data": {"path": str(Path(o.data).resolve()), "dev": plan.splits.dev_source,
+                 "test": str(Path(o.test).resolve()) if o.test else None},
     }
 
 
 def train(plan: Plan, sink: Sink | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
     splits = plan.splits
-    vocab, labels = _vocab_and_labels(splits.train, plan.options)
+    vocab, labels = _vocab_and_labels(splits.train, plan.data_config)
     train_set, train_oov = _encode(splits.train, vocab, labels, "train")
     dev_set, dev_oov = _encode(splits.dev, vocab, labels, "dev")
     test_set = _encode(splits.test, vocab, labels, "test")[0] if splits.test is not None else None
     model = _model(plan, vocab, labels)
     run = plan.run
     if run is not None:
-        run.create(resume=False, force=plan.options.get("force", False))
+        run.create(resume=False, force=plan.options.force)
         (run.path / CV_SUMMARY).unlink(missing_ok=True)
     meta = _train_meta(plan)
 
@@ -174,19 +181,19 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
     """K-fold cross-validation: for each fold, train on the others (a seeded ``--dev-frac`` of them
     held out as the dev set that picks the epoch), then measure accuracy on the fold. The vocabulary
     is built from each fold's training part only. Returns per-fold accuracies, mean and std."""
-    k = plan.options["folds"]
+    k = plan.options.folds
     everything = plan.splits.train
     parts = data.folds(len(everything), k, np.random.default_rng([plan.fit.seed, 11]))
     run = plan.run
     if run is not None:
-        run.create(resume=False, force=plan.options.get("force", False))
+        run.create(resume=False, force=plan.options.force)
         (run.path / CV_SUMMARY).unlink(missing_ok=True)
     results, config = [], None
     for fold, test_index in enumerate(parts, 1):
         rest = np.setdiff1d(np.arange(len(everything)), test_index)
-        train_part, dev_part = data.hold_out(everything.subset(rest), plan.options.get("dev_frac", 0.1),
+        train_part, dev_part = data.hold_out(everything.subset(rest), plan.data_config.dev_frac,
                                              np.random.default_rng([plan.fit.seed, 13, fold]))
-        vocab, labels = _vocab_and_labels(train_part, plan.options)
+        vocab, labels = _vocab_and_labels(train_part, plan.data_config)
         try:
             test_set = _encode(everything.subset(test_index), vocab, labels, "test")[0]
         except DataError as exc:

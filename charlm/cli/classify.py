@@ -13,6 +13,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from ..classify.config import MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig
+from ..classify.options import ClassifyOptions
+from ..lm.config import TrainConfig, help_text
 from .choices import CellName, DType, Level, OptimizerName
 from .errors import quiet_broken_pipe, user_errors
 
@@ -29,6 +32,7 @@ app = typer.Typer(
          "labels and measure accuracy.",
 )
 out = Console(highlight=False)
+THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm train's
 
 
 class ModelName(str, Enum):
@@ -42,51 +46,53 @@ class Pool(str, Enum):
     max = "max"
 
 
-def _plain(options: dict) -> dict:
-    return {k: v.value if isinstance(v, Enum) else v for k, v in options.items()}
-
-
 # ====================================================================== train
 @app.command()
 def train(
     data: Annotated[Path, typer.Argument(help=DATA_HELP, show_default=False)],
-    model: Annotated[ModelName, typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool).")] = ModelName.textrnn,
-    cell: Annotated[CellName, typer.Option(help="Recurrent cell of both directions.")] = CellName.lstm,
-    level: Annotated[Level, typer.Option(help="Tokens: whitespace-separated words or characters.")] = Level.word,
-    embed_size: Annotated[Optional[int], typer.Option(help="Embedding size (learned from scratch). \\[default: 128]")] = None,
-    hidden_size: Annotated[Optional[int], typer.Option(help="Units per direction. \\[default: 128]")] = None,
-    layers: Annotated[Optional[int], typer.Option(help="Stacked bidirectional layers (Text-RNN; the RCNN has 1). \\[default: 1]")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout on the embeddings, between layers and on the sentence vector. \\[default: 0.5]")] = None,
-    pool: Annotated[Optional[Pool], typer.Option(help="Text-RNN sentence vector: last states of both directions, or mean/max over the words. \\[default: last]")] = None,
-    proj_size: Annotated[Optional[int], typer.Option(help="RCNN: width of the tanh layer over (left context, word, right context). \\[default: the hidden size]")] = None,
-    optimizer: Annotated[OptimizerName, typer.Option(help="Optimizer.")] = OptimizerName.adam,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate. \\[default: 0.001]")] = None,
-    clip_norm: Annotated[Optional[float], typer.Option(help="Clip the gradient's global L2 norm to this; 0 turns it off. \\[default: 5]")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Sentences per minibatch (bucketed by length). \\[default: 50]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training set at most. \\[default: 10]")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without a better dev accuracy; 0: never. \\[default: 3]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (initialisation, batches, dropout, dev hold-out, folds). \\[default: 0]")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. \\[default: all cores]")] = None,
-    min_freq: Annotated[Optional[int], typer.Option(help="Tokens seen fewer times in training become <unk>. \\[default: 1]")] = None,
-    max_vocab: Annotated[Optional[int], typer.Option(help="Keep at most this many tokens (<unk> included).")] = None,
+    model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool). \\[default: " + MODELS[0] + "]")] = None,
+    cell: Annotated[Optional[CellName], typer.Option(help=help_text(ClassifierConfig, "cell"))] = None,
+    level: Annotated[Optional[Level], typer.Option(help=help_text(ClassifyDataConfig, "level"))] = None,
+    embed_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "embed_size"))] = None,
+    hidden_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "hidden_size"))] = None,
+    layers: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "layers"))] = None,
+    dropout: Annotated[Optional[float], typer.Option(help=help_text(ClassifierConfig, "dropout"))] = None,
+    pool: Annotated[Optional[Pool], typer.Option(help=help_text(ClassifierConfig, "pool"))] = None,
+    proj_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "proj_size"))] = None,
+    optimizer: Annotated[Optional[OptimizerName], typer.Option(help=help_text(FitConfig, "optimizer"))] = None,
+    lr: Annotated[Optional[float], typer.Option(help=help_text(FitConfig, "lr"))] = None,
+    clip_norm: Annotated[Optional[float], typer.Option(help=help_text(FitConfig, "clip_norm"))] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "batch_size"))] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "epochs"))] = None,
+    patience: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "patience"))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "seed"))] = None,
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
+    min_freq: Annotated[Optional[int], typer.Option(help=help_text(ClassifyDataConfig, "min_freq"))] = None,
+    max_vocab: Annotated[Optional[int], typer.Option(help=help_text(ClassifyDataConfig, "max_vocab"))] = None,
     dev: Annotated[Optional[Path], typer.Option(help="Dev file (label<TAB>text) that picks the epoch; replaces a folder's dev.txt.")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Test file (label<TAB>text), measured once at the end; replaces a folder's test.txt.")] = None,
-    dev_frac: Annotated[float, typer.Option(help="Without a dev set, hold out this fraction of train (seeded).")] = 0.1,
+    dev_frac: Annotated[Optional[float], typer.Option(help=help_text(ClassifyDataConfig, "dev_frac"))] = None,
     folds: Annotated[Optional[int], typer.Option(help="K-fold cross-validation instead of one run, for a set with no split (MR: --folds 10): each fold is the test set once, the rest trains (with --dev-frac of it as dev); prints mean ± std accuracy. Saves cv.json and metrics.jsonl in --out, no model.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for best.npz and metrics.jsonl (cv.json with --folds). Default: nothing saved.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that already holds a run.")] = False,
-    dtype: Annotated[DType, typer.Option(help="Floating-point precision.")] = DType.float32,
+    dtype: Annotated[Optional[DType], typer.Option(help=help_text(ClassifyDataConfig, "dtype"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON (progress still goes to the terminal unless --quiet).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
 ):
     """Train a classifier on DATA; print dev (and test) accuracy of the epoch with the best dev accuracy."""
-    from ..classify import session
-    from .classify_display import TrainingDisplay, cv_table, summary_line, summary_table
-
-    options = _plain({k: v for k, v in locals().items() if k not in ("session", "TrainingDisplay", "cv_table", "summary_line", "summary_table")})
+    options = ClassifyOptions(
+        data=data, out_dir=out_dir, force=force, folds=folds, dev=dev, test=test, threads=threads,
+        model=_value(model), cell=_value(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
+        dropout=dropout, pool=_value(pool), proj_size=proj_size, optimizer=_value(optimizer), lr=lr,
+        clip_norm=clip_norm, batch_size=batch_size, epochs=epochs, patience=patience, seed=seed,
+        level=_value(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=_value(dtype),
+    )  # fmt: skip
     with user_errors():
+        from ..classify import session  # here: `charlm classify train --help` must not load Numba
+        from .classify_display import TrainingDisplay, cv_table, summary_line, summary_table
+
         plan = session.prepare(options)
-        title = f"{options['model']} {options['cell']} ({options['level']} level)"
+        title = f"{plan.model_values['model']} {plan.model_values.get('cell', ClassifierConfig.cell)} ({plan.data_config.level} level)"
         if folds is not None:
             def sink_for_fold(fold):
                 return TrainingDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
@@ -108,13 +114,17 @@ def train(
             out.print(summary_table(summary))
 
 
+def _value(choice: Enum | None):
+    return None if choice is None else choice.value
+
+
 # ====================================================================== predict
 @app.command()
 def predict(
     model: Annotated[Path, typer.Argument(help="Run folder (its best.npz) or classifier checkpoint.", show_default=False)],
     file: Annotated[Optional[Path], typer.Argument(help="Texts to classify, one per line; '-' or nothing: standard input. A line label<TAB>text is read as text (its label ignored).", show_default=False)] = None,
     probs: Annotated[bool, typer.Option("--probs", help="After each label, every class's probability as label=p, TAB-separated.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. \\[default: all cores]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):
     """Print the predicted label of each input line, one per line, in order."""
     from ..classify import session
@@ -141,7 +151,7 @@ def eval_(
     model: Annotated[Path, typer.Argument(help="Run folder (its best.npz) or classifier checkpoint.", show_default=False)],
     file: Annotated[Path, typer.Argument(help="Labelled texts, label<TAB>text per line.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. \\[default: all cores]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):
     """Accuracy, macro-F1, per-class scores and the confusion matrix of a model on FILE."""
     from ..classify import session

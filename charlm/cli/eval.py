@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..lm.config import TrainConfig, help_text
 from .errors import user_errors
 
 out = Console(highlight=False)
@@ -23,7 +24,7 @@ def eval_command(
     seq_len: Annotated[int, typer.Option(help="Window length.")] = 100,
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. \\[default: all cores]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
 ):
     """Loss, perplexity and bits per character of a model on FILE."""
     from ..lm.evaluate import evaluate_file

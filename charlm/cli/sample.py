@@ -20,6 +20,7 @@ from ..errors import CharlmError, ConfigError
 from ..store.runfolder import resolve_checkpoint
 from ..text.vocab import Vocab
 
+from ..lm.config import TrainConfig, help_text
 from .errors import err, quiet_broken_pipe, user_errors
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
@@ -201,7 +202,7 @@ def sample(
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as a batch.")] = 1,
     stop: Annotated[Optional[str], typer.Option(help="Stop a sample when it produces this text.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads. \\[default: all cores]")] = None,
+    threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
 ):
     """Generate text from a trained model; only the text goes to stdout."""
     with user_errors(), quiet_broken_pipe():
