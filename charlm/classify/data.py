@@ -138,19 +138,6 @@ def read_inputs(text: str, source: str) -> list[str]:
     return texts
 
 
-def decode_input(raw: bytes, source: str) -> str:
-    """Bytes from stdin as UTF-8 text, with the same clear refusal as a file."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if b"\0" in raw:
-        raise DataError(f"{source} looks binary (a NUL byte); charlm reads plain text")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(f"{source} is not valid UTF-8: byte 0x{raw[error.start]:02x} at offset {error.start} (line {line})") from None
-
-
 # ------------------------------------------------------------------------------------ splits
 def load_splits(path, *, dev=None, test=None, dev_frac: float | None = 0.1, seed: int = 0, encoding: str = "utf-8") -> Splits:
     """The train/dev/test sets of ``path`` (see the module docstring). ``dev`` / ``test`` files

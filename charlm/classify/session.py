@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -223,10 +224,11 @@ def load(model: Path) -> tuple[Path, ClassifierSnapshot]:
     return path, load_classifier(path)
 
 
-def read_texts(file: Path | None, stdin_bytes=None) -> tuple[list[str], str]:
-    """The texts of FILE (or of stdin for ``-``), one per line (see ``data.read_inputs``)."""
+def read_texts(file: Path | None, stdin: BinaryIO | None = None) -> tuple[list[str], str]:
+    """The texts of FILE (or of the binary stream ``stdin`` for ``-``), one per line (see
+    ``data.read_inputs``)."""
     if file is None or str(file) == "-":
-        text = data.decode_input(stdin_bytes(), "standard input")
+        text = read_text("standard input", stream=stdin)
         return data.read_inputs(text, "standard input"), "-"
     return data.read_inputs(read_text(file), str(file)), str(file)
 

@@ -131,7 +131,7 @@ def predict(
 
     with user_errors():
         _, snap = session.load(model)
-        texts, _ = session.read_texts(file, lambda: sys.stdin.buffer.read())
+        texts, _ = session.read_texts(file, sys.stdin.buffer)
         probabilities = session.predict(snap, texts, threads)
         labels = snap.labels
         lines = []

@@ -8,9 +8,11 @@ here holds a whole corpus as one string: callers get chunks of text or of code p
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -43,9 +45,12 @@ def _open(path) -> tuple[Path, object]:
         raise DataError(f"cannot read {path}: {error.strerror}") from None
 
 
-def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeError, offset: int, line: int) -> DataError:
+def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeError, offset: int, line: int,
+                  is_file: bool = True) -> DataError:
     bad = error.object[error.start : error.end][:4].hex(" ")
     where = f"byte 0x{bad} at offset {offset} (line {line})"
+    if not is_file:  # a stream: there is no file to convert
+        return DataError(f"{path} is not valid {'UTF-8' if name in ('utf-8', 'utf-8-sig') else encoding}: {where}")
     if name in ("utf-8", "utf-8-sig"):
         fix = (
             f"if it is Windows/Latin-1 text, convert it (iconv -f cp1252 -t utf-8 {path} > {path.stem}.utf8.txt) "
@@ -55,12 +60,14 @@ def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeErro
     return DataError(f"{path} is not valid {encoding}: {where}; check --encoding (latin-1 accepts any byte)")
 
 
-def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, as_codepoints: bool = False) -> Iterator:
+def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, as_codepoints: bool = False,
+                stream: BinaryIO | None = None) -> Iterator:
     """The text of ``path`` in pieces: str, or with ``as_codepoints`` 1-D arrays of code points
     (uint8 for a pure-ASCII piece, else uint32). A UTF-8 byte-order mark is dropped. Raises
     DataError for a missing path, a folder, a NUL byte, bytes invalid in ``encoding`` (with
     their byte offset and line, right across chunk boundaries) and, once the end is reached,
-    for a file that is empty or only whitespace."""
+    for a file that is empty or only whitespace. With ``stream`` (standard input, say), its
+    bytes are read instead, under the name ``path``; it is left open."""
     if chunk_bytes < 4:
         raise ValueError(f"chunk_bytes must be at least 4 (a whole BOM or UTF-8 character), got {chunk_bytes}")
     info = check_encoding(encoding)
@@ -70,12 +77,12 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
     decoder = codecs.getincrementaldecoder("utf-8")("strict") if utf8 else info.incrementaldecoder("strict")
     check_nul = not name.startswith(("utf-16", "utf-32"))  # there, NUL bytes are ordinary
     fast = name in ASCII_FAST
-    path, file = _open(path)
+    path, file = (Path(str(path)), contextlib.nullcontext(stream)) if stream is not None else _open(path)
     offset = 0  # file offset of the chunk's first byte
     lines = 0  # newline bytes before it
     has_text = False
     bom = False
-    with file:
+    with file as file:
         while True:
             raw = file.read(chunk_bytes)
             final = not raw
@@ -99,7 +106,7 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
                 except UnicodeDecodeError as error:
                     at = offset - pending + error.start
                     line = lines + 1 + raw[: max(0, at - offset)].count(b"\n")
-                    raise _decode_error(path, encoding, name, error, at, line) from None
+                    raise _decode_error(path, encoding, name, error, at, line, stream is None) from None
                 if offset == 0 and not utf8 and text.startswith("\ufeff"):
                     text = text[1:]  # a BOM that a non-UTF-8 codec leaves in
                 has_text = has_text or (bool(text) and not text.isspace())
@@ -124,10 +131,11 @@ def _pending(decoder) -> int:
         return 0
 
 
-def read_text(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES) -> str:
-    """The whole text of a file, validated (see :func:`read_chunks`). For small texts: a corpus
-    goes through :func:`load_corpus`, which never holds it as one string."""
-    return "".join(read_chunks(path, encoding, chunk_bytes))
+def read_text(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES, stream: BinaryIO | None = None) -> str:
+    """The whole text of a file (or of ``stream``, named ``path``), validated (see
+    :func:`read_chunks`). For small texts: a corpus goes through :func:`load_corpus`, which never
+    holds it as one string."""
+    return "".join(read_chunks(path, encoding, chunk_bytes, stream=stream))
 
 
 def count_codepoints(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:
