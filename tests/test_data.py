@@ -72,10 +72,10 @@ def test_cp1252_text_names_offset_line_and_fix(tmp_path, chunk_bytes):
     assert read_text(path, "cp1252", chunk_bytes=chunk_bytes) == text
 
 
-def test_utf8_truncated_at_the_end(tmp_path):
+def test_utf8_truncated_at_the_end_is_read_without_its_last_bytes_and_a_note(tmp_path):
     path = write(tmp_path / "t.txt", "ab\n€".encode()[:-1])
-    with pytest.raises(DataError, match=r"offset 3 \(line 2\)"):
-        read_text(path, chunk_bytes=4)
+    with pytest.warns(UserWarning, match=r"last 2 byte\(s\), from offset 3 \(line 2\), are an incomplete UTF-8"):
+        assert read_text(path, chunk_bytes=4) == "ab\n"
 
 
 @pytest.mark.parametrize("chunk_bytes", [4, 5, 6, 7])
@@ -350,3 +350,39 @@ def test_a_given_word_vocabulary_counts_unknown_words_per_split(tmp_path):
     corpus = load_corpus(write(tmp_path / "w.txt", text), level="word", val_frac=0.1, vocab=vocab)
     assert corpus.unknown == {"train": 9, "val": 2}  # the literal <unk> is never counted
     assert corpus.vocab.decode(corpus.val) == "a <unk> <unk> <unk>\n"
+
+
+def test_a_file_cut_inside_its_last_character_trains_with_a_note(tmp_path):
+    """`head -c N big.txt > part.txt` can cut a UTF-8 character in half at the very end: that file
+    trains, saying the last bytes were dropped; the same bytes anywhere else are still refused."""
+    import warnings
+
+    from charlm.text.files import TextNote
+
+    text = "caf\u00e9 au lait, \u20ac3\n" * 200
+    cut = text.encode()[:-2] + "\u20ac".encode()[:2]  # the last character is 2 of its 3 bytes
+    path = tmp_path / "part.txt"
+    path.write_bytes(cut)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = read_text(path)
+    assert read == text[:-2]
+    [note] = [str(w.message) for w in caught if issubclass(w.category, TextNote)]
+    assert note.startswith(f"{path}: its last 2 byte(s), from offset {len(cut) - 2} (line 200)") and "dropped" in note
+    inside = tmp_path / "inside.txt"
+    inside.write_bytes(cut + b"more text\n")
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        read_text(inside)
+
+
+def test_the_note_about_a_cut_file_is_one_line_from_the_command(tmp_path, capsys):
+    from cli_helpers import TINY, run_cli
+
+    text = "the quick brown fox jumps over the lazy dog\n" * 150 + "\u00e9"
+    path = tmp_path / "part.txt"
+    path.write_bytes(text.encode()[:-1])
+    result = run_cli(capsys, "train", path, "--out", tmp_path / "run", *TINY, "--max-steps", 2, "--quiet")
+    assert result.code == 0, result.err
+    notes = [line for line in result.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "incomplete UTF-8 character" in notes[0], result.err
+    assert "cp1252" not in result.err

@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 
 from ..errors import CharlmError
+from ..text.files import TextNote
 
 # Typer 0.2x vendors Click: its usage errors derive from typer.TyperException; older Typers raise
 # Click's own ClickException. Exit and Abort are typer's names for Click's in either case.
@@ -26,9 +28,23 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one 
 
 @contextmanager
 def user_errors():
-    """Turn the errors a user can cause into one line on stderr and an exit code."""
+    """Turn the errors a user can cause into one line on stderr and an exit code, and the notes
+    about the input (text/files.TextNote) into one ``note:`` line each, once."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", TextNote)
+            usual, said = warnings.showwarning, set()
+
+            def show(message, category, *args, **kwargs):
+                if issubclass(category, TextNote):
+                    if str(message) not in said:  # a file read twice (vocabulary, then ids): one note
+                        said.add(str(message))
+                        err.print(f"note: {message}", markup=False, soft_wrap=True)
+                else:  # anything else keeps Python's usual display
+                    usual(message, category, *args, **kwargs)
+
+            warnings.showwarning = show
+            yield
     except CharlmError as exc:
         fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:

@@ -56,6 +56,7 @@ class TrainingDisplay(Sink):
             f"({trainer.model.store.size:,} parameters, vocabulary {len(trainer.vocab):,}) on "
             f"{trainer.streams.size:,} tokens: {trainer.windows_per_epoch:,} windows of {cfg.batch_size}x{cfg.seq_len} per epoch"
             + (f"; resuming at step {p.step:,}" if p.step else "")
+            + (f" with {', '.join(trainer.changes)}" if trainer.changes else "")
         )
         if self.live:
             self._progress = Progress(
@@ -116,6 +117,8 @@ class TrainingDisplay(Sink):
             parts.append(f"test perplexity {summary['test']['test_perplexity']:,.2f}")
         if summary.get("skipped_steps"):
             parts.append(f"{summary['skipped_steps']:,} steps skipped (non-finite)")
+        if summary.get("changed"):
+            parts.append(f"resumed with {', '.join(summary['changed'])}")
         parts.append(f"checkpoint {summary['best'] or summary['last']}")
         return "; ".join(parts)
 
@@ -136,6 +139,8 @@ class TrainingDisplay(Sink):
             table.add_row("tokens/s (incl. validation)", f"{summary['tokens'] / summary['elapsed_s']:,.0f}")
         if summary.get("skipped_steps"):
             table.add_row("skipped steps (non-finite)", str(summary["skipped_steps"]))
+        if summary.get("changed"):
+            table.add_row("changed on resume", ", ".join(summary["changed"]))
         if summary["best_val_loss"] is not None:
             table.add_row("best validation loss", f"{summary['best_val_loss']:.4f} (step {summary['best_step']:,})")
             table.add_row("best validation", quality(summary["best_val_loss"], self.level))

@@ -82,6 +82,7 @@ class Trainer:
         self.state = model.initial_state(self.local_batch)
         self.validations: list[dict] = []
         self.extra_meta = extra_meta or {}
+        self.changes: list[str] = []  # settings a resumed run took from the command line ("--lr 0.002 -> 0.5")
         self._stop_requested = False
         self._stop_agreed = False  # what every rank learned from the last step's allreduce
         self._save_due = False
@@ -181,7 +182,8 @@ class Trainer:
         # stop and save decisions made together (a no-op for one process).
         root = self.group.is_root  # rank 0's clock decides for everyone
         save_due = root and time.monotonic() - self._last_save >= cfg.checkpoint_seconds
-        time_up = root and cfg.max_time is not None and self.elapsed_s >= cfg.max_time
+        # --max-time is this invocation's budget: counted from this fit()'s start, not the run's.
+        time_up = root and cfg.max_time is not None and time.monotonic() - self._started >= cfg.max_time
         loss, tokens, (self._stop_agreed, self._save_due, self._time_up) = self.group.combine(
             model.store, loss, x.size, (self._stop_requested, save_due, time_up))
         grad = model.store.grad
@@ -338,7 +340,7 @@ class Trainer:
         summary = {"stopped_by": stopped_by, "steps": p.step, "elapsed_s": p.elapsed_s, "epoch": min(p.epoch, self.config.epochs),
                    "tokens": p.tokens, "skipped_steps": p.skipped_steps, "best_val_loss": p.best_val_loss,
                    "best_step": p.best_step, "last": str(self.run.last),
-                   "best": str(self.run.best) if self.run.best.exists() else None}
+                   "best": str(self.run.best) if self.run.best.exists() else None, "changed": list(self.changes)}
         if stopped_by != "interrupted" and self.test_tokens is not None and self.group.is_root:
             summary["test"] = self._test()
         return summary

@@ -159,14 +159,49 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
         encoding=options.encoding or saved_corpus.get("encoding", DataConfig.encoding),
         vocab=snap.vocab,
     )
-    train_config = _train_config(options, {**meta["train"], "threads": threads})
-    for name in ("batch_size",):
-        if train_config.batch_size != meta["train"]["batch_size"]:
-            raise ConfigError(f"--batch-size cannot change when resuming (the run has {meta['train']['batch_size']})")
+    saved_train = meta["train"]
+    _refuse_fixed_training_options(options, saved_train)
+    # --max-steps and --epochs are totals; --max-time is this invocation's budget. A stop rule the
+    # saved run had is not carried over: given neither, a resumed run trains on to its --epochs.
+    base = {**saved_train, "threads": threads, "max_steps": None, "max_time": None}
+    train_config = _train_config(options, base)
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       resume=snap, extra_meta={"corpus": saved_corpus}, group=group)
+    trainer.changes = _changes(options, saved_train, train_config)
+    if options.lr is not None:
+        trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
     return TrainingSession(trainer, level)
+
+
+# Saved with the run and continued exactly (the optimizer's moments, the random streams, the
+# streams' layout): a different value cannot take effect, so it is refused rather than ignored.
+FIXED_WHEN_RESUMING = {
+    "batch_size": "the data streams are laid out for it",
+    "optimizer": "its saved moments belong to that optimizer; start a new run (or --force) to change it",
+    "seed": "the random state continues from the checkpoint",
+}
+
+
+def _refuse_fixed_training_options(options: TrainOptions, saved: dict) -> None:
+    for name, why in FIXED_WHEN_RESUMING.items():
+        given = getattr(options, name)
+        if given is not None and given != saved.get(name):
+            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run has "
+                              f"{saved.get(name)!r} ({why})")
+
+
+def _changes(options: TrainOptions, saved: dict, config: TrainConfig) -> list[str]:
+    """'--lr 0.002 -> 0.5' for every training option given that differs from the saved run's."""
+    changes = []
+    for name in options.given(TRAIN_OPTIONS):
+        if name in ("threads", "max_steps", "max_time"):
+            continue  # how fast, or where this invocation stops: not a change to the run's settings
+        old, new = saved.get(name), getattr(config, name)
+        if old != new:
+            shown = "none" if old is None else f"{old:g}" if isinstance(old, float) else str(old)
+            changes.append(f"--{name.replace('_', '-')} {shown} -> {f'{new:g}' if isinstance(new, float) else new}")
+    return changes
 
 
 def _saved_corpus_path(saved: dict) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -24,6 +25,11 @@ BOM = codecs.BOM_UTF8
 # Encodings in which every byte below 0x80 is that ASCII character and nothing else: a pure-ASCII
 # chunk needs no decoding (its bytes are its code points), and a NUL byte is a NUL character.
 ASCII_FAST = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252", "iso8859-15"})
+
+
+class TextNote(UserWarning):
+    """Something about a text that is worth a one-line note but not a refusal (the command line
+    prints it as ``note: ...``)."""
 
 
 def check_encoding(encoding: str) -> codecs.CodecInfo:
@@ -104,9 +110,16 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
                 try:
                     text = decoder.decode(raw, final)
                 except UnicodeDecodeError as error:
-                    at = offset - pending + error.start
-                    line = lines + 1 + raw[: max(0, at - offset)].count(b"\n")
-                    raise _decode_error(path, encoding, name, error, at, line, stream is None) from None
+                    if not (final and utf8 and error.reason == "unexpected end of data"):
+                        at = offset - pending + error.start
+                        line = lines + 1 + raw[: max(0, at - offset)].count(b"\n")
+                        raise _decode_error(path, encoding, name, error, at, line, stream is None) from None
+                    # Only the very end is unfinished: the file was cut inside a character
+                    # (`head -c`). Drop those bytes and say so; anything else invalid is refused.
+                    text = ""
+                    warnings.warn(TextNote(f"{path}: its last {pending} byte(s), from offset {offset - pending} (line "
+                                           f"{lines + 1}), are an incomplete UTF-8 character (the file was cut "
+                                           "short); they were dropped"), stacklevel=2)
                 if offset == 0 and not utf8 and text.startswith("\ufeff"):
                     text = text[1:]  # a BOM that a non-UTF-8 codec leaves in
                 has_text = has_text or (bool(text) and not text.isspace())

@@ -1,0 +1,83 @@
+"""`charlm train --resume` does what the user says: an option given wins (and the summary says what
+changed), stop rules are totals or this invocation's budget, and what cannot change is refused by
+name. In-process runs of the real command on a small corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from charlm.lm.saved_model import load_model
+from cli_helpers import TINY, run_cli
+from texts import write_text
+
+# 3,000 characters in 8 streams of 32-token windows: 12 windows an epoch.
+SMALL = [*TINY, "--epochs", 2, "--threads", 1, "--quiet"]
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    return write_text(tmp_path, 3_000)
+
+
+def progress(run):
+    return load_model(run / "last.npz").meta["progress"]
+
+
+def test_a_run_stopped_by_max_steps_resumed_alone_trains_on_to_its_epochs(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 5).code == 0
+    assert progress(run)["step"] == 5
+    resumed = run_cli(None, "train", corpus, "--out", run, "--resume", "--quiet")
+    assert resumed.code == 0, resumed.err
+    assert "(completed)" in resumed.out
+    whole = tmp_path / "whole"
+    assert run_cli(None, "train", corpus, "--out", whole, *SMALL).code == 0
+    # Both epochs done, as by an uninterrupted run; not stopped again at step 5.
+    assert progress(run)["step"] == progress(whole)["step"] > 5 and progress(run)["epoch"] == 3
+
+
+def test_max_steps_on_resume_is_a_total(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 5).code == 0
+    assert run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 8, "--quiet").code == 0
+    assert progress(run)["step"] == 8
+
+
+def test_a_learning_rate_given_on_resume_is_used_and_reported(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 3).code == 0
+    resumed = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 6, "--lr", 0.5, "--quiet")
+    assert resumed.code == 0, resumed.err
+    assert "--lr 0.01 -> 0.5" in resumed.out
+    snap = load_model(run / "last.npz")
+    assert snap.meta["progress"]["lr"] == 0.5 and snap.meta["train"]["lr"] == 0.5
+    # Nothing given: nothing reported as changed.
+    again = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 7, "--quiet")
+    assert again.code == 0 and "resumed with" not in again.out
+    assert load_model(run / "last.npz").meta["progress"]["lr"] == 0.5
+
+
+@pytest.mark.parametrize("option, value, saved", [("--optimizer", "sgd", "adam"), ("--seed", 7, "0"),
+                                                  ("--batch-size", 4, "8")])
+def test_what_cannot_change_under_a_resumed_run_is_refused_by_name(tmp_path, corpus, option, value, saved):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 3).code == 0
+    before = (run / "last.npz").read_bytes()
+    refused = run_cli(None, "train", corpus, "--out", run, "--resume", option, value)
+    assert refused.code == 2
+    line = refused.err.strip()
+    assert "\n" not in line and f"{option} cannot change when resuming" in line and saved in line, line
+    assert (run / "last.npz").read_bytes() == before
+
+
+def test_max_time_is_the_budget_of_each_invocation(tmp_path):
+    corpus = write_text(tmp_path, 40_000)
+    run = tmp_path / "run"
+    common = [*TINY, "--epochs", 1000, "--threads", 1, "--quiet"]
+    assert run_cli(None, "train", corpus, "--out", run, *common, "--max-time", "1s").code == 0
+    first = progress(run)
+    assert run_cli(None, "train", corpus, "--out", run, "--resume", "--max-time", "1s", "--quiet").code == 0
+    second = progress(run)
+    # A second second of training, not one more window past the first run's clock.
+    assert second["elapsed_s"] - first["elapsed_s"] >= 1.0
+    assert second["step"] > first["step"] + 1
