@@ -170,3 +170,52 @@ def test_a_run_without_validation_resumes(tmp_path, capsys):
     again = run_cli(capsys, "train", "--out", run, "--resume", "--max-steps", 6, "--quiet")
     assert again.code == 0, again.err
     assert again.out.startswith("6 steps")
+
+
+def test_info_of_a_finished_run_names_the_last_epoch_not_the_next(tmp_path, capsys):
+    corpus = write_text(tmp_path, 3_000)
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", corpus, "--out", run, *TINY, "--epochs", 2, "--quiet").code == 0
+    report = run_cli(capsys, "info", run, "--json")
+    assert report.code == 0 and json.loads(report.out)["epoch"] == 2
+    assert "epoch 2" in run_cli(capsys, "info", run).out
+
+
+def test_a_setting_that_is_no_option_is_named_in_words():
+    from charlm.errors import ConfigError
+    from charlm.lm.config import ModelConfig, TrainConfig
+
+    with pytest.raises(ConfigError, match="^the vocabulary size must be a positive integer"):
+        ModelConfig(vocab_size=0)
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(log_every=0)
+    assert "--log-every" not in str(info.value)
+
+
+def test_shell_completion_is_offered(capsys):
+    result = run_cli(capsys, "--help")
+    assert result.code == 0 and "--install-completion" in result.out
+
+
+def test_divergence_before_any_checkpoint_names_none(tmp_path):
+    """The message points at the last good checkpoint only when there is one."""
+    import numpy as np
+
+    from charlm.errors import TrainingError
+    from charlm.lm.config import ModelConfig, TrainConfig
+    from charlm.lm.model import LanguageModel
+    from charlm.lm.trainer import Trainer
+    from charlm.store.runfolder import RunFolder
+    from charlm.text.vocab import Vocab
+
+    vocab = Vocab.build_char("abcd")
+    model = LanguageModel(ModelConfig(vocab_size=4, hidden_size=8, layers=1))
+    model.params["decoder.bias"][:] = np.nan  # every loss is NaN from the first step
+    model.refresh()
+    run = RunFolder(tmp_path / "run")
+    run.create(resume=False, force=False)
+    tokens = np.tile(np.arange(4, dtype=np.uint8), 400)
+    trainer = Trainer(model, vocab, TrainConfig(seq_len=8, batch_size=4, checkpoint_seconds=1e9), run, tokens)
+    with pytest.raises(TrainingError) as info:
+        trainer.fit()
+    assert "No checkpoint had been saved yet" in str(info.value) and "last.npz" not in str(info.value)

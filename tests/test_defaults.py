@@ -51,7 +51,7 @@ def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help)
     model_values, train, data = new_run_settings(TrainOptions())
     model = ModelConfig(vocab_size=1, **model_values)
     used = {**vars(model), **vars(train), **vars(data)}
-    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac"}  # checked below
+    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac", "lr"}  # checked below
     checked = 0
     for option, shown in train_help.items():
         name = option[2:].replace("-", "_")
@@ -61,7 +61,7 @@ def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help)
         checked += 1
     # Every default the page shows was checked, here or below; and the page shows the usual ones.
     assert checked + len(computed) == len(train_help), sorted(train_help)
-    assert {"--epochs", "--lr", "--hidden-size", "--seq-len", "--batch-size", "--clip-norm"} <= set(train_help)
+    assert {"--epochs", "--hidden-size", "--seq-len", "--batch-size", "--clip-norm"} <= set(train_help)
 
 
 def test_the_computed_defaults_are_what_their_help_says(train_help):
@@ -74,6 +74,8 @@ def test_the_computed_defaults_are_what_their_help_says(train_help):
     for cell in ("lstm", "lstm-peephole", "lstm-coupled"):
         assert new_run_settings(TrainOptions(cell=cell))[0]["forget_bias"] == 1.0
     assert new_run_settings(TrainOptions(cell="gru"))[0]["forget_bias"] is None
+    assert train_help["--lr"] == "0.002 for adam and rmsprop, 1 for sgd"
+    assert [new_run_settings(TrainOptions(optimizer=name))[1].lr for name in ("adam", "rmsprop", "sgd")] == [0.002, 0.002, 1.0]
     assert train_help["--threads"] == "all cores"
     assert new_run_settings(TrainOptions())[1].threads is None  # None: every core (threads.py)
     assert train_help["--init-scale"] == "PyTorch's initialisation"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..lm.config import OPTIMIZER_NAMES, StrictSettings, setting
+from ..lm.config import OPTIMIZER_NAMES, StrictSettings, option_name, setting
 from ..errors import ConfigError
 from ..core.cells import CELLS, LSTMS
 
@@ -51,7 +51,7 @@ class ClassifierConfig(StrictSettings):
         for name in ("vocab_size", "num_classes", "embed_size", "hidden_size", "layers", "proj_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
         if self.num_classes < 2:
             raise ConfigError(f"a classifier needs at least two classes, the training data has {self.num_classes}")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):

@@ -15,7 +15,6 @@ from .classify import app as classify_app
 from .errors import run_app
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Train recurrent language models on a text file, sample from them and measure them.",
 )

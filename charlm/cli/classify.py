@@ -26,7 +26,6 @@ a folder of one file per class, one text per line, the label given by the name:
 *.pos / *.neg (MR's rt-polarity.pos and .neg) or <label>.txt."""
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Train bidirectional Text-RNN and RCNN text classifiers on label<TAB>text data, then predict "
          "labels and measure accuracy.",

@@ -33,6 +33,12 @@ def info(
                 out.print(renderable)
 
 
+def _epoch_reached(progress: dict, train: dict) -> int | None:
+    """The epoch the run is in, or ended in: a run that finished its E epochs says E, not E + 1."""
+    epoch, epochs = progress.get("epoch"), train.get("epochs")
+    return epoch if epoch is None or epochs is None else min(epoch, epochs)
+
+
 def checkpoint_report(model: Path | None) -> dict:
     from ..lm.saved_model import load_model  # here: `charlm info --help` must not load Numba
 
@@ -48,7 +54,8 @@ def checkpoint_report(model: Path | None) -> dict:
         "vocab_size": len(snap.vocab),
         "parameters": snap.model.store.size,
         "steps": progress.get("step"),
-        "epoch": progress.get("epoch"),
+        # progress.epoch is the epoch to start next: after the last one, that is one past it
+        "epoch": _epoch_reached(progress, meta.get("train") or {}),
         "tokens_trained": progress.get("tokens"),
         "elapsed_s": progress.get("elapsed_s"),
         "best_val_loss": progress.get("best_val_loss"),

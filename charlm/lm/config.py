@@ -9,8 +9,11 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from ..errors import ConfigError
 from ..core.cells import CELLS, LSTMS
 
-# The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba).
+# The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba), and
+# the learning rate each starts from when none is given: Adam's and RMSprop's 2e-3 suit character
+# models (Karpathy's char-rnn); plain SGD needs a rate near 1 (Zaremba et al. 2014 start at 1).
 OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
+DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0, "rmsprop": 2e-3}
 
 
 class StrictSettings:
@@ -53,6 +56,15 @@ def _shown(value) -> str | None:
     return str(value)
 
 
+# Settings that are no command-line option: an error names them in words, never as an option.
+NOT_OPTIONS = {"vocab_size": "the vocabulary size", "num_classes": "the number of classes"}
+
+
+def option_name(field_name: str) -> str:
+    """``--hidden-size`` for a field that is an option; words for one that is not."""
+    return NOT_OPTIONS.get(field_name) or f"--{field_name.replace('_', '-')}"
+
+
 def default_forget_bias(cell: str) -> float | None:
     """The forget-gate bias a new model starts with: 1 for the LSTMs (Jozefowicz et al. 2015),
     none for cells without a forget gate."""
@@ -91,7 +103,7 @@ class ModelConfig(StrictSettings):
         for name in ("vocab_size", "hidden_size", "layers", "embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embed_size != self.hidden_size:
@@ -117,7 +129,8 @@ class TrainConfig:
     # seconds: stop after the first window that ends past this much training
     max_time: float | None = setting(None, "Stop after this much training time, e.g. 90s, 30m, 2h (validation included).")
     optimizer: str = setting("adam", "Update rule.")
-    lr: float = setting(2e-3, "Learning rate.")
+    # None: the optimizer's own default (DEFAULT_LR)
+    lr: float | None = setting(None, "Learning rate.", shown="0.002 for adam and rmsprop, 1 for sgd")
     # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
     # decay_start on, each epoch runs at lr * lr_decay ** (epoch - decay_start + 1). Without it, a
     # plateau rule: multiply the rate by lr_decay whenever a validation fails to improve.
@@ -137,6 +150,8 @@ class TrainConfig:
     log_every: int = 20  # steps between progress lines in metrics.jsonl
 
     def __post_init__(self):
+        if self.lr is None and self.optimizer in DEFAULT_LR:
+            self.lr = DEFAULT_LR[self.optimizer]
         self.validate()
 
     def validate(self) -> None:
@@ -146,6 +161,8 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
         positive_int("--seq-len", self.seq_len)
         positive_int("--batch-size", self.batch_size)
         positive_int("--epochs", self.epochs)
@@ -153,7 +170,7 @@ class TrainConfig:
         positive_int("--decay-start", self.decay_start, allow_none=True)
         positive_int("--patience", self.patience, allow_none=True)
         positive_int("--threads", self.threads, allow_none=True)
-        positive_int("--log-every", self.log_every)
+        positive_int("the metrics log interval (log_every)", self.log_every)
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ConfigError(f"--eval-every must be 0 (every epoch) or a positive integer, got {self.eval_every!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -165,8 +182,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number, got {value}")
         if self.bptt not in ("truncated", "full"):
             raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
-        if self.optimizer not in OPTIMIZER_NAMES:
-            raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
             raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):

@@ -175,8 +175,8 @@ class Sampler:
         if not (temperature > 0 and math.isfinite(temperature)):
             raise ConfigError(f"--temperature must be a positive finite number, got {temperature}")
         top_k = _check_int("--top-k", top_k, 0)
-        if top_k > V:
-            raise ConfigError(f"--top-k must be at most the vocabulary size {V} (0: no limit), got {top_k}")
+        if top_k >= V:
+            top_k = 0  # k at or above the vocabulary size keeps every token, as 0 does
         if not (0 < top_p <= 1):
             raise ConfigError(f"--top-p must be in (0, 1] (1: no limit), got {top_p}")
         if seed is not None:

@@ -223,7 +223,8 @@ class Trainer:
             raise TrainingError(
                 f"training diverged: the {what} was not finite at step {p.step} and the "
                 f"{MAX_BAD_STEPS - 1} steps before; lower --lr (now {p.lr:g}) or set a smaller --clip-norm. "
-                f"The last good checkpoint is {self.run.last}"
+                + (f"The last good checkpoint is {self.run.last}" if self.run.last.exists()
+                   else "No checkpoint had been saved yet")
             )
 
     def _after_step(self) -> str | None:
