@@ -219,3 +219,22 @@ def test_divergence_before_any_checkpoint_names_none(tmp_path):
     with pytest.raises(TrainingError) as info:
         trainer.fit()
     assert "No checkpoint had been saved yet" in str(info.value) and "last.npz" not in str(info.value)
+
+
+def test_eval_of_the_validation_text_prints_the_best_validation_loss(tmp_path, capsys):
+    """Training's best validation loss, `charlm info`'s and `charlm eval RUN valid.txt`'s are one
+    figure: eval reads the text in the streams and windows the model was validated with."""
+    text = write_text(tmp_path, 12_000).read_text()
+    (tmp_path / "train.txt").write_text(text[:10_000])
+    (tmp_path / "valid.txt").write_text(text[10_000:])
+    run = tmp_path / "run"
+    trained = run_cli(capsys, "train", tmp_path / "train.txt", "--val", tmp_path / "valid.txt", "--out", run,
+                      *TINY, "--batch-size", 7, "--seq-len", 20, "--epochs", 1, "--quiet")
+    assert trained.code == 0, trained.err
+    best = json.loads(run_cli(capsys, "info", run, "--json").out)["best_val_loss"]
+    report = json.loads(run_cli(capsys, "eval", run, tmp_path / "valid.txt", "--json").out)
+    assert (report["batch_size"], report["seq_len"]) == (7, 20)
+    assert report["loss"] == pytest.approx(best, rel=1e-6)
+    # Other streams are another measurement: the old default of 10 streams gives another figure.
+    other = json.loads(run_cli(capsys, "eval", run, tmp_path / "valid.txt", "--batch-size", 10, "--json").out)
+    assert other["loss"] != pytest.approx(best, rel=1e-6)

@@ -210,3 +210,25 @@ def test_the_validation_when_a_run_stops_does_not_steer_the_resumed_run(corpus, 
     assert resumed.progress.schedule_best == 2.0
     resumed.fit()
     assert resumed.progress.lr == 5e-3 and resumed.progress.best_val_loss == 1.9
+
+
+def test_after_a_skipped_step_the_next_window_starts_from_a_zero_state(corpus, tmp_path, monkeypatch):
+    """The skipped window is passed over (the cursor moves on), so the state carried into the next
+    one is reset, not the stale state from before the skipped window."""
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=6)
+    real_step = trainer.model.train_step
+    states_in = []
+
+    def poisoned(x, y, state, rng=None):
+        states_in.append([tuple(part.copy() for part in layer) for layer in state])
+        loss, new_state = real_step(x, y, state, rng)
+        return (float("nan") if len(states_in) == 3 else loss), new_state
+
+    monkeypatch.setattr(trainer.model, "train_step", poisoned)
+    trainer.fit()
+    assert trainer.progress.skipped_steps == 1
+    def zero(state):
+        return all(not part.any() for layer in state for part in layer)
+    assert zero(states_in[0]) and not zero(states_in[2])  # carried as usual up to the bad window
+    assert zero(states_in[3])  # the window after it starts cold
+    assert not zero(states_in[4])

@@ -20,8 +20,8 @@ out = Console(highlight=False)
 def eval_command(
     model: Annotated[Path, typer.Argument(help="Run folder or checkpoint file.", show_default=False)],
     file: Annotated[Path, typer.Argument(help="Text file to measure the model on.", show_default=False)],
-    batch_size: Annotated[int, typer.Option(help="Parallel streams.")] = 10,
-    seq_len: Annotated[int, typer.Option(help="Window length.")] = 100,
+    batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams. \\[default: the model's training batch size, so the figure equals its validation loss on the same text]")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="Window length. \\[default: the model's training window]")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
@@ -30,7 +30,7 @@ def eval_command(
     from ..lm.evaluate import evaluate_file
 
     with user_errors():
-        if batch_size < 1 or seq_len < 1:
+        if (batch_size is not None and batch_size < 1) or (seq_len is not None and seq_len < 1):
             raise ConfigError("--batch-size and --seq-len must be positive integers")
         report = evaluate_file(model, file, batch_size=batch_size, seq_len=seq_len, encoding=encoding, threads=threads)
         if as_json:

@@ -67,10 +67,16 @@ def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100
     return Evaluation(tokens=n, loss_sum=float(total))
 
 
-def evaluate_file(model: Path | None, file: Path, *, batch_size: int, seq_len: int, encoding: str, threads: int | None) -> dict:
+# For a checkpoint that does not say how it was trained (save_model without training metadata).
+EVAL_BATCH_SIZE, EVAL_SEQ_LEN = 10, 100
+
+
+def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = None, seq_len: int | None = None,
+                  encoding: str = "utf-8", threads: int | None = None) -> dict:
     """``charlm eval MODEL FILE``: encode FILE with the model's vocabulary, run forward only with
     the state carried across windows, and report loss, perplexity and bits per token and per
-    character."""
+    character. By default in the streams and windows the model was validated with during training,
+    so the figure is its validation loss on the same text."""
     from ..core.threads import set_threads
     from ..store.runfolder import resolve_checkpoint
     from . import corpus as data
@@ -84,6 +90,9 @@ def evaluate_file(model: Path | None, file: Path, *, batch_size: int, seq_len: i
     # Characters the model never saw are named and refused; unknown words become <unk>, counted.
     encoded = data.encode_file(file, vocab, encoding=encoding, unknown="unk" if word_level else "error")
     tokens = encoded.tokens
+    trained = snap.meta.get("train") or {}
+    batch_size = batch_size or trained.get("batch_size") or EVAL_BATCH_SIZE
+    seq_len = seq_len or trained.get("seq_len") or EVAL_SEQ_LEN
     result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len)
     characters = int(data.count_codepoints(file, encoding).sum()) if word_level else result.tokens
     report = {
@@ -98,6 +107,8 @@ def evaluate_file(model: Path | None, file: Path, *, batch_size: int, seq_len: i
         # For word models: the same total information spread over the characters of the text, so
         # word and character models can be compared.
         "bits_per_character": result.loss_sum / math.log(2) / max(characters, 1),
+        "batch_size": batch_size,
+        "seq_len": seq_len,
     }
     if word_level:
         report["oov_rate"] = encoded.unknown / max(len(tokens), 1)

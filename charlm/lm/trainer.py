@@ -194,7 +194,11 @@ class Trainer:
         self._measure_rate(tokens)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._bad_step(loss, norm)
-            return  # no update, and the finite state from before this window is kept
+            # No update. The data cursor moves past the window, so the state from before it no
+            # longer belongs to the text that comes next, and the state after it is not finite:
+            # the next window starts cold, as a new epoch does.
+            self.state = model.initial_state(self.local_batch)
+            return
         self._bad_in_a_row = 0
         self.optimizer.step()
         model.refresh()
