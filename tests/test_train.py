@@ -232,3 +232,18 @@ def test_after_a_skipped_step_the_next_window_starts_from_a_zero_state(corpus, t
     assert zero(states_in[0]) and not zero(states_in[2])  # carried as usual up to the bad window
     assert zero(states_in[3])  # the window after it starts cold
     assert not zero(states_in[4])
+
+
+@pytest.mark.parametrize("patience, floor, expected", [
+    (1, 0.0, [1.0, 0.5, 0.25, 0.125, 0.0625]),   # today's rule: every non-improving validation
+    (2, 0.0, [1.0, 1.0, 0.5, 0.5, 0.25]),        # every second one in a row
+    (1, 0.2, [1.0, 0.5, 0.25, 0.2, 0.2]),        # never below the floor
+])
+def test_the_plateau_rule_has_a_patience_and_a_floor(corpus, tmp_path, patience, floor, expected):
+    trainer = make_trainer(corpus, tmp_path / "run", lr=1.0, lr_decay=0.5, decay_patience=patience, min_lr=floor)
+    trainer._schedule(1.0)  # the first validation sets the mark
+    rates = []
+    for _ in range(5):
+        rates.append(trainer.progress.lr)
+        trainer._schedule(2.0)  # never improving
+    assert rates == expected

@@ -136,6 +136,10 @@ class TrainConfig:
     # plateau rule: multiply the rate by lr_decay whenever a validation fails to improve.
     lr_decay: float = setting(0.5, "Multiply the learning rate by this when validation stops improving (or each epoch from --decay-start).")
     decay_start: int | None = setting(None, "Decay the learning rate every epoch from this one on, instead of on plateaus.")
+    # The plateau rule's patience and floor. The defaults (every non-improving validation, no
+    # floor) are the rule of the published runs in docs/results.md, which they reproduce.
+    decay_patience: int = setting(1, "Plateau rule: lower the rate after this many validations in a row without improvement.")
+    min_lr: float = setting(0.0, "Plateau rule: never lower the rate below this; 0: no floor.")
     # global L2 norm bound on the gradient (None: off)
     clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")
     # per-entry bound, applied before the norm clip (None: off)
@@ -169,6 +173,9 @@ class TrainConfig:
         positive_int("--max-steps", self.max_steps, allow_none=True)
         positive_int("--decay-start", self.decay_start, allow_none=True)
         positive_int("--patience", self.patience, allow_none=True)
+        positive_int("--decay-patience", self.decay_patience)
+        if not (self.min_lr >= 0 and math.isfinite(self.min_lr)):
+            raise ConfigError(f"--min-lr must be 0 (no floor) or a positive number, got {self.min_lr}")
         positive_int("--threads", self.threads, allow_none=True)
         positive_int("the metrics log interval (log_every)", self.log_every)
         if not isinstance(self.eval_every, int) or self.eval_every < 0:

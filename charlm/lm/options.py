@@ -36,6 +36,8 @@ class TrainOptions:
     lr: float | None = None
     lr_decay: float | None = None
     decay_start: int | None = None
+    decay_patience: int | None = None
+    min_lr: float | None = None
     clip_norm: float | None = None  # 0: off
     clip_value: float | None = None
     eval_every: int | None = None

@@ -295,10 +295,12 @@ class Trainer:
             p.schedule_best, p.bad_validations = loss, 0
             return
         p.bad_validations += 1
-        if cfg.decay_start is None and cfg.lr_decay < 1:
-            p.lr *= cfg.lr_decay
+        plateau = p.bad_validations % cfg.decay_patience == 0
+        if cfg.decay_start is None and cfg.lr_decay < 1 and plateau and p.lr > cfg.min_lr:
+            p.lr = max(p.lr * cfg.lr_decay, cfg.min_lr)
             self.optimizer.lr = p.lr
-            self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}")
+            floor = " (the --min-lr floor)" if p.lr == cfg.min_lr else ""
+            self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}{floor}")
         if cfg.patience and p.bad_validations >= cfg.patience:
             self._early_stop = True
             self.sink.message(f"no improvement in {p.bad_validations} validations: stopping early")
