@@ -81,3 +81,25 @@ def test_max_time_is_the_budget_of_each_invocation(tmp_path):
     # A second second of training, not one more window past the first run's clock.
     assert second["elapsed_s"] - first["elapsed_s"] >= 1.0
     assert second["step"] > first["step"] + 1
+
+
+def test_a_resumed_run_refuses_data_other_than_the_data_it_stopped_on(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 3).code == 0
+    before = (run / "last.npz").read_bytes()
+    text = corpus.read_text()
+    # The same characters, two of them swapped: the same size, other content.
+    i = text.index(" ")
+    j = next(k for k in range(i + 1, len(text)) if text[k] not in (" ", text[i]))
+    swapped = list(text)
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    corpus.write_text("".join(swapped))
+    refused = run_cli(None, "train", corpus, "--out", run, "--resume")
+    assert refused.code == 2 and "the training text is not the one the run stopped on" in refused.err, refused.err
+    assert "other content" in refused.err
+    corpus.write_text(text)
+    other_split = run_cli(None, "train", corpus, "--out", run, "--resume", "--val-frac", 0.2)
+    assert other_split.code == 2 and "is not the one the run stopped on" in other_split.err
+    assert (run / "last.npz").read_bytes() == before
+    # The same data again: it resumes.
+    assert run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 4, "--quiet").code == 0

@@ -13,6 +13,7 @@ Every problem with the input is a one-line :class:`DataError` that the CLI print
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,3 +292,14 @@ def _load_word(files, encoding, chunk_bytes, val_frac, min_freq, max_vocab):
             encoded = encode_file(files[split], vocab, encoding=encoding, unknown="unk", chunk_bytes=chunk_bytes)
             splits[split], unknown[split] = encoded.tokens, encoded.unknown
     return vocab, splits, unknown
+
+
+def fingerprint(corpus: Corpus) -> dict:
+    """What a resumed run checks its data against: the size and a SHA-256 of the training and
+    validation token arrays (so a changed text, --val, --val-frac or --encoding is caught)."""
+    def one(tokens):
+        if tokens is None:
+            return None
+        return {"tokens": int(tokens.size), "sha256": hashlib.sha256(np.ascontiguousarray(tokens).data).hexdigest()}
+
+    return {"train": one(corpus.train), "val": one(corpus.val)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
@@ -20,45 +20,13 @@ from .config import TrainConfig
 from .batching import batchify, windows
 from .distributed import Single, concat_states
 from ..errors import TrainingError
-from .evaluate import Evaluation, evaluate
+from .evaluate import evaluate
 from .model import LanguageModel
 from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ..store.runfolder import RunFolder
 from .saved_model import Snapshot, save_model
+from .training_state import Progress, Sink  # noqa: F401 (Sink is the display's base class)
 
-
-
-@dataclass
-class Progress:
-    """Where training stands. Saved in checkpoints (all of it is JSON)."""
-
-    step: int = 0  # windows trained (skipped ones included)
-    epoch: int = 1
-    position: int = 0  # next window's start along the streams
-    tokens: int = 0  # tokens trained on
-    elapsed_s: float = 0.0
-    lr: float = 0.0
-    best_val_loss: float | None = None  # of every validation: what best.npz holds
-    best_step: int | None = None
-    # The plateau rule and --patience look only at scheduled validations (--eval-every, epoch
-    # ends): the extra one when a run stops must not steer a resumed run off the course an
-    # uninterrupted one would take.
-    schedule_best: float | None = None
-    bad_validations: int = 0  # scheduled validations in a row without improvement
-    skipped_steps: int = 0
-    log_loss_sum: float = 0.0  # losses since the last metrics row
-    log_steps: int = 0
-    smooth_loss: float | None = None  # for display
-
-
-class Sink:
-    """What the loop tells its observer. The CLI overrides these; the default ignores them."""
-
-    def started(self, trainer: "Trainer") -> None: ...
-    def step(self, trainer: "Trainer", loss: float) -> None: ...
-    def validated(self, trainer: "Trainer", result: Evaluation, improved: bool) -> None: ...
-    def message(self, text: str) -> None: ...
-    def finished(self, trainer: "Trainer", summary: dict) -> None: ...
 
 
 class Trainer:

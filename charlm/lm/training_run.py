@@ -117,7 +117,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     corpus_meta = {
         "path": str(corpus_path.resolve()), "level": level, "val": _str(options.val), "test": _str(options.test),
         "val_frac": val_frac, "min_freq": data_config.min_freq, "max_vocab": data_config.max_vocab,
-        "encoding": data_config.encoding, "bundled": options.corpus is None,
+        "encoding": data_config.encoding, "bundled": options.corpus is None, "fingerprint": data.fingerprint(corpus),
     }
     trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       extra_meta={"corpus": corpus_meta}, group=group)
@@ -159,6 +159,7 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
         encoding=options.encoding or saved_corpus.get("encoding", DataConfig.encoding),
         vocab=snap.vocab,
     )
+    _check_same_data(saved_corpus.get("fingerprint"), data.fingerprint(corpus))
     saved_train = meta["train"]
     _refuse_fixed_training_options(options, saved_train)
     # --max-steps and --epochs are totals; --max-time is this invocation's budget. A stop rule the
@@ -181,6 +182,25 @@ FIXED_WHEN_RESUMING = {
     "optimizer": "its saved moments belong to that optimizer; start a new run (or --force) to change it",
     "seed": "the random state continues from the checkpoint",
 }
+
+
+def _check_same_data(saved: dict | None, now: dict) -> None:
+    """A resumed run continues a data cursor and a carried state that belong to its text: other
+    data is refused (checkpoints from before fingerprints were saved are taken on trust)."""
+    if saved is None:
+        return
+    for split, what in (("train", "the training text"), ("val", "the validation text")):
+        old, new = saved.get(split), now.get(split)
+        if old == new:
+            continue
+        if old is None or new is None:
+            then, here = ("none", f"{new['tokens']:,} tokens") if old is None else (f"{old['tokens']:,} tokens", "none")
+        elif old["tokens"] != new["tokens"]:
+            then, here = f"{old['tokens']:,} tokens", f"{new['tokens']:,}"
+        else:
+            then, here = f"{old['tokens']:,} tokens", "as many, with other content"
+        raise ConfigError(f"{what} is not the one the run stopped on ({then} then, {here} now): resume with the same "
+                          "CORPUS, --val, --val-frac and --encoding, or start a new run (--force or another --out)")
 
 
 def _refuse_fixed_training_options(options: TrainOptions, saved: dict) -> None:

@@ -1,0 +1,44 @@
+"""Where a training run stands (:class:`Progress`, saved whole in every checkpoint) and what the
+loop tells its observer (:class:`Sink`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
+    from .trainer import Trainer
+
+
+@dataclass
+class Progress:
+    """Where training stands. Saved in checkpoints (all of it is JSON)."""
+
+    step: int = 0  # windows trained (skipped ones included)
+    epoch: int = 1
+    position: int = 0  # next window's start along the streams
+    tokens: int = 0  # tokens trained on
+    elapsed_s: float = 0.0
+    lr: float = 0.0
+    best_val_loss: float | None = None  # of every validation: what best.npz holds
+    best_step: int | None = None
+    # The plateau rule and --patience look only at scheduled validations (--eval-every, epoch
+    # ends): the extra one when a run stops must not steer a resumed run off the course an
+    # uninterrupted one would take.
+    schedule_best: float | None = None
+    bad_validations: int = 0  # scheduled validations in a row without improvement
+    skipped_steps: int = 0
+    log_loss_sum: float = 0.0  # losses since the last metrics row
+    log_steps: int = 0
+    smooth_loss: float | None = None  # for display
+
+
+class Sink:
+    """What the loop tells its observer. The CLI overrides these; the default ignores them."""
+
+    def started(self, trainer: "Trainer") -> None: ...
+    def step(self, trainer: "Trainer", loss: float) -> None: ...
+    def validated(self, trainer: "Trainer", result: Evaluation, improved: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+    def finished(self, trainer: "Trainer", summary: dict) -> None: ...
