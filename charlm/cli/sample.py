@@ -120,6 +120,10 @@ def run(
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
     vocab = snap.vocab
+    cell, dtype = snap.model.config.cell, snap.model.dtype
+    if not is_compiled("sample", cell, dtype):
+        # Before anything that compiles: priming runs the sampling kernel too.
+        err.print("Compiling sampling kernels (first run only)...", markup=False)
     sampler = Sampler(
         snap.model, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed,
         start_token=start_token(vocab),
@@ -128,9 +132,6 @@ def run(
     if prime is not None:
         sampler.prime(encode_prime(vocab, prime, err))
         head = prime
-    cell, dtype = snap.model.config.cell, snap.model.dtype
-    if not is_compiled("sample", cell, dtype):
-        err.print("Compiling sampling kernels (first run only)...", markup=False)
 
     # A prime that ends mid-line is continued after a space at word level ("the cat" + "sat").
     line_start = prime is None or prime[-1:].isspace()
