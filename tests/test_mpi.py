@@ -207,3 +207,58 @@ def test_under_a_launcher_without_mpi4py_the_error_says_what_to_install(tmp_path
     assert "mpi4py is not installed: pip install 'charlm[mpi]'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+AGREEMENT_PROBE = """
+import json, sys
+from pathlib import Path
+from charlm.lm import evaluate as evaluation
+from charlm.lm import trainer as training
+from charlm.lm.distributed import current_group
+
+group = current_group()
+OUT = Path(sys.argv[1])
+real, calls = evaluation.evaluate, []
+
+def skewed(model, tokens, *args, **kwargs):
+    # Rank 1's figures drift upward with every validation (as if its arithmetic differed): on its
+    # own it would never see an improvement while rank 0 does.
+    result = real(model, tokens, *args, **kwargs)
+    calls.append(1)
+    if group.rank == 1:
+        result = evaluation.Evaluation(result.tokens, result.loss_sum * (1 + 0.05 * len(calls)))
+    return result
+
+training.evaluate = skewed
+fit = training.Trainer.fit
+
+def recorded(self):
+    summary = fit(self)
+    p = self.progress
+    (OUT / f"rank{group.rank}.json").write_text(json.dumps(
+        {"lr": p.lr, "best": p.best_val_loss, "best_step": p.best_step, "validations": self.validations}))
+    return summary
+
+training.Trainer.fit = recorded
+from charlm.cli import main
+sys.argv = ["charlm", "train", sys.argv[2], "--out", sys.argv[1], *sys.argv[3:]]
+main()
+"""
+
+
+@needs_mpi
+def test_ranks_whose_own_validation_figures_differ_still_take_the_same_decisions(tmp_path, corpus):
+    """Validation is one figure for all ranks (each scores a share of the streams, one allreduce):
+    decisions (best.npz, the plateau rule) cannot split the ranks, whose collective save would
+    otherwise wait forever."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(AGREEMENT_PROBE)
+    out = tmp_path / "run"
+    command = [MPIEXEC, "-launcher", "fork", "-hosts", "localhost", "-n", "2", sys.executable, "-m", "mpi4py",
+               str(probe), str(out), str(corpus), *map(str, MODEL), "--eval-every", "3", "--max-steps", "15"]
+    result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=180)
+    assert result.returncode == 0, result.stderr
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert len(ranks[0]["validations"]) >= 5
+    assert load_model(out / "best.npz").meta["progress"]["step"] == ranks[0]["best_step"]

@@ -50,6 +50,9 @@ class Single:
     def gather(self, value) -> list:
         return [value]
 
+    def sum(self, values: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(values)
+
     def local_ranks(self) -> int:
         return 1
 
@@ -88,6 +91,12 @@ class MPIGroup:
         grad *= 1.0 / total
         raised = tuple(bool(v > 0) for v in tail[FLAGS : FLAGS + len(flags)])
         return float(tail[LOSS]) / total, int(round(total)), raised
+
+    def sum(self, values: tuple[float, ...]) -> tuple[float, ...]:
+        """The sums over every rank of a few numbers; every rank gets the same ones."""
+        buffer = np.array(values, np.float64)
+        self.comm.Allreduce(self._MPI.IN_PLACE, buffer, op=self._MPI.SUM)
+        return tuple(float(v) for v in buffer)
 
     def gather(self, value) -> list | None:
         """Every rank's ``value`` at rank 0 (None elsewhere). For checkpoints only: it pickles."""

@@ -50,8 +50,12 @@ def _run(model, x: np.ndarray, y: np.ndarray, state, seq_len: int):
     return total, state
 
 
-def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100) -> Evaluation:
-    """Forward only, no dropout. tokens: 1-D token ids (at least 2)."""
+def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100, part: tuple[int, int] = (0, 1)) -> Evaluation:
+    """Forward only, no dropout. tokens: 1-D token ids (at least 2).
+
+    ``part = (k, K)``: score only the k-th of K shares of the streams (the last share also scores
+    the tail, which continues the last stream); the K parts' sums add up to the whole. Data
+    parallel validation gives each rank one part (``distributed.py``)."""
     if tokens.size < 2:
         raise DataError(f"nothing to evaluate: {tokens.size} token(s), at least 2 are needed")
     x, y = tokens[:-1], tokens[1:]
@@ -59,12 +63,19 @@ def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100
     N = max(1, min(batch_size, n // max(1, seq_len // 4)))  # keep streams long enough to matter
     L = n // N
     main = N * L
-    total, state = _run(model, x[:main].reshape(N, L), y[:main].reshape(N, L), model.initial_state(N), seq_len)
-    if main < n:
-        tail_state = [tuple(part[N - 1 : N].copy() for part in layer) for layer in state]
-        tail, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len)
-        total += tail
-    return Evaluation(tokens=n, loss_sum=float(total))
+    k, K = part
+    rows = slice(k * N // K, (k + 1) * N // K)
+    n_rows = rows.stop - rows.start
+    total, scored = 0.0, 0
+    if n_rows:
+        xs, ys = x[:main].reshape(N, L)[rows], y[:main].reshape(N, L)[rows]
+        total, state = _run(model, xs, ys, model.initial_state(n_rows), seq_len)
+        scored = n_rows * L
+        if main < n and rows.stop == N:
+            tail_state = [tuple(part[-1:].copy() for part in layer) for layer in state]
+            tail, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len)
+            total, scored = total + tail, scored + (n - main)
+    return Evaluation(tokens=scored, loss_sum=float(total))
 
 
 # For a checkpoint that does not say how it was trained (save_model without training metadata).

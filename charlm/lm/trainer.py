@@ -20,7 +20,7 @@ from .config import TrainConfig
 from .batching import batchify, windows
 from .distributed import Single, concat_states
 from ..errors import TrainingError
-from .evaluate import evaluate
+from .evaluate import Evaluation, evaluate
 from .model import LanguageModel
 from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ..store.runfolder import RunFolder
@@ -235,11 +235,20 @@ class Trainer:
         return row
 
     # ------------------------------------------------------------------ validation
+    def _evaluate_together(self, tokens) -> Evaluation:
+        """One validation figure for every rank: each scores its share of the streams, one
+        allreduce adds the sums. Every decision that follows (best, decay, early stop, the
+        collective save of best.npz) is taken from that one figure, so ranks cannot disagree."""
+        cfg, group = self.config, self.group
+        mine = evaluate(self.model, tokens, cfg.batch_size, cfg.seq_len, part=(group.rank, group.size))
+        loss_sum, scored = group.sum((mine.loss_sum, mine.tokens))
+        return Evaluation(tokens=int(round(scored)), loss_sum=loss_sum)
+
     def _validate(self, scheduled: bool = True) -> None:
         if self.val_tokens is None:
             return
-        p, cfg = self.progress, self.config
-        result = evaluate(self.model, self.val_tokens, cfg.batch_size, cfg.seq_len)
+        p = self.progress
+        result = self._evaluate_together(self.val_tokens)
         improved = p.best_val_loss is None or result.loss < p.best_val_loss
         record = {"step": p.step, "epoch": p.epoch, "val_loss": result.loss, "lr": p.lr}
         self.validations.append(record)
