@@ -103,3 +103,13 @@ def test_a_resumed_run_refuses_data_other_than_the_data_it_stopped_on(tmp_path, 
     assert (run / "last.npz").read_bytes() == before
     # The same data again: it resumes.
     assert run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 4, "--quiet").code == 0
+
+
+def test_vocabulary_options_on_resume_are_refused_not_ignored(tmp_path):
+    corpus = write_text(tmp_path, 3_000)
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--level", "word", "--seq-len", 4, "--max-steps", 2).code == 0
+    refused = run_cli(None, "train", corpus, "--out", run, "--resume", "--min-freq", 3)
+    assert refused.code == 2 and "--min-freq cannot change when resuming" in refused.err, refused.err
+    same = run_cli(None, "train", corpus, "--out", run, "--resume", "--min-freq", 1, "--max-steps", 3, "--quiet")
+    assert same.code == 0, same.err

@@ -149,6 +149,11 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     level = saved_corpus.get("level", snap.vocab.level)
     if options.level and options.level != level:
         raise ConfigError(f"--level cannot change when resuming (the run has {level})")
+    for name in ("min_freq", "max_vocab"):  # they made the vocabulary, which the model is built on
+        given = getattr(options, name)
+        if given is not None and given != saved_corpus.get(name, getattr(DataConfig, name)):
+            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run's vocabulary was "
+                              f"made with {saved_corpus.get(name, getattr(DataConfig, name))!r}")
     corpus_path = Path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
     corpus = data.load_corpus(
