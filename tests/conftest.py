@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,6 +6,10 @@ import pytest
 
 # tests/naive.py, gradcheck.py, cli_helpers.py and texts.py are imported as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Training starts a background compile of the sampling kernels (lm/warmup.py); in the suite that
+# would be dozens of extra processes competing for two cores. tests/test_warmup.py turns it on.
+os.environ["CHARLM_BACKGROUND_COMPILE"] = "0"
 
 
 

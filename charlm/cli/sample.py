@@ -115,12 +115,13 @@ def run(
     from ..core.threads import set_threads
     from ..lm.sampler import Sampler
     from ..lm.saved_model import load_model
-    from ..lm.warmup import is_compiled, mark_compiled
+    from ..lm.warmup import is_compiled, mark_compiled, wait_for_background_compile
 
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
     vocab = snap.vocab
     cell, dtype = snap.model.config.cell, snap.model.dtype
+    wait_for_background_compile(cell, dtype, say=lambda text: err.print(text, markup=False))
     if not is_compiled("sample", cell, dtype):
         # Before anything that compiles: priming runs the sampling kernel too.
         err.print("Compiling sampling kernels (first run only)...", markup=False)

@@ -33,13 +33,17 @@ class TrainingSession:
     def run(self, sink, say) -> dict:
         """Compile (or load) the kernels, then train; ``sink`` receives the progress (on rank 0
         only: with MPI, one process draws), ``say`` the compile notes."""
-        from .warmup import warm_training
+        from .warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
         warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
             self.trainer.sink = sink
-        return self.trainer.fit()
+        summary = self.trainer.fit()
+        if self.trainer.group.is_root:
+            # Not earlier: a compile beside a two-thread training run halves its speed (measured).
+            compile_sampling_in_background(model.config.cell, model.dtype)
+        return summary
 
 
 def _corpus_path(path: Path | None) -> Path:
