@@ -52,7 +52,9 @@ def test_a_learning_rate_given_on_resume_is_used_and_reported(tmp_path, corpus):
     snap = load_model(run / "last.npz")
     assert snap.meta["progress"]["lr"] == 0.5 and snap.meta["train"]["lr"] == 0.5
     # Nothing given: nothing reported as changed.
-    again = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 7, "--quiet")
+    off = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 7, "--clip-norm", 0, "--quiet")
+    assert off.code == 0 and "--clip-norm 5 -> none" in off.out, off.out
+    again = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 8, "--quiet")
     assert again.code == 0 and "resumed with" not in again.out
     assert load_model(run / "last.npz").meta["progress"]["lr"] == 0.5
 

@@ -212,6 +212,10 @@ def _check_same_data(saved: dict | None, now: dict) -> None:
                           "CORPUS, --val, --val-frac and --encoding, or start a new run (--force or another --out)")
 
 
+def _shown(value) -> str:
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _refuse_fixed_training_options(options: TrainOptions, saved: dict) -> None:
     for name, why in FIXED_WHEN_RESUMING.items():
         given = getattr(options, name)
@@ -228,8 +232,7 @@ def _changes(options: TrainOptions, saved: dict, config: TrainConfig) -> list[st
             continue  # how fast, or where this invocation stops: not a change to the run's settings
         old, new = saved.get(name), getattr(config, name)
         if old != new:
-            shown = "none" if old is None else f"{old:g}" if isinstance(old, float) else str(old)
-            changes.append(f"--{name.replace('_', '-')} {shown} -> {f'{new:g}' if isinstance(new, float) else new}")
+            changes.append(f"--{name.replace('_', '-')} {_shown(old)} -> {_shown(new)}")
     return changes
 
 
