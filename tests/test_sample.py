@@ -369,3 +369,19 @@ def test_two_threads_splitting_the_units_sample_exactly_what_one_thread_does(cel
     for layer_two, layer_one in zip(two[3], one[3], strict=True):
         for got, want in zip(layer_two, layer_one, strict=True):
             np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dtype] / 100)
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "sorted", "reversed", "all equal"])
+def test_kth_smallest_equals_numpys_partition(case):
+    from charlm.core.kernels.drawing import kth_smallest
+
+    rng = np.random.default_rng(5)
+    values = {
+        "random": rng.normal(size=1000),
+        "ties": rng.integers(0, 4, 1000).astype(np.float64),
+        "sorted": np.arange(1000.0),
+        "reversed": np.arange(1000.0)[::-1].copy(),
+        "all equal": np.zeros(1000),
+    }[case]
+    for k in (0, 1, 63, 500, 998, 999):
+        assert kth_smallest(values.copy(), k) == np.partition(values, k)[k], k

@@ -117,6 +117,36 @@ def sample_nucleus(logits, top, t, top_p, rng, e, best):
 
 
 @kernel
+def kth_smallest(values, k):
+    """The k-th smallest (0-based) of ``values`` (no NaN), rearranging them: quickselect with
+    three-way partitions, linear on ties. Written out because Numba's np.partition costs ~5 s to
+    compile, a quarter of the first ``charlm sample``."""
+    lo, hi = 0, values.size - 1
+    while lo < hi:
+        a, b, c = values[lo], values[(lo + hi) // 2], values[hi]
+        pivot = max(min(a, b), min(max(a, b), c))  # the median of the three
+        lt, i, gt = lo, lo, hi
+        while i <= gt:
+            x = values[i]
+            if x < pivot:
+                values[i], values[lt] = values[lt], x
+                lt += 1
+                i += 1
+            elif x > pivot:
+                values[i], values[gt] = values[gt], x
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    return values[lo]
+
+
+@kernel
 def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen):
     """One draw from the logits (V,) as described in the module docstring. Scratch: e (V,) of the
     logits' dtype, cum (V,) float64, order and chosen (V,) int64. Returns the token id."""
@@ -147,7 +177,10 @@ def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order
     if K < 64:
         count = insert_top_k(logits, K, order)
     else:
-        kth = np.partition(-logits, K - 1)[K - 1]
+        for v in range(V):  # NaN last, as np.partition puts it
+            x = -logits[v]
+            cum[v] = x if x == x else np.inf
+        kth = kth_smallest(cum, K - 1)
         count = 0
         for v in range(V):  # strictly above the k-th value, then ties at it by id
             if -logits[v] < kth:
