@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..lm.options import GivenOptions
+
 
 @dataclass
-class ClassifyOptions:
+class ClassifyOptions(GivenOptions):
     data: Path | None = None
     out_dir: Path | None = None
     force: bool = False
@@ -40,6 +42,3 @@ class ClassifyOptions:
     dev_frac: float | None = None
     encoding: str | None = None
     dtype: str | None = None
-
-    def given(self, names) -> dict:
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}

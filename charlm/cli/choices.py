@@ -9,6 +9,11 @@ from enum import Enum
 from ..core.cells import CELLS
 
 
+def value_of(choice: Enum | None):
+    """The plain value of a choice the command line parsed (None: not given)."""
+    return None if choice is None else choice.value
+
+
 class Level(str, Enum):
     char = "char"
     word = "word"

@@ -16,7 +16,7 @@ from rich.console import Console
 from ..classify.config import MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig
 from ..classify.options import ClassifyOptions
 from ..lm.config import TrainConfig, help_text
-from .choices import CellName, DType, Level, OptimizerName
+from .choices import CellName, DType, Level, OptimizerName, value_of
 from .errors import quiet_broken_pipe, user_errors
 
 DATA_HELP = """Labelled data. One of:
@@ -81,10 +81,10 @@ def train(
     """Train a classifier on DATA; print dev (and test) accuracy of the epoch with the best dev accuracy."""
     options = ClassifyOptions(
         data=data, out_dir=out_dir, force=force, folds=folds, dev=dev, test=test, threads=threads,
-        model=_value(model), cell=_value(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
-        dropout=dropout, pool=_value(pool), proj_size=proj_size, optimizer=_value(optimizer), lr=lr,
+        model=value_of(model), cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
+        dropout=dropout, pool=value_of(pool), proj_size=proj_size, optimizer=value_of(optimizer), lr=lr,
         clip_norm=clip_norm, batch_size=batch_size, epochs=epochs, patience=patience, seed=seed,
-        level=_value(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=_value(dtype),
+        level=value_of(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=value_of(dtype),
     )  # fmt: skip
     with user_errors():
         from ..classify import session  # here: `charlm classify train --help` must not load Numba
@@ -111,10 +111,6 @@ def train(
             out.print(summary_line(summary), markup=False, soft_wrap=True)
         else:
             out.print(summary_table(summary))
-
-
-def _value(choice: Enum | None):
-    return None if choice is None else choice.value
 
 
 # ====================================================================== predict

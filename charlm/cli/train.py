@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..lm.config import DataConfig, ModelConfig, TrainConfig, help_text
 from ..lm.options import TrainOptions
-from .choices import CellName, DType, Level, OptimizerName
+from .choices import CellName, DType, Level, OptimizerName, value_of
 from .errors import err, user_errors
 
 
@@ -65,24 +65,20 @@ def train(
     """Train a language model on CORPUS (default: the bundled corpus)."""
     options = TrainOptions(
         corpus=corpus, out_dir=out_dir, resume=resume, force=force, quiet=quiet,
-        cell=_value(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
+        cell=value_of(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
         tie_weights=tie_weights, init_scale=init_scale, forget_bias=forget_bias,
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
-        optimizer=_value(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
+        optimizer=value_of(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
         decay_patience=decay_patience, min_lr=min_lr, clip_norm=clip_norm,
-        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=_value(bptt),
-        level=_value(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
-        encoding=encoding, dtype=_value(dtype),
+        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt),
+        level=value_of(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
+        encoding=encoding, dtype=value_of(dtype),
     )  # fmt: skip
     with user_errors():
         from ..lm import training_run  # here: `charlm train --help` must not load Numba
 
         session = training_run.prepare(options)
         _train_with_signals(session, quiet)
-
-
-def _value(choice: Enum | None):
-    return None if choice is None else choice.value
 
 
 def _train_with_signals(session, quiet: bool) -> None:

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class GivenOptions:
+    """The options a user gave: fields whose value is not None."""
+
+    def given(self, names) -> dict:
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
 @dataclass
-class TrainOptions:
+class TrainOptions(GivenOptions):
     """What ``charlm train`` was told. None is "not given": a new run takes the configuration's
     default, a resumed run its saved value. The names are those of the configuration fields."""
 
@@ -54,6 +61,3 @@ class TrainOptions:
     max_vocab: int | None = None
     encoding: str | None = None
     dtype: str | None = None
-
-    def given(self, names) -> dict:
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}

@@ -21,7 +21,8 @@ from .options import TrainOptions
 from .saved_model import load_model
 from .trainer import Trainer
 
-MODEL_OPTIONS = ("cell", "hidden_size", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias")
+# The configuration fields a user can set (those with a help line; vocab_size, log_every... are not).
+MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.metadata.get("help"))
 TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("help"))
 
 
