@@ -66,15 +66,18 @@ def fail(message: str, code: int):
     if group is None:
         err.print(message, markup=False, soft_wrap=True)
         raise typer.Exit(code) from None
-    # Several processes: this one must take the whole job down, or the others would wait for it
-    # forever. Most errors happen on every rank at once; rank 0 says it, and the others wait a
-    # moment for its abort so the message is not printed N times.
+    # Several processes. Most errors (a bad option, Ctrl-C) happen on every rank at once: then
+    # rank 0 says it and all exit with its code, as one process would. An error of one rank
+    # alone must take the whole job down, or the others would wait for it forever.
+    if group.all_failing(patience=2.0):
+        if group.is_root:
+            err.print(message, markup=False, soft_wrap=True)
+        raise typer.Exit(code) from None
     if not group.is_root:
-        if code == 130:  # Ctrl-C reaches every rank; rank 0 has said what happened
-            group.abort(code)
-        time.sleep(2)
         message = f"rank {group.rank}: {message}"
     err.print(message, markup=False, soft_wrap=True)
+    sys.stderr.flush()
+    time.sleep(0.5)  # the launcher forwards what we printed; an abort may cut that short
     group.abort(code)
 
 

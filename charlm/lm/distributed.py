@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -67,6 +68,9 @@ class MPIGroup:
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.is_root = self.rank == 0
+        # A communicator of its own for failing together, so that its barrier can never be
+        # matched with a training collective another rank is waiting in.
+        self._failing = comm.Dup()
 
     def shard(self, batch_size: int) -> slice:
         if batch_size < self.size:
@@ -105,6 +109,19 @@ class MPIGroup:
     def local_ranks(self) -> int:
         """Ranks on this machine (they share its cores)."""
         return self.comm.Split_type(self._MPI.COMM_TYPE_SHARED).Get_size()
+
+    def all_failing(self, patience: float) -> bool:
+        """Whether every rank reaches this call (each with an error of its own) within
+        ``patience`` seconds. Then they can all exit as one process would, and no output is
+        lost: an MPI abort tears the job down while the launcher may still be forwarding
+        what the ranks printed."""
+        request = self._failing.Ibarrier()
+        deadline = time.monotonic() + patience
+        while not request.Test():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def abort(self, code: int) -> None:
         """End every rank of the job now (a rank that returned alone would leave the others waiting)."""
