@@ -62,6 +62,7 @@ def checkpoint_report(model: Path | None) -> dict:
         "best_step": progress.get("best_step"),
         "train": meta.get("train"),
         "corpus": meta.get("corpus"),
+        "init_from": meta.get("init_from"),
         "charlm_version": meta.get("charlm_version"),
         "validations": meta.get("validations", []),
     }
@@ -121,6 +122,10 @@ def info_renderables(report: dict) -> list:
                       f"N={train.get('batch_size')}, clip-norm {train.get('clip_norm')}")
     if report.get("corpus"):
         table.add_row("corpus", str(report["corpus"].get("path")))
+    start = report.get("init_from")
+    if start:
+        step = f" (step {start['step']:,}" + (f", trained on {start['corpus']})" if start.get("corpus") else ")")
+        table.add_row("fine-tuned from", f"{start['checkpoint']}{step if start.get('step') is not None else ''}")
     out = [table]
     curve = loss_curve(report["train_curve"], [(v["step"], v["val_loss"]) for v in report["validations"]])
     if curve is not None:

@@ -23,6 +23,7 @@ class TrainOptions(GivenOptions):
     out_dir: Path | None = None
     resume: bool = False
     force: bool = False
+    init_from: Path | None = None  # fine-tune: a run folder or checkpoint whose weights start this run
     quiet: bool = False
     # the model (ModelConfig)
     cell: str | None = None

@@ -13,6 +13,7 @@ from ..core.threads import available_cores, set_threads
 from ..errors import ConfigError, DataError
 from ..store.runfolder import RUNS_ROOT, RunFolder
 from . import corpus as data
+from . import fine_tune
 from .batching import check_trainable
 from .config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
 from .distributed import current_group, default_threads
@@ -63,6 +64,8 @@ def _default_out(corpus_path: Path) -> Path:
 def prepare(options: TrainOptions) -> TrainingSession:
     if options.resume and options.force:
         raise ConfigError("--resume continues a run and --force starts it over: give one of them")
+    if options.resume and options.init_from is not None:
+        raise ConfigError("--init-from starts a new run and --resume continues one: give one of them")
     group = current_group()
     return _resume(options, group) if options.resume else _start(options, group)
 
@@ -104,28 +107,40 @@ def _start(options: TrainOptions, group) -> TrainingSession:
         run.check(resume=False, force=options.force)  # refuses an existing run before any work
     # Validates every option before the corpus is read.
     model_values, train_config, data_config = new_run_settings(options, corpus_path.is_dir())
+    start = fine_tune.load_start(options) if options.init_from is not None else None
     threads = _threads(options, group)
 
     level, val_frac = data_config.level, data_config.val_frac
+    if start is not None:
+        level = start[1].vocab.level
     corpus = data.load_corpus(
         corpus_path, level=level, val=options.val, test=options.test, val_frac=val_frac,
         min_freq=data_config.min_freq, max_vocab=data_config.max_vocab, encoding=data_config.encoding,
+        vocab=start[1].vocab if start is not None else None,
     )
-    model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
     train_config.threads = threads
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     group.shard(train_config.batch_size)  # at least one stream per process
+    extra_meta = {}
+    if start is None:
+        model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
+        model = LanguageModel(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
+    else:
+        path, snap = start
+        dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype
+        model = fine_tune.starting_model(snap, options.dropout, dtype, train_config.seed)
+        extra_meta["init_from"] = fine_tune.provenance(path, snap)
+        if group.is_root:
+            fine_tune.note_unknown_words(corpus)
     if group.is_root:
         run.create(resume=False, force=options.force)
-    dtype = np.dtype(data_config.dtype)
-    model = LanguageModel(model_config, dtype, seed=train_config.seed)
-    corpus_meta = {
+    extra_meta["corpus"] = {
         "path": str(corpus_path.resolve()), "level": level, "val": _str(options.val), "test": _str(options.test),
         "val_frac": val_frac, "min_freq": data_config.min_freq, "max_vocab": data_config.max_vocab,
         "encoding": data_config.encoding, "bundled": options.corpus is None, "fingerprint": data.fingerprint(corpus),
     }
     trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      extra_meta={"corpus": corpus_meta}, group=group)
+                      extra_meta=extra_meta, group=group)
     return TrainingSession(trainer, level)
 
 
@@ -178,11 +193,17 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     train_config = _train_config(options, base)
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      resume=snap, extra_meta={"corpus": saved_corpus}, group=group)
+                      resume=snap, extra_meta=_carried_meta(meta), group=group)
     trainer.changes = _changes(options, saved_train, train_config)
     if options.lr is not None:
         trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
     return TrainingSession(trainer, level)
+
+
+def _carried_meta(meta: dict) -> dict:
+    """What a resumed run's checkpoints keep saying about the run: its data and, when it was
+    fine-tuned, where its first weights came from."""
+    return {key: meta[key] for key in ("corpus", "init_from") if key in meta}
 
 
 # Saved with the run and continued exactly (the optimizer's moments, the random streams, the
