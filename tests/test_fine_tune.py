@@ -80,16 +80,6 @@ def test_init_from_with_resume_or_a_missing_model_is_one_line(tmp_path, trained)
     assert missing.code != 0 and "nowhere" in missing.err and len(missing.err.strip().splitlines()) == 1
 
 
-def test_characters_the_old_model_never_saw_are_named(tmp_path, trained):
-    _, old = trained
-    new_text = tmp_path / "new.txt"
-    new_text.write_text(write_text(tmp_path, 3_000, "plain.txt").read_text() + " ☃ §\n", encoding="utf-8")
-    result = run_cli(None, "train", new_text, "--out", tmp_path / "new", "--init-from", old, "--quiet")
-    assert result.code != 0
-    assert "'☃'" in result.err and "'§'" in result.err and "Traceback" not in result.err
-    assert not (tmp_path / "new").exists()
-
-
 def test_word_level_new_words_train_as_unk_and_are_counted(tmp_path):
     old_text = tmp_path / "old.txt"
     old_text.write_text("the cat sat on the mat\n" * 200, encoding="utf-8")
@@ -103,3 +93,48 @@ def test_word_level_new_words_train_as_unk_and_are_counted(tmp_path):
     note = [line for line in result.err.splitlines() if "<unk>" in line]
     assert len(note) == 1 and "(28.6%)" in note[0], result.err
     assert load_model(tmp_path / "new" / "best.npz").vocab == load_model(tmp_path / "old" / "best.npz").vocab
+
+
+def test_unseen_characters_are_refused_naming_them_and_the_option(tmp_path, trained):
+    _, old = trained
+    new_text = tmp_path / "new.txt"
+    new_text.write_text(write_text(tmp_path, 3_000, "plain.txt").read_text() + " ☃ §\n", encoding="utf-8")
+    result = run_cli(None, "train", new_text, "--out", tmp_path / "new", "--init-from", old, "--quiet")
+    assert result.code != 0
+    assert "'☃'" in result.err and "'§'" in result.err and "--grow-vocab" in result.err
+    assert "Traceback" not in result.err and not (tmp_path / "new").exists()
+
+
+def test_growing_keeps_every_old_row_and_the_old_texts_loss(tmp_path, trained):
+    from charlm.lm import fine_tune
+
+    corpus, old = trained
+    snap = load_model(old / "best.npz")
+    new_text = tmp_path / "new.txt"
+    new_text.write_text(corpus.read_text(encoding="utf-8") + " ☃ §\n", encoding="utf-8")
+    result = run_cli(None, "train", new_text, "--out", tmp_path / "new", "--init-from", old, "--grow-vocab",
+                     *SMALL, "--max-steps", 2)
+    assert result.code == 0, result.err
+    grown = load_model(tmp_path / "new" / "best.npz")
+    assert grown.vocab.tokens[: len(snap.vocab)] == snap.vocab.tokens
+    assert set(grown.vocab.tokens[len(snap.vocab):]) == {"☃", "§"}
+    assert grown.meta["init_from"]["added_tokens"] == list(grown.vocab.tokens[len(snap.vocab):])
+
+    # The grown model before any training: old rows equal bit for bit, the old text's loss kept.
+    model = fine_tune.starting_model(snap, len(grown.vocab), None, snap.model.dtype, seed=0)
+    V = len(snap.vocab)
+    for name, array in snap.model.params.items():
+        assert np.array_equal(model.params[name][:V] if array.shape != model.params[name].shape else model.params[name], array)
+    ids = snap.vocab.encode(corpus.read_text(encoding="utf-8")[:2_001])
+    x, y = ids[:-1].reshape(1, -1).T.copy(), ids[1:].reshape(1, -1).T.copy()  # (T, N=1)
+    old_loss, _ = snap.model.loss(x, y, snap.model.initial_state(1))
+    new_loss, _ = model.loss(x, y, model.initial_state(1))
+    assert abs(new_loss - old_loss) / x.size < 1e-4
+    assert new_loss > old_loss  # the new characters do take a little probability
+
+
+@pytest.mark.parametrize("extra", [[], ["--resume"]])
+def test_grow_vocab_without_init_from_is_refused(tmp_path, trained, extra):
+    corpus, old = trained
+    result = run_cli(None, "train", corpus, "--out", old if extra else tmp_path / "new", "--grow-vocab", *extra, "--quiet")
+    assert result.code != 0 and "--grow-vocab" in result.err and "--init-from" in result.err

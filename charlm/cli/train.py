@@ -56,6 +56,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.npz.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that already holds a run.")] = False,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Fine-tune: start a new run from the weights of this run folder (its best.npz, else last.npz) or checkpoint; its shape, cell, level and vocabulary are kept, the optimizer starts fresh.", show_default=False)] = None,
+    grow_vocab: Annotated[bool, typer.Option("--grow-vocab", help="With --init-from, character level: add the characters the old model never saw (new rows; every old one unchanged).")] = False,
     min_freq: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "min_freq"))] = None,
     max_vocab: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "max_vocab"))] = None,
     bptt: Annotated[Optional[Bptt], typer.Option(help=help_text(TrainConfig, "bptt"))] = None,
@@ -65,7 +66,7 @@ def train(
 ):
     """Train a language model on CORPUS (default: the bundled corpus)."""
     options = TrainOptions(
-        corpus=corpus, out_dir=out_dir, resume=resume, force=force, init_from=init_from, quiet=quiet,
+        corpus=corpus, out_dir=out_dir, resume=resume, force=force, init_from=init_from, grow_vocab=grow_vocab, quiet=quiet,
         cell=value_of(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
         tie_weights=tie_weights, init_scale=init_scale, forget_bias=forget_bias,
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,

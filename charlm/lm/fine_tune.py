@@ -6,19 +6,29 @@ fixes cannot be set again: such an option is refused by name rather than ignored
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..store.runfolder import resolve_checkpoint
 from ..text.files import TextNote
+from ..text.vocab import Vocab
 from .model import LanguageModel
 from .saved_model import Snapshot, load_model
 
 # Model options the starting weights decide. --dropout is not among them: it regularises the
 # training to come and may differ from the old run's.
+# A grown vocabulary's new output rows start with a bias this far below the smallest old one, so
+# the new characters take almost no probability from the old ones at first (the old text's loss
+# stays the old model's to ~1e-6) and are learnt from there.
+NEW_TOKEN_BIAS_BELOW = 10.0
+
+# The parameters with one row per token (row = token id).
+TOKEN_ROWS = ("encoder.weight", "decoder.weight", "decoder.bias")
+
 FIXED_BY_WEIGHTS = ("cell", "hidden_size", "layers", "embed_size", "tie_weights", "init_scale", "forget_bias")
 
 
@@ -35,28 +45,56 @@ def load_start(options) -> tuple[Path, Snapshot]:
     if options.level is not None and options.level != snap.vocab.level:
         raise ConfigError(f"--level {options.level} cannot be used with --init-from: {path} is a "
                           f"{snap.vocab.level}-level model")
+    if options.grow_vocab and snap.vocab.level != "char":
+        raise ConfigError("--grow-vocab applies to character-level models: at word level, new words train as <unk>")
     for name in ("min_freq", "max_vocab"):
         if getattr(options, name) is not None:
             raise ConfigError(f"--{name.replace('_', '-')} cannot be used with --init-from: the vocabulary is {path}'s")
     return path, snap
 
 
-def starting_model(snap: Snapshot, dropout: float | None, dtype: np.dtype, seed: int) -> LanguageModel:
-    """A copy of the snapshot's model in ``dtype``, with the new run's dropout."""
-    config = snap.model.config
-    if dropout is not None:
-        config = type(config).from_dict({**config.to_dict(), "dropout": dropout})
-    model = LanguageModel(config, dtype, seed=seed)
+def grow_char_corpus(corpus, snap: Snapshot, source: Path, grow: bool):
+    """A character corpus read with its own vocabulary, re-encoded with the old model's, grown by
+    the characters it lacks (appended after the old ones, so every old id stays) when ``grow``;
+    unseen characters without ``grow`` are refused, named."""
+    old = snap.vocab
+    unseen = [token for token in corpus.vocab.tokens if token not in old]
+    if unseen and not grow:
+        shown = ", ".join(repr(t) for t in unseen[:20]) + (f" and {len(unseen) - 20} more" if len(unseen) > 20 else "")
+        raise DataError(f"{corpus.paths['train']} has {len(unseen)} character(s) the model in {source} never saw: "
+                        f"{shown}; --grow-vocab adds them")
+    vocab = Vocab(old.tokens + tuple(unseen), "char") if unseen else old
+    to_new_id = np.array([vocab.id_of(token) for token in corpus.vocab.tokens], dtype=vocab.dtype)
+    splits = {name: None if ids is None else to_new_id[ids]
+              for name, ids in (("train", corpus.train), ("val", corpus.val), ("test", corpus.test))}
+    return dataclasses.replace(corpus, vocab=vocab, **splits)
+
+
+def starting_model(snap: Snapshot, vocab_size: int, dropout: float | None, dtype: np.dtype, seed: int) -> LanguageModel:
+    """The snapshot's model in ``dtype``, with the new run's dropout and ``vocab_size`` tokens:
+    rows for tokens beyond the old ones start as a fresh model's (their output bias far below the
+    old ones'); every old parameter is copied unchanged."""
+    config = snap.model.config.to_dict()
+    config.update(vocab_size=vocab_size, **({"dropout": dropout} if dropout is not None else {}))
+    model = LanguageModel(type(snap.model.config).from_dict(config), dtype, seed=seed)
+    old_size = snap.model.config.vocab_size
     for name, array in model.params.items():
-        array[...] = snap.model.params[name]
+        if name in TOKEN_ROWS:
+            array[:old_size] = snap.model.params[name]
+        else:
+            array[...] = snap.model.params[name]
+    if vocab_size > old_size:
+        bias = model.params["decoder.bias"]
+        bias[old_size:] = bias[:old_size].min() - NEW_TOKEN_BIAS_BELOW
     model.refresh()
     return model
 
 
-def provenance(path: Path, snap: Snapshot) -> dict:
+def provenance(path: Path, snap: Snapshot, vocab: Vocab) -> dict:
     """What ``charlm info`` shows of where a fine-tuned run's first weights came from."""
     return {
         "checkpoint": str(path.resolve()),
+        "added_tokens": list(vocab.tokens[len(snap.vocab):]),
         "step": snap.meta.get("progress", {}).get("step"),
         "corpus": snap.meta.get("corpus", {}).get("path"),
     }

@@ -24,6 +24,7 @@ class TrainOptions(GivenOptions):
     resume: bool = False
     force: bool = False
     init_from: Path | None = None  # fine-tune: a run folder or checkpoint whose weights start this run
+    grow_vocab: bool = False  # fine-tune at char level: add the new text's unseen characters
     quiet: bool = False
     # the model (ModelConfig)
     cell: str | None = None

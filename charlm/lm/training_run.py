@@ -66,6 +66,9 @@ def prepare(options: TrainOptions) -> TrainingSession:
         raise ConfigError("--resume continues a run and --force starts it over: give one of them")
     if options.resume and options.init_from is not None:
         raise ConfigError("--init-from starts a new run and --resume continues one: give one of them")
+    if options.grow_vocab and options.init_from is None:
+        raise ConfigError("--grow-vocab grows the vocabulary of a model given with --init-from; "
+                          "a new model's is its text's own, a resumed one's is fixed")
     group = current_group()
     return _resume(options, group) if options.resume else _start(options, group)
 
@@ -116,8 +119,11 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     corpus = data.load_corpus(
         corpus_path, level=level, val=options.val, test=options.test, val_frac=val_frac,
         min_freq=data_config.min_freq, max_vocab=data_config.max_vocab, encoding=data_config.encoding,
-        vocab=start[1].vocab if start is not None else None,
+        # word level: the old vocabulary (new words become <unk>); char level: its own, then remapped
+        vocab=start[1].vocab if start is not None and level == "word" else None,
     )
+    if start is not None and level == "char":
+        corpus = fine_tune.grow_char_corpus(corpus, start[1], start[0], options.grow_vocab)
     train_config.threads = threads
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     group.shard(train_config.batch_size)  # at least one stream per process
@@ -128,8 +134,8 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     else:
         path, snap = start
         dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype
-        model = fine_tune.starting_model(snap, options.dropout, dtype, train_config.seed)
-        extra_meta["init_from"] = fine_tune.provenance(path, snap)
+        model = fine_tune.starting_model(snap, len(corpus.vocab), options.dropout, dtype, train_config.seed)
+        extra_meta["init_from"] = fine_tune.provenance(path, snap, corpus.vocab)
         if group.is_root:
             fine_tune.note_unknown_words(corpus)
     if group.is_root:
