@@ -67,15 +67,14 @@ def fail(message: str, code: int):
         err.print(message, markup=False, soft_wrap=True)
         raise typer.Exit(code) from None
     # Several processes. Most errors (a bad option, Ctrl-C) happen on every rank at once: then
-    # rank 0 says it and all exit with its code, as one process would. An error of one rank
-    # alone must take the whole job down, or the others would wait for it forever.
+    # rank 0 says it and all end as one process would. An error of one rank alone must take the
+    # whole job down, or the others would wait for it forever.
+    if group.is_root:
+        err.print(message, markup=False, soft_wrap=True)
     if group.all_failing(patience=2.0):
-        if group.is_root:
-            err.print(message, markup=False, soft_wrap=True)
-        raise typer.Exit(code) from None
+        group.exit_together(code)
     if not group.is_root:
-        message = f"rank {group.rank}: {message}"
-    err.print(message, markup=False, soft_wrap=True)
+        err.print(f"rank {group.rank}: {message}", markup=False, soft_wrap=True)
     sys.stderr.flush()
     time.sleep(0.5)  # the launcher forwards what we printed; an abort may cut that short
     group.abort(code)

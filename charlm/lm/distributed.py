@@ -123,6 +123,15 @@ class MPIGroup:
             time.sleep(0.005)
         return True
 
+    def exit_together(self, code: int) -> None:
+        """End this process with ``code`` once every rank is here (see all_failing): MPI is
+        finalised and the process exits, so the launcher forwards all output. A plain sys.exit
+        would not do: under ``python -m mpi4py`` a non-zero exit becomes an MPI abort."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._MPI.Finalize()
+        os._exit(code)
+
     def abort(self, code: int) -> None:
         """End every rank of the job now (a rank that returned alone would leave the others waiting)."""
         sys.stdout.flush()
