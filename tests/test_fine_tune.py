@@ -138,3 +138,23 @@ def test_grow_vocab_without_init_from_is_refused(tmp_path, trained, extra):
     corpus, old = trained
     result = run_cli(None, "train", corpus, "--out", old if extra else tmp_path / "new", "--grow-vocab", *extra, "--quiet")
     assert result.code != 0 and "--grow-vocab" in result.err and "--init-from" in result.err
+
+
+def test_freeze_embedding_keeps_it_bit_for_bit_and_trains_the_rest(tmp_path, trained):
+    corpus, old = trained
+    before = load_model(old / "best.npz").model.params
+    result = run_cli(None, "train", corpus, "--out", tmp_path / "new", "--init-from", old, "--freeze-embedding",
+                     *SMALL, "--max-steps", 3)
+    assert result.code == 0, result.err
+    after = load_model(tmp_path / "new" / "last.npz")
+    assert after.meta["train"]["freeze_embedding"] is True
+    assert np.array_equal(after.model.params["encoder.weight"], before["encoder.weight"])
+    assert not np.array_equal(after.model.params["decoder.weight"], before["decoder.weight"])
+
+
+def test_freeze_embedding_with_tied_weights_is_refused(tmp_path, trained):
+    corpus, _ = trained
+    result = run_cli(None, "train", corpus, "--out", tmp_path / "new", "--tie-weights", "--embed-size", 32,
+                     "--freeze-embedding", *SMALL, "--max-steps", 1)
+    assert result.code != 0 and "--freeze-embedding" in result.err and "tied" in result.err
+    assert not (tmp_path / "new").exists()

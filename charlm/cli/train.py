@@ -60,6 +60,7 @@ def train(
     min_freq: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "min_freq"))] = None,
     max_vocab: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "max_vocab"))] = None,
     bptt: Annotated[Optional[Bptt], typer.Option(help=help_text(TrainConfig, "bptt"))] = None,
+    freeze_embedding: Annotated[Optional[bool], typer.Option("--freeze-embedding/--train-embedding", help=help_text(TrainConfig, "freeze_embedding"), show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help=help_text(DataConfig, "encoding"))] = None,
     dtype: Annotated[Optional[DType], typer.Option(help=help_text(DataConfig, "dtype"))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final summary.")] = False,
@@ -72,7 +73,7 @@ def train(
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
         optimizer=value_of(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
         decay_patience=decay_patience, min_lr=min_lr, clip_norm=clip_norm,
-        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt),
+        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt), freeze_embedding=freeze_embedding,
         level=value_of(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
         encoding=encoding, dtype=value_of(dtype),
     )  # fmt: skip

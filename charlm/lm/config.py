@@ -150,6 +150,9 @@ class TrainConfig:
     threads: int | None = setting(None, "CPU threads.", shown="all cores")
     # truncated: carry the state across windows; full: reset it every window
     bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.")
+    # Fine-tuning on little text: keep the input embedding as it is (its gradient is zeroed
+    # before clipping, so the norm bound applies to what is trained).
+    freeze_embedding: bool = setting(False, "Keep the input embedding fixed (e.g. when fine-tuning with --init-from).")
     checkpoint_seconds: float = 60.0  # also save last.npz this often (and at each validation)
     log_every: int = 20  # steps between progress lines in metrics.jsonl
 

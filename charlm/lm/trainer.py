@@ -155,6 +155,8 @@ class Trainer:
         loss, tokens, (self._stop_agreed, self._save_due, self._time_up) = self.group.combine(
             model.store, loss, x.size, (self._stop_requested, save_due, time_up))
         grad = model.store.grad
+        if cfg.freeze_embedding:
+            model.grads["encoder.weight"][...] = 0.0
         if cfg.clip_value is not None:
             clip_grad_value(grad, cfg.clip_value)
         norm = clip_grad_norm(grad, cfg.clip_norm) if cfg.clip_norm is not None else global_norm(grad)

@@ -138,6 +138,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
         extra_meta["init_from"] = fine_tune.provenance(path, snap, corpus.vocab)
         if group.is_root:
             fine_tune.note_unknown_words(corpus)
+    _check_frozen_embedding(train_config, model.config)
     if group.is_root:
         run.create(resume=False, force=options.force)
     extra_meta["corpus"] = {
@@ -198,12 +199,18 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     base = {**saved_train, "threads": threads, "max_steps": None, "max_time": None}
     train_config = _train_config(options, base)
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
+    _check_frozen_embedding(train_config, snap.model.config)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       resume=snap, extra_meta=_carried_meta(meta), group=group)
     trainer.changes = _changes(options, saved_train, train_config)
     if options.lr is not None:
         trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
     return TrainingSession(trainer, level)
+
+
+def _check_frozen_embedding(train_config: TrainConfig, model_config: ModelConfig) -> None:
+    if train_config.freeze_embedding and model_config.tie_weights:
+        raise ConfigError("--freeze-embedding cannot be used with tied weights: the embedding is also the output layer")
 
 
 def _carried_meta(meta: dict) -> dict:
