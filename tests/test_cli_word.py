@@ -77,3 +77,12 @@ def test_an_unknown_prime_word_is_read_as_unk_with_a_note(word_run, capsys):
     assert result.code == 0, result.err
     assert result.out.startswith("the zzyzxq ")
     assert "1 word(s) of --prime" in result.err and "<unk>" in result.err
+
+
+def test_a_word_models_validation_line_says_its_perplexity_once(word_run):
+    folder, data, _, _ = word_run
+    result = run_cli(None, "train", data, "--out", folder / "shown", "--level", "word", "--min-freq", 2,
+                     "--hidden-size", 16, "--layers", 1, "--seq-len", 20, "--batch-size", 8, "--max-steps", 2)
+    assert result.code == 0, result.err
+    lines = [line for line in (result.out + result.err).splitlines() if line.startswith("validation at step")]
+    assert lines and all(line.count("ppl") + line.count("perplexity") == 1 for line in lines), lines

@@ -97,8 +97,9 @@ class TrainingDisplay(Sink):
             return
         p = trainer.progress
         mark = " (best)" if improved else ""
-        line = (f"validation at step {p.step:,}: loss {result.loss:.4f}, {quality(result.loss, self.level)}, "
-                f"perplexity {result.perplexity:,.2f}{mark}")
+        # At word level the quality is the perplexity already: say it once.
+        perplexity = f", perplexity {result.perplexity:,.2f}" if self.level == "char" else ""
+        line = f"validation at step {p.step:,}: loss {result.loss:.4f}, {quality(result.loss, self.level)}{perplexity}{mark}"
         (self._progress.console if self._progress else self.console).print(line)
 
     def message(self, text: str) -> None:
