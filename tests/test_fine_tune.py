@@ -119,6 +119,8 @@ def test_growing_keeps_every_old_row_and_the_old_texts_loss(tmp_path, trained):
     assert grown.vocab.tokens[: len(snap.vocab)] == snap.vocab.tokens
     assert set(grown.vocab.tokens[len(snap.vocab):]) == {"☃", "§"}
     assert grown.meta["init_from"]["added_tokens"] == list(grown.vocab.tokens[len(snap.vocab):])
+    shown = run_cli(None, "info", tmp_path / "new")
+    assert shown.code == 0 and "character(s) added: '§☃'" in shown.out, shown.out
 
     # The grown model before any training: old rows equal bit for bit, the old text's loss kept.
     model = fine_tune.starting_model(snap, len(grown.vocab), None, snap.model.dtype, seed=0)

@@ -125,7 +125,9 @@ def info_renderables(report: dict) -> list:
     start = report.get("init_from")
     if start:
         step = f" (step {start['step']:,}" + (f", trained on {start['corpus']})" if start.get("corpus") else ")")
-        table.add_row("fine-tuned from", f"{start['checkpoint']}{step if start.get('step') is not None else ''}")
+        added = start.get("added_tokens") or []
+        grown = f"; {len(added)} character(s) added: {''.join(added)[:40]!r}" if added else ""
+        table.add_row("fine-tuned from", f"{start['checkpoint']}{step if start.get('step') is not None else ''}{grown}")
     out = [table]
     curve = loss_curve(report["train_curve"], [(v["step"], v["val_loss"]) for v in report["validations"]])
     if curve is not None:
