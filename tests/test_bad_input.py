@@ -42,10 +42,10 @@ def test_missing_corpus(tmp_path, capsys):
     train_refused(capsys, tmp_path, tmp_path / "nope.txt", fragments=("nope.txt",))
 
 
-def test_a_folder_without_splits_given_as_the_corpus(tmp_path, capsys):
-    (tmp_path / "texts").mkdir()
-    (tmp_path / "texts" / "notes.txt").write_text("hello\n")
-    train_refused(capsys, tmp_path, tmp_path / "texts", fragments=("train",))
+def test_a_folder_with_nothing_to_read_given_as_the_corpus(tmp_path, capsys):
+    (tmp_path / "texts" / ".git").mkdir(parents=True)
+    (tmp_path / "texts" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    train_refused(capsys, tmp_path, tmp_path / "texts", fragments=("holds no files", "hidden"))
 
 
 def test_a_folder_given_as_the_file_to_evaluate(trained_run, tmp_path, capsys):

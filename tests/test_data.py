@@ -161,9 +161,15 @@ def test_folder_splits(tmp_path, names):
     assert "é" in corpus.vocab  # char vocabulary from every split
 
 
-def test_folder_without_training_file(tmp_path):
+def test_a_folder_without_a_training_file_is_a_corpus_of_files(tmp_path):
     write(tmp_path / "notes.txt", "hello")
-    with pytest.raises(DataError, match="without a training file: expected train.txt"):
+    write(tmp_path / "more.txt", "world")
+    corpus = load_corpus(tmp_path, val_frac=None)
+    assert corpus.vocab.decode(corpus.train) == "worldhello"  # sorted: more.txt, notes.txt
+    (tmp_path / "more.txt").unlink()
+    (tmp_path / "notes.txt").unlink()
+    (tmp_path / ".hidden.txt").write_text("ignored")
+    with pytest.raises(DataError, match="holds no files"):
         load_corpus(tmp_path)
 
 

@@ -83,7 +83,7 @@ def test_the_computed_defaults_are_what_their_help_says(train_help):
     assert train_help["--val-frac"] == "0.05 without --val"
     assert new_run_settings(TrainOptions())[2].val_frac == 0.05
     assert new_run_settings(TrainOptions(val="v.txt"))[2].val_frac is None
-    assert new_run_settings(TrainOptions(), corpus_is_folder=True)[2].val_frac is None
+    assert new_run_settings(TrainOptions(), split_folder=True)[2].val_frac is None
 
 
 def test_every_option_of_train_is_a_field_of_the_typed_options():

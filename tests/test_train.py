@@ -85,9 +85,9 @@ def test_a_non_finite_step_is_skipped_and_repeated_ones_stop_training(corpus, tm
     real_step = trainer.model.train_step
     calls = []
 
-    def poisoned(x, y, state, rng=None):
+    def poisoned(x, y, state, rng=None, resets=()):
         calls.append(1)
-        loss, new_state = real_step(x, y, state, rng)
+        loss, new_state = real_step(x, y, state, rng, resets)
         if len(calls) == 4:
             trainer.model.store.grad[0] = np.nan  # one bad gradient at step 4
             return loss, new_state
@@ -118,9 +118,9 @@ def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
     seen = []
     real_step = trainer.model.train_step
 
-    def spy(x, y, state, rng=None):
+    def spy(x, y, state, rng=None, resets=()):
         seen.append(max(np.abs(part).max() for layer in state for part in layer))
-        return real_step(x, y, state, rng)
+        return real_step(x, y, state, rng, resets)
 
     monkeypatch.setattr(trainer.model, "train_step", spy)
     trainer.fit()
@@ -132,9 +132,9 @@ def test_truncated_bptt_carries_the_state_and_each_epoch_starts_cold(corpus, tmp
     seen = []
     real_step = trainer.model.train_step
 
-    def spy(x, y, state, rng=None):
+    def spy(x, y, state, rng=None, resets=()):
         seen.append(max(np.abs(part).max() for layer in state for part in layer))
-        return real_step(x, y, state, rng)
+        return real_step(x, y, state, rng, resets)
 
     monkeypatch.setattr(trainer.model, "train_step", spy)
     trainer.fit()
@@ -164,9 +164,9 @@ def test_epoch_schedule_decays_from_decay_start(corpus, tmp_path, monkeypatch):
     rates = []
     real_step = trainer.model.train_step
 
-    def spy(x, y, state, rng=None):
+    def spy(x, y, state, rng=None, resets=()):
         rates.append(trainer.optimizer.lr)
-        return real_step(x, y, state, rng)
+        return real_step(x, y, state, rng, resets)
 
     monkeypatch.setattr(trainer.model, "train_step", spy)
     trainer.fit()
@@ -219,9 +219,9 @@ def test_after_a_skipped_step_the_next_window_starts_from_a_zero_state(corpus, t
     real_step = trainer.model.train_step
     states_in = []
 
-    def poisoned(x, y, state, rng=None):
+    def poisoned(x, y, state, rng=None, resets=()):
         states_in.append([tuple(part.copy() for part in layer) for layer in state])
-        loss, new_state = real_step(x, y, state, rng)
+        loss, new_state = real_step(x, y, state, rng, resets)
         return (float("nan") if len(states_in) == 3 else loss), new_state
 
     monkeypatch.setattr(trainer.model, "train_step", poisoned)

@@ -121,7 +121,12 @@ def info_renderables(report: dict) -> list:
         table.add_row("training", f"{train.get('optimizer')} lr {train.get('lr')}, T={train.get('seq_len')} "
                       f"N={train.get('batch_size')}, clip-norm {train.get('clip_norm')}")
     if report.get("corpus"):
-        table.add_row("corpus", str(report["corpus"].get("path")))
+        corpus = report["corpus"]
+        files = (corpus.get("fingerprint") or {}).get("files")
+        shown = str(corpus.get("path"))
+        if files and not corpus.get("paths"):  # several paths' "path" already counts them
+            shown += f" ({len(files):,} files" + (f", --glob {corpus['glob']!r})" if corpus.get("glob") else ")")
+        table.add_row("corpus", shown)
     start = report.get("init_from")
     if start:
         step = f" (step {start['step']:,}" + (f", trained on {start['corpus']})" if start.get("corpus") else ")")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
@@ -22,7 +22,7 @@ class Bptt(str, Enum):
 
 
 def train(
-    corpus: Annotated[Optional[Path], typer.Argument(help="Text file, or a folder with train/valid/test splits. Default: the bundled corpus.", show_default=False)] = None,
+    corpus: Annotated[Optional[List[Path]], typer.Argument(help="Text file; a folder with train/valid/test splits; or a corpus of files: any other folder (every file in it, recursively) or several files. Default: the bundled corpus.", show_default=False)] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder. Default: runs/<corpus name>.")] = None,
     level: Annotated[Optional[Level], typer.Option(help=help_text(DataConfig, "level"))] = None,
     cell: Annotated[Optional[CellName], typer.Option(help=help_text(ModelConfig, "cell"))] = None,
@@ -62,12 +62,14 @@ def train(
     bptt: Annotated[Optional[Bptt], typer.Option(help=help_text(TrainConfig, "bptt"))] = None,
     freeze_embedding: Annotated[Optional[bool], typer.Option("--freeze-embedding/--train-embedding", help=help_text(TrainConfig, "freeze_embedding"), show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help=help_text(DataConfig, "encoding"))] = None,
+    glob: Annotated[Optional[str], typer.Option("--glob", help=help_text(DataConfig, "glob"), show_default=False)] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help=help_text(DataConfig, "skip_bad"))] = False,
     dtype: Annotated[Optional[DType], typer.Option(help=help_text(DataConfig, "dtype"))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final summary.")] = False,
 ):
     """Train a language model on CORPUS (default: the bundled corpus)."""
     options = TrainOptions(
-        corpus=corpus, out_dir=out_dir, resume=resume, force=force, init_from=init_from, grow_vocab=grow_vocab, quiet=quiet,
+        corpus=(corpus[0] if len(corpus) == 1 else list(corpus)) if corpus else None, out_dir=out_dir, resume=resume, force=force, init_from=init_from, grow_vocab=grow_vocab, quiet=quiet,
         cell=value_of(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
         tie_weights=tie_weights, init_scale=init_scale, forget_bias=forget_bias,
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
@@ -75,7 +77,7 @@ def train(
         decay_patience=decay_patience, min_lr=min_lr, clip_norm=clip_norm,
         clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt), freeze_embedding=freeze_embedding,
         level=value_of(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
-        encoding=encoding, dtype=value_of(dtype),
+        encoding=encoding, dtype=value_of(dtype), glob=glob, skip_bad=skip_bad or None,
     )  # fmt: skip
     with user_errors():
         from ..lm import training_run  # here: `charlm train --help` must not load Numba

@@ -19,6 +19,8 @@ and for the peephole cell ``weight_peephole_l{l}`` (3, H) with rows i, f, o.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .cells import CELLS, Cell, layer_param_shapes  # noqa: F401 (the layer's cell table, re-exported)
@@ -27,6 +29,18 @@ from .kernels import gru as gru_k
 from .kernels import lstm as lstm_k
 from .kernels import time_loops as loops_k
 from .kernels import rnn as rnn_k
+
+
+# Where documents begin inside a window: (t, rows) pairs, t ascending, rows an index array.
+Resets = tuple
+
+
+def _segments(T: int, resets) -> list[tuple[int, int, object]]:
+    """The window cut at the reset steps: (t0, t1, rows reset at t0 or None), covering 0..T."""
+    cuts = [(t, rows) for t, rows in resets if 0 <= t < T]
+    starts = [(0, None)] + cuts if not cuts or cuts[0][0] > 0 else cuts
+    ends = [t for t, _ in starts[1:]] + [T]
+    return [(t0, t1, rows) for (t0, rows), t1 in zip(starts, ends)]
 
 
 class _Workspace:
@@ -63,6 +77,7 @@ class RecurrentLayer:
         self._w_hh_t = None
         self._ws = None
         self._gates = None  # the `a` of the last forward, holding activated gates
+        self._resets: Resets = ()  # those of the last forward
         self.refresh()
 
     def refresh(self) -> None:
@@ -82,9 +97,10 @@ class RecurrentLayer:
             return (np.zeros(shape, self.dtype), np.zeros(shape, self.dtype))
         return (np.zeros(shape, self.dtype),)
 
-    def forward(self, a: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+    def forward(self, a: np.ndarray, state: tuple, resets: Resets = ()) -> tuple[np.ndarray, tuple]:
         """a: (T, N, G*H) input projection x W_ih^T (no bias), overwritten with the activated
-        gates; state: (h0,) or (h0, c0), each (N, H).
+        gates; state: (h0,) or (h0, c0), each (N, H). ``resets``: (t, rows) pairs, t ascending:
+        those rows start step t from a zero state (a new document begins there).
         Returns the outputs (T, N, H), a view valid until the next forward, and the final state."""
         T, N, _ = a.shape
         ws = self._workspace(T, N)
@@ -93,17 +109,37 @@ class RecurrentLayer:
         h[0] = state[0]
         if c is not None:
             c[0] = state[1]
-        if self.fused:
-            self._forward_window(a, b)
-        else:
-            self._forward_steps(a, b)
+        self._resets = tuple(resets)
+        run = self._forward_window if self.fused else self._forward_steps
+        for t0, t1, rows in _segments(T, self._resets):
+            # h[t0] is also step t0-1's output: zeroed for step t0 only, then put back.
+            with self._zeroed_state(t0, rows):
+                run(a, b, t0, t1)
         self._gates = a
         final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
         return h[1:], final
 
-    def _forward_window(self, a, b) -> None:
+    @contextlib.contextmanager
+    def _zeroed_state(self, t: int, rows):
+        """The state entering step t, zero for ``rows`` while the block runs (for none: nothing)."""
+        if rows is None:
+            yield
+            return
+        ws = self._ws
+        kept = [(part, part[t, rows].copy()) for part in (ws.h, ws.c) if part is not None]
+        for part, _ in kept:
+            part[t, rows] = 0
+        try:
+            yield
+        finally:
+            for part, values in kept:
+                part[t, rows] = values
+
+    def _forward_window(self, a, b, t0: int, t1: int) -> None:
         ws, p, name, H = self._ws, self.p, self.cell.name, self.H
-        h, c, r, w_hh_t = ws.h, ws.c, ws.r, self._w_hh_t
+        h, r, w_hh_t = ws.h[t0 : t1 + 1], ws.r, self._w_hh_t
+        c = ws.c[t0 : t1 + 1] if ws.c is not None else None
+        a = a[t0:t1]
         if name == "lstm":
             loops_k.lstm_forward_window(a, w_hh_t, b, h, c, r)
         elif name == "lstm-peephole":
@@ -111,17 +147,17 @@ class RecurrentLayer:
         elif name == "lstm-coupled":
             loops_k.coupled_forward_window(a, w_hh_t, b, h, c, r)
         elif name == "gru":
-            loops_k.gru_forward_window(a, w_hh_t, b[: 2 * H], p["bias_ih"][2 * H :], p["bias_hh"][2 * H :], h, ws.hn, r)
+            loops_k.gru_forward_window(a, w_hh_t, b[: 2 * H], p["bias_ih"][2 * H :], p["bias_hh"][2 * H :], h, ws.hn[t0:t1], r)
         elif name == "rnn-tanh":
             loops_k.rnn_tanh_forward_window(a, w_hh_t, b, h, r)
         else:
             loops_k.rnn_relu_forward_window(a, w_hh_t, b, h, r)
 
-    def _forward_steps(self, a, b) -> None:
+    def _forward_steps(self, a, b, t0: int, t1: int) -> None:
         ws, name, H = self._ws, self.cell.name, self.H
         h, c, r, w_hh_t = ws.h, ws.c, ws.r, self._w_hh_t
         b_ih, b_hh = self.p["bias_ih"], self.p["bias_hh"]
-        for t in range(a.shape[0]):
+        for t in range(t0, t1):
             np.matmul(h[t], w_hh_t, out=r)
             if name == "lstm":
                 lstm_k.lstm_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
@@ -161,15 +197,22 @@ class RecurrentLayer:
             self.g["weight_peephole"][:] = 0
         # The gradient that multiplies W_hh: equal to da except in the GRU's n block.
         drec = ws.dr if name == "gru" else da
-        if self.fused:
-            self._backward_window(dy)
-        else:
-            self._backward_steps(dy)
+        run = self._backward_window if self.fused else self._backward_steps
+        for t0, t1, rows in reversed(_segments(T, self._resets)):
+            with self._zeroed_state(t0, rows):
+                run(dy, t0, t1)
+            if rows is not None:  # nothing flows back into the document before
+                dh_rec[rows] = 0
+                dcarry[rows] = 0
         if name != "gru":
             db_hh[:] = db_ih
-        # The whole window's recurrent weight gradient as one product: (G*H, T*N) @ (T*N, H).
+        # The whole window's recurrent weight gradient as one product: (G*H, T*N) @ (T*N, H),
+        # with the states that were reset (the product's inputs there) as the zeros they were.
         GH = drec.shape[2]
-        np.matmul(drec.reshape(T * N, GH).T, h[:T].reshape(T * N, self.H), out=self.g["weight_hh"])
+        with contextlib.ExitStack() as zeroed:
+            for t, rows in self._resets:
+                zeroed.enter_context(self._zeroed_state(t, rows))
+            np.matmul(drec.reshape(T * N, GH).T, h[:T].reshape(T * N, self.H), out=self.g["weight_hh"])
         if c is not None:
             dstate0 = (dh_rec.copy(), dcarry.copy())
         elif name == "gru":
@@ -178,9 +221,11 @@ class RecurrentLayer:
             dstate0 = (dh_rec.copy(),)
         return da, dstate0
 
-    def _backward_window(self, dy) -> None:
+    def _backward_window(self, dy, t0: int, t1: int) -> None:
         ws, p, g, name = self._ws, self.p, self.g, self.cell.name
-        gates, h, c, da, dh_rec, dcarry, w_hh = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry, p["weight_hh"]
+        gates, h, da, dh_rec, dcarry, w_hh = self._gates[t0:t1], ws.h[t0 : t1 + 1], ws.da[t0:t1], ws.dh_rec, ws.dcarry, p["weight_hh"]
+        c = ws.c[t0 : t1 + 1] if ws.c is not None else None
+        dy = dy[t0:t1]
         db = g["bias_ih"]
         if name == "lstm":
             loops_k.lstm_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
@@ -189,19 +234,19 @@ class RecurrentLayer:
         elif name == "lstm-coupled":
             loops_k.coupled_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
         elif name == "gru":
-            loops_k.gru_backward_window(gates, w_hh, ws.hn, h, dy, dh_rec, dcarry, da, ws.dr, db, g["bias_hh"])
+            loops_k.gru_backward_window(gates, w_hh, ws.hn[t0:t1], h, dy, dh_rec, dcarry, da, ws.dr[t0:t1], db, g["bias_hh"])
         elif name == "rnn-tanh":
             loops_k.rnn_tanh_backward_window(h, w_hh, dy, dh_rec, da, db)
         else:
             loops_k.rnn_relu_backward_window(h, w_hh, dy, dh_rec, da, db)
 
-    def _backward_steps(self, dy) -> None:
+    def _backward_steps(self, dy, t0: int, t1: int) -> None:
         ws, p, name = self._ws, self.p, self.cell.name
         gates, h, c, da, dh_rec, dcarry, w_hh = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry, p["weight_hh"]
         db_ih, db_hh = self.g["bias_ih"], self.g["bias_hh"]
         dp = self.g.get("weight_peephole")
         drec = ws.dr if name == "gru" else da
-        for t in range(dy.shape[0] - 1, -1, -1):
+        for t in range(t1 - 1, t0 - 1, -1):
             if name == "lstm":
                 lstm_k.lstm_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
             elif name == "lstm-peephole":

@@ -1,5 +1,6 @@
-"""The parallel-stream layout of a token array (:func:`batchify`) and the truncated-BPTT windows
-over it (:func:`windows`), shared by training and evaluation."""
+"""The parallel-stream layout of a token array (:func:`batchify`), the truncated-BPTT windows
+over it (:func:`windows`) and where documents begin inside a window (:func:`document_breaks`),
+shared by training and evaluation."""
 
 from __future__ import annotations
 
@@ -62,6 +63,32 @@ def windows(
         x = np.ascontiguousarray(streams[:, position : position + t].T, dtype=dtype)
         y = np.ascontiguousarray(streams[:, position + 1 : position + 1 + t].T, dtype=dtype)
         yield position, x, y
+
+
+def document_breaks(starts: np.ndarray, row_offsets: np.ndarray, position: int, y: np.ndarray) -> tuple:
+    """The document boundaries inside one window, for a corpus of several files.
+
+    ``starts``: sorted token indices where a document begins (the first one's 0 left out);
+    ``row_offsets``: the token index each stream (row) begins at; the window covers columns
+    ``position .. position + T`` of every stream, so step t of row r reads token
+    ``row_offsets[r] + position + t`` and predicts the next. Targets that are a document's first
+    token are masked in ``y`` (T, N) (set to -1: nothing of one file predicts the next), and the
+    returned resets ``((t, rows), ...)`` say which rows start step t from a zero state."""
+    if starts.size == 0:
+        return ()
+    T = y.shape[0]
+    first = row_offsets + position  # the token each row reads at step 0
+    lo = np.searchsorted(starts, first)
+    hi = np.searchsorted(starts, first + T + 1)  # through the last target, token first + T
+    by_step: dict[int, list[int]] = {}
+    for row in np.flatnonzero(hi > lo):
+        for start in starts[lo[row] : hi[row]]:
+            step = int(start - first[row])
+            if step >= 1:
+                y[step - 1, row] = -1
+            if step < T:
+                by_step.setdefault(step, []).append(int(row))
+    return tuple((step, np.array(rows, np.intp)) for step, rows in sorted(by_step.items()))
 
 
 def _check_seq_len(seq_len) -> None:

@@ -213,8 +213,13 @@ class DataConfig:
 
     level: str = setting("char", "Tokens: characters or whitespace-separated words.")
     val_frac: float | None = setting(
-        0.05, "Hold out this tail fraction of the training text for validation; 0: no validation at all "
-              "(not even a folder's valid split).", shown="0.05 without --val")
+        0.05, "Hold out this fraction of the training text for validation (a corpus of files: its last whole "
+              "files, when there are enough); 0: no validation at all (not even a folder's valid split).",
+        shown="0.05 without --val")
+    glob: str | None = setting(None, "A corpus folder: read only the files whose name matches this pattern "
+                               "(e.g. '*.md'; with a '/', their path inside the folder).")
+    skip_bad: bool = setting(False, "A corpus of files: leave out the files that cannot be read as text "
+                             "(binary, bad bytes, unreadable), listing them, instead of refusing the corpus.")
     min_freq: int = setting(1, "Word level: words seen fewer times become <unk>.")
     max_vocab: int | None = setting(None, "Word level: keep at most this many words.")
     encoding: str = setting("utf-8", "Text encoding of the corpus files.")

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .batching import document_breaks
+from .model import count_scored
 
 
 @dataclass
@@ -39,25 +41,32 @@ class Evaluation:
         return self.loss / math.log(2)
 
 
-def _run(model, x: np.ndarray, y: np.ndarray, state, seq_len: int):
-    """x, y: (N, L) streams. Returns summed loss and the final state."""
-    total = 0.0
+def _run(model, x: np.ndarray, y: np.ndarray, state, seq_len: int, starts: np.ndarray, row_offsets: np.ndarray):
+    """x, y: (N, L) streams whose rows begin at tokens ``row_offsets``. Returns the summed loss,
+    the number of targets scored (those across a document boundary are not) and the final state."""
+    total, scored = 0.0, 0
     for start in range(0, x.shape[1], seq_len):
         xw = np.ascontiguousarray(x[:, start : start + seq_len].T)
-        yw = np.ascontiguousarray(y[:, start : start + seq_len].T)
-        loss, state = model.loss(xw, yw, state)
+        yw = np.array(y[:, start : start + seq_len].T, dtype=np.int32)  # a copy: targets may be masked
+        resets = document_breaks(starts, row_offsets, start, yw)
+        loss, state = model.loss(xw, yw, state, resets)
         total += loss
-    return total, state
+        scored += count_scored(yw)
+    return total, scored, state
 
 
-def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100, part: tuple[int, int] = (0, 1)) -> Evaluation:
-    """Forward only, no dropout. tokens: 1-D token ids (at least 2).
+def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100, part: tuple[int, int] = (0, 1),
+             starts: np.ndarray | None = None) -> Evaluation:
+    """Forward only, no dropout. tokens: 1-D token ids (at least 2). ``starts``: where documents
+    begin (token indices, sorted): the state is reset there and no document's first token is
+    predicted from the one before.
 
     ``part = (k, K)``: score only the k-th of K shares of the streams (the last share also scores
     the tail, which continues the last stream); the K parts' sums add up to the whole. Data
     parallel validation gives each rank one part (``distributed.py``)."""
     if tokens.size < 2:
         raise DataError(f"nothing to evaluate: {tokens.size} token(s), at least 2 are needed")
+    starts = np.zeros(0, np.int64) if starts is None else np.asarray(starts, np.int64)
     x, y = tokens[:-1], tokens[1:]
     n = x.size
     N = max(1, min(batch_size, n // max(1, seq_len // 4)))  # keep streams long enough to matter
@@ -69,12 +78,13 @@ def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100
     total, scored = 0.0, 0
     if n_rows:
         xs, ys = x[:main].reshape(N, L)[rows], y[:main].reshape(N, L)[rows]
-        total, state = _run(model, xs, ys, model.initial_state(n_rows), seq_len)
-        scored = n_rows * L
+        offsets = np.arange(rows.start, rows.stop, dtype=np.int64) * L
+        total, scored, state = _run(model, xs, ys, model.initial_state(n_rows), seq_len, starts, offsets)
         if main < n and rows.stop == N:
             tail_state = [tuple(part[-1:].copy() for part in layer) for layer in state]
-            tail, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len)
-            total, scored = total + tail, scored + (n - main)
+            tail, tail_scored, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len,
+                                        starts, np.array([main], np.int64))
+            total, scored = total + tail, scored + tail_scored
     return Evaluation(tokens=scored, loss_sum=float(total))
 
 

@@ -61,7 +61,7 @@ def grow_char_corpus(corpus, snap: Snapshot, source: Path, grow: bool):
     unseen = [token for token in corpus.vocab.tokens if token not in old]
     if unseen and not grow:
         shown = ", ".join(repr(t) for t in unseen[:20]) + (f" and {len(unseen) - 20} more" if len(unseen) > 20 else "")
-        raise DataError(f"{corpus.paths['train']} has {len(unseen)} character(s) the model in {source} never saw: "
+        raise DataError(f"{corpus.source} has {len(unseen)} character(s) the model in {source} never saw: "
                         f"{shown}; --grow-vocab adds them")
     vocab = Vocab(old.tokens + tuple(unseen), "char") if unseen else old
     to_new_id = np.array([vocab.id_of(token) for token in corpus.vocab.tokens], dtype=vocab.dtype)

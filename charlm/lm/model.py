@@ -20,6 +20,11 @@ from ..core.params import ParamStore
 from ..core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
 
 
+def count_scored(targets: np.ndarray) -> int:
+    """Targets that count (a negative one is masked)."""
+    return targets.size - int(np.count_nonzero(targets < 0))
+
+
 def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     cell = CELLS[config.cell]
     V, E, H = config.vocab_size, config.embed_size, config.hidden_size
@@ -107,9 +112,10 @@ class LanguageModel:
         return not dropout_on_input and self.config.vocab_size <= n_tokens
 
     # ----------------------------------------------------------------- forward
-    def _forward(self, x: np.ndarray, state: list[tuple], rng: np.random.Generator | None):
+    def _forward(self, x: np.ndarray, state: list[tuple], rng: np.random.Generator | None, resets=()):
         """Forward through embedding and layers. Returns the decoder input (T*N, H), the new
-        state and what the backward needs."""
+        state and what the backward needs. ``resets``: (t, rows) where a document begins (the
+        state of those rows is zero before step t, in every layer)."""
         T, N = x.shape
         M = T * N
         cfg = self.config
@@ -138,7 +144,7 @@ class LanguageModel:
             saved["inputs"].append(layer_in)
 
         for index, layer in enumerate(self.layers):
-            out, final = layer.forward(a, state[index])
+            out, final = layer.forward(a, state[index], resets)
             new_state.append(final)
             out2d = out.reshape(M, cfg.hidden_size)
             layer_out = self._dropout(out2d, p, rng, f"drop{index + 1}", saved)
@@ -166,16 +172,20 @@ class LanguageModel:
         return d2d
 
     # ----------------------------------------------------------------- public API
-    def train_step(self, x: np.ndarray, y: np.ndarray, state: list[tuple], rng: np.random.Generator | None = None):
-        """Forward and backward over one window. x, y: (T, N) token ids (y is x shifted by one).
-        Writes the gradient of the mean cross-entropy into ``store.grad``; returns
-        (mean loss in nats, final state). ``rng`` draws the dropout masks (None: no dropout)."""
+    def train_step(self, x: np.ndarray, y: np.ndarray, state: list[tuple], rng: np.random.Generator | None = None,
+                   resets=()):
+        """Forward and backward over one window. x, y: (T, N) token ids (y is x shifted by one;
+        a negative target is masked: it would cross a document boundary). ``resets``: see
+        :meth:`_forward`. Writes the gradient of the mean cross-entropy over the unmasked targets
+        into ``store.grad``; returns (mean loss in nats, final state). ``rng`` draws the dropout
+        masks (None: no dropout)."""
         T, N = x.shape
         M = T * N
         cfg = self.config
         V, H = cfg.vocab_size, cfg.hidden_size
-        dec_in, new_state, saved = self._forward(x, state, rng)
+        dec_in, new_state, saved = self._forward(x, state, rng, resets)
         targets = np.ascontiguousarray(y.reshape(M), dtype=np.int32)
+        scored = max(count_scored(targets), 1)
 
         # Decoder and loss: the logits become their own gradient in place.
         W_dec = self.decoder_weight()
@@ -183,7 +193,7 @@ class LanguageModel:
         np.matmul(dec_in, W_dec.T, out=logits)
         grads = self.grads
         grads["decoder.bias"][:] = 0
-        loss_sum = softmax_k.softmax_cross_entropy(logits, self.params["decoder.bias"], targets, 1.0 / M, grads["decoder.bias"])
+        loss_sum = softmax_k.softmax_cross_entropy(logits, self.params["decoder.bias"], targets, 1.0 / scored, grads["decoder.bias"])
         dE = grads["encoder.weight"]
         if cfg.tie_weights:
             np.matmul(logits.T, dec_in, out=dE)  # the decoder's share of the tied weight's gradient
@@ -216,12 +226,13 @@ class LanguageModel:
                 tensor_k.scatter_add_rows(dE, saved["tokens"], d_in)
             else:
                 d_out = d_in
-        return loss_sum / M, new_state
+        return loss_sum / scored, new_state
 
-    def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple]):
-        """Forward only (no dropout). Returns (summed loss in nats over the T*N tokens, final state)."""
+    def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple], resets=()):
+        """Forward only (no dropout). Returns (summed loss in nats over the unmasked targets,
+        final state)."""
         M = x.size
-        dec_in, new_state, _ = self._forward(x, state, None)
+        dec_in, new_state, _ = self._forward(x, state, None, resets)
         logits = self._buf("logits", (M, self.config.vocab_size))
         np.matmul(dec_in, self.decoder_weight().T, out=logits)
         total = softmax_k.cross_entropy(logits, self.params["decoder.bias"], np.ascontiguousarray(y.reshape(M), dtype=np.int32))

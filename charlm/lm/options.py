@@ -19,7 +19,7 @@ class TrainOptions(GivenOptions):
     """What ``charlm train`` was told. None is "not given": a new run takes the configuration's
     default, a resumed run its saved value. The names are those of the configuration fields."""
 
-    corpus: Path | None = None
+    corpus: Path | list[Path] | None = None  # a file or folder, or several paths (a corpus of files)
     out_dir: Path | None = None
     resume: bool = False
     force: bool = False
@@ -63,4 +63,6 @@ class TrainOptions(GivenOptions):
     min_freq: int | None = None
     max_vocab: int | None = None
     encoding: str | None = None
+    glob: str | None = None
+    skip_bad: bool | None = None
     dtype: str | None = None

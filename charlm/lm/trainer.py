@@ -17,22 +17,22 @@ from dataclasses import asdict
 import numpy as np
 
 from .config import TrainConfig
-from .batching import batchify, windows
+from .batching import batchify, document_breaks, windows
 from .distributed import Single, concat_states
+from .documents import NO_STARTS
 from ..errors import TrainingError
 from .evaluate import Evaluation, evaluate
-from .model import LanguageModel
+from .model import LanguageModel, count_scored
 from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ..store.runfolder import RunFolder
 from .saved_model import Snapshot, save_model
 from .training_state import Progress, Sink  # noqa: F401 (Sink is the display's base class)
 
 
-
 class Trainer:
     def __init__(self, model: LanguageModel, vocab, config: TrainConfig, run: RunFolder, train_tokens: np.ndarray,
                  val_tokens: np.ndarray | None = None, test_tokens: np.ndarray | None = None, sink: Sink | None = None,
-                 resume: Snapshot | None = None, extra_meta: dict | None = None, group=None):
+                 resume: Snapshot | None = None, extra_meta: dict | None = None, group=None, starts: dict | None = None):
         self.model, self.vocab, self.config, self.run = model, vocab, config, run
         self.sink = sink or Sink()
         self.val_tokens, self.test_tokens = val_tokens, test_tokens
@@ -42,6 +42,10 @@ class Trainer:
         self._rows = self.group.shard(config.batch_size)
         self.local_batch = self._rows.stop - self._rows.start
         self.streams = batchify(train_tokens, config.batch_size)[self._rows]
+        # Several files: split -> where documents begin (token indices); the state resets there.
+        self.starts = {split: np.asarray(s, np.int64) for split, s in (starts or {}).items()}
+        length = train_tokens.size // config.batch_size
+        self._row_offsets = np.arange(self._rows.start, self._rows.stop, dtype=np.int64) * length
         span = self.streams.shape[1] - 1  # the last token of a stream is only a target
         self.windows_per_epoch = max(1, math.ceil(span / config.seq_len))
         self.optimizer = make_optimizer(config.optimizer, model.store, config.lr)
@@ -115,7 +119,7 @@ class Trainer:
                     p.lr = self._lr_for_epoch(p.epoch)
             self.optimizer.lr = p.lr
             for position, x, y in windows(self.streams, cfg.seq_len, start=p.position):
-                self._train_window(x, y)
+                self._train_window(x, y, document_breaks(self._starts("train"), self._row_offsets, position, y))
                 p.position = position + x.shape[0]
                 reason = self._after_step()
                 if reason:
@@ -141,11 +145,14 @@ class Trainer:
     def _max_steps_reached(self) -> bool:
         return self.config.max_steps is not None and self.progress.step >= self.config.max_steps
 
-    def _train_window(self, x: np.ndarray, y: np.ndarray) -> None:
+    def _starts(self, split: str) -> np.ndarray:
+        return self.starts.get(split, NO_STARTS)
+
+    def _train_window(self, x: np.ndarray, y: np.ndarray, resets=()) -> None:
         cfg, p, model = self.config, self.progress, self.model
         state_in = model.initial_state(self.local_batch) if cfg.bptt == "full" else self.state
         rng = self.rng if model.config.dropout > 0 else None
-        loss, state_out = model.train_step(x, y, state_in, rng)
+        loss, state_out = model.train_step(x, y, state_in, rng, resets)
         # With several processes: the mean gradient and loss over every rank's tokens, and the
         # stop and save decisions made together (a no-op for one process).
         root = self.group.is_root  # rank 0's clock decides for everyone
@@ -153,7 +160,7 @@ class Trainer:
         # --max-time is this invocation's budget: counted from this fit()'s start, not the run's.
         time_up = root and cfg.max_time is not None and time.monotonic() - self._started >= cfg.max_time
         loss, tokens, (self._stop_agreed, self._save_due, self._time_up) = self.group.combine(
-            model.store, loss, x.size, (self._stop_requested, save_due, time_up))
+            model.store, loss, count_scored(y), (self._stop_requested, save_due, time_up))
         grad = model.store.grad
         if cfg.freeze_embedding:
             model.grads["encoder.weight"][...] = 0.0
@@ -242,7 +249,8 @@ class Trainer:
         allreduce adds the sums. Every decision that follows (best, decay, early stop, the
         collective save of best.npz) is taken from that one figure, so ranks cannot disagree."""
         cfg, group = self.config, self.group
-        mine = evaluate(self.model, tokens, cfg.batch_size, cfg.seq_len, part=(group.rank, group.size))
+        mine = evaluate(self.model, tokens, cfg.batch_size, cfg.seq_len, part=(group.rank, group.size),
+                        starts=self._starts("val"))
         loss_sum, scored = group.sum((mine.loss_sum, mine.tokens))
         return Evaluation(tokens=int(round(scored)), loss_sum=loss_sum)
 
@@ -336,7 +344,7 @@ class Trainer:
         from .saved_model import load_model
 
         model = load_model(self.run.best).model if self.run.best.exists() else self.model
-        result = evaluate(model, self.test_tokens, self.config.batch_size, self.config.seq_len)
+        result = evaluate(model, self.test_tokens, self.config.batch_size, self.config.seq_len, starts=self._starts("test"))
         row = {"test_loss": result.loss, "test_perplexity": result.perplexity, "test_bits_per_token": result.bits_per_token}
         self.run.append_metrics(self._row(**row))
         return row

@@ -4,6 +4,7 @@ written. Every default comes from the configuration classes in ``config.py``."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import numpy as np
 from ..core.threads import available_cores, set_threads
 from ..errors import ConfigError, DataError
 from ..store.runfolder import RUNS_ROOT, RunFolder
+from ..text.files import TextNote
+from ..text.sources import find_sources
 from . import corpus as data
 from . import fine_tune
 from .batching import check_trainable
@@ -48,7 +51,10 @@ class TrainingSession:
         return summary
 
 
-def _corpus_path(path: Path | None) -> Path:
+def _corpus_path(path) -> Path | list[Path]:
+    """The CORPUS given (one path, or a list of several), else the bundled corpus."""
+    if isinstance(path, (list, tuple)):
+        return [Path(p) for p in path]
     if path is not None:
         return Path(path)
     from ..text.bundled import bundled_corpus_path
@@ -56,9 +62,13 @@ def _corpus_path(path: Path | None) -> Path:
     return bundled_corpus_path()
 
 
-def _default_out(corpus_path: Path) -> Path:
-    name = corpus_path.name if corpus_path.is_dir() else corpus_path.stem
-    return RUNS_ROOT / (name or "run")
+def _default_out(corpus_path) -> Path:
+    """runs/<the file's stem, or the folder's name, or the name of the folder several paths share>."""
+    return RUNS_ROOT / (find_sources(corpus_path).name or "run")
+
+
+def _is_split_folder(corpus_path) -> bool:
+    return isinstance(corpus_path, Path) and corpus_path.is_dir() and find_sources(corpus_path).kind == "splits"
 
 
 def prepare(options: TrainOptions) -> TrainingSession:
@@ -90,7 +100,7 @@ def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def new_run_settings(options: TrainOptions, corpus_is_folder: bool = False) -> tuple[dict, TrainConfig, DataConfig]:
+def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple[dict, TrainConfig, DataConfig]:
     """The model settings (without the vocabulary size), training and data configuration of a new
     run: what was given, else the configuration's defaults. Validates them all; reads nothing."""
     train_config = _train_config(options, {})
@@ -98,8 +108,8 @@ def new_run_settings(options: TrainOptions, corpus_is_folder: bool = False) -> t
     model_values = {"cell": cell, "forget_bias": default_forget_bias(cell), **options.given(MODEL_OPTIONS)}
     ModelConfig(vocab_size=1, **model_values)  # validates the model options
     data_config = DataConfig(**options.given(f.name for f in fields(DataConfig)))
-    if options.val_frac is None and (options.val is not None or corpus_is_folder):
-        data_config.val_frac = None  # the validation text is the --val file or the folder's split
+    if options.val_frac is None and (options.val is not None or split_folder):
+        data_config.val_frac = None  # the validation text is the --val file or the split folder's
     return model_values, train_config, data_config
 
 
@@ -109,7 +119,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     if group.is_root:  # rank 0 alone owns the run folder
         run.check(resume=False, force=options.force)  # refuses an existing run before any work
     # Validates every option before the corpus is read.
-    model_values, train_config, data_config = new_run_settings(options, corpus_path.is_dir())
+    model_values, train_config, data_config = new_run_settings(options, _is_split_folder(corpus_path))
     start = fine_tune.load_start(options) if options.init_from is not None else None
     threads = _threads(options, group)
 
@@ -119,9 +129,11 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     corpus = data.load_corpus(
         corpus_path, level=level, val=options.val, test=options.test, val_frac=val_frac,
         min_freq=data_config.min_freq, max_vocab=data_config.max_vocab, encoding=data_config.encoding,
+        glob=data_config.glob, skip_bad=data_config.skip_bad,
         # word level: the old vocabulary (new words become <unk>); char level: its own, then remapped
         vocab=start[1].vocab if start is not None and level == "word" else None,
     )
+    _say_notes(corpus, group)
     if start is not None and level == "char":
         corpus = fine_tune.grow_char_corpus(corpus, start[1], start[0], options.grow_vocab)
     train_config.threads = threads
@@ -142,12 +154,12 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     if group.is_root:
         run.create(resume=False, force=options.force)
     extra_meta["corpus"] = {
-        "path": str(corpus_path.resolve()), "level": level, "val": _str(options.val), "test": _str(options.test),
+        **_saved_paths(corpus_path, corpus), "glob": data_config.glob, "skip_bad": data_config.skip_bad, "level": level, "val": _str(options.val), "test": _str(options.test),
         "val_frac": val_frac, "min_freq": data_config.min_freq, "max_vocab": data_config.max_vocab,
         "encoding": data_config.encoding, "bundled": options.corpus is None, "fingerprint": data.fingerprint(corpus),
     }
     trainer = Trainer(model, corpus.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      extra_meta=extra_meta, group=group)
+                      starts=corpus.starts, extra_meta=extra_meta, group=group)
     return TrainingSession(trainer, level)
 
 
@@ -181,7 +193,7 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
         if given is not None and given != saved_corpus.get(name, getattr(DataConfig, name)):
             raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run's vocabulary was "
                               f"made with {saved_corpus.get(name, getattr(DataConfig, name))!r}")
-    corpus_path = Path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
+    corpus_path = _corpus_path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
     corpus = data.load_corpus(
         corpus_path, level=level,
@@ -189,8 +201,11 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
         val_frac=options.val_frac if options.val_frac is not None else saved_corpus.get("val_frac"),
         min_freq=saved_corpus.get("min_freq", DataConfig.min_freq), max_vocab=saved_corpus.get("max_vocab"),
         encoding=options.encoding or saved_corpus.get("encoding", DataConfig.encoding),
+        glob=options.glob if options.glob is not None else saved_corpus.get("glob"),
+        skip_bad=options.skip_bad if options.skip_bad is not None else saved_corpus.get("skip_bad", False),
         vocab=snap.vocab,
     )
+    _say_notes(corpus, group)
     _check_same_data(saved_corpus.get("fingerprint"), data.fingerprint(corpus))
     saved_train = meta["train"]
     _refuse_fixed_training_options(options, saved_train)
@@ -201,7 +216,7 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     _check_frozen_embedding(train_config, snap.model.config)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
-                      resume=snap, extra_meta=_carried_meta(meta), group=group)
+                      starts=corpus.starts, resume=snap, extra_meta=_carried_meta(meta), group=group)
     trainer.changes = _changes(options, saved_train, train_config)
     if options.lr is not None:
         trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
@@ -233,6 +248,7 @@ def _check_same_data(saved: dict | None, now: dict) -> None:
     data is refused (checkpoints from before fingerprints were saved are taken on trust)."""
     if saved is None:
         return
+    _check_same_files(saved.get("files"), now.get("files"))
     for split, what in (("train", "the training text"), ("val", "the validation text")):
         old, new = saved.get(split), now.get(split)
         if old == new:
@@ -245,6 +261,21 @@ def _check_same_data(saved: dict | None, now: dict) -> None:
             then, here = f"{old['tokens']:,} tokens", "as many, with other content"
         raise ConfigError(f"{what} is not the one the run stopped on ({then} then, {here} now): resume with the same "
                           "CORPUS, --val, --val-frac and --encoding, or start a new run (--force or another --out)")
+
+
+def _check_same_files(saved: list | None, now: list | None) -> None:
+    """A corpus of files: name the files that changed, came or went since the run was saved."""
+    if saved is None or now is None or saved == now:
+        return
+    old = {name: (size, digest) for name, size, digest in saved}
+    new = {name: (size, digest) for name, size, digest in now}
+    changed = [name for name in old if name in new and old[name] != new[name]]
+    added = [name for name in new if name not in old]
+    removed = [name for name in old if name not in new]
+    said = [f"{what}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}" for what, names in
+            (("changed", changed), ("new", added), ("gone", removed)) if names] or ["the same files in another order"]
+    raise ConfigError(f"the corpus's files are not those the run stopped on ({'; '.join(said)}): resume with the "
+                      "same files, or start a new run (--force or another --out)")
 
 
 def _shown(value) -> str:
@@ -271,11 +302,29 @@ def _changes(options: TrainOptions, saved: dict, config: TrainConfig) -> list[st
     return changes
 
 
-def _saved_corpus_path(saved: dict) -> Path:
+def _saved_paths(corpus_path, corpus) -> dict:
+    """How the run's metadata names its corpus: "path" (for several paths, what they are, with
+    the list in "paths")."""
+    if isinstance(corpus_path, list):
+        return {"path": corpus.source, "paths": [str(p.resolve()) for p in corpus_path]}
+    return {"path": str(corpus_path.resolve())}
+
+
+def _say_notes(corpus, group) -> None:
+    """What reading a corpus of files decided or left out (empty files, --skip-bad, which files
+    are the validation split), once."""
+    if group.is_root:
+        for note in corpus.notes:
+            warnings.warn(TextNote(note), stacklevel=2)
+
+
+def _saved_corpus_path(saved: dict):
     if saved.get("bundled"):
         from ..text.bundled import bundled_corpus_path
 
         return bundled_corpus_path()
+    if saved.get("paths"):
+        return [Path(p) for p in saved["paths"]]
     path = saved.get("path")
     if not path:
         raise DataError("the run does not say which corpus it was trained on: give CORPUS")

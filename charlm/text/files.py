@@ -27,6 +27,11 @@ BOM = codecs.BOM_UTF8
 ASCII_FAST = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252", "iso8859-15"})
 
 
+class EmptyText(DataError):
+    """A file with nothing to learn from (empty, or only whitespace): in a corpus of many files
+    it is skipped with a note, on its own it is refused."""
+
+
 class TextNote(UserWarning):
     """Something about a text that is worth a one-line note but not a refusal (the command line
     prints it as ``note: ...``)."""
@@ -67,13 +72,14 @@ def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeErro
 
 
 def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, as_codepoints: bool = False,
-                stream: BinaryIO | None = None) -> Iterator:
+                stream: BinaryIO | None = None, on_bytes=None) -> Iterator:
     """The text of ``path`` in pieces: str, or with ``as_codepoints`` 1-D arrays of code points
     (uint8 for a pure-ASCII piece, else uint32). A UTF-8 byte-order mark is dropped. Raises
     DataError for a missing path, a folder, a NUL byte, bytes invalid in ``encoding`` (with
     their byte offset and line, right across chunk boundaries) and, once the end is reached,
     for a file that is empty or only whitespace. With ``stream`` (standard input, say), its
-    bytes are read instead, under the name ``path``; it is left open."""
+    bytes are read instead, under the name ``path``; it is left open. ``on_bytes`` is called with
+    each block of bytes as read (e.g. a hash's ``update``)."""
     if chunk_bytes < 4:
         raise ValueError(f"chunk_bytes must be at least 4 (a whole BOM or UTF-8 character), got {chunk_bytes}")
     info = check_encoding(encoding)
@@ -92,6 +98,8 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
         while True:
             raw = file.read(chunk_bytes)
             final = not raw
+            if on_bytes is not None and raw:
+                on_bytes(raw)
             if offset == 0 and utf8 and raw.startswith(BOM):
                 raw, offset, bom = raw[len(BOM) :], len(BOM), True
             elif offset == 0 and utf8 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -132,8 +140,8 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
             lines += raw.count(b"\n")
     if not has_text:
         if offset == 0 or (bom and offset == len(BOM)):
-            raise DataError(f"{path} is empty{' (only a byte-order mark)' if bom else ''}")
-        raise DataError(f"{path} holds only whitespace ({offset} bytes); charlm needs text to learn from")
+            raise EmptyText(f"{path} is empty{' (only a byte-order mark)' if bom else ''}")
+        raise EmptyText(f"{path} holds only whitespace ({offset} bytes); charlm needs text to learn from")
 
 
 def _pending(decoder) -> int:

@@ -29,13 +29,17 @@ def _shifted_row_max(row, bias):
 def softmax_cross_entropy(logits, bias, targets, grad_scale, dbias):
     """logits: (M, V) products ``h W^T`` without the bias (V,), overwritten with
     ``grad_scale * (softmax(logits + bias) - onehot(targets))``, the gradient of
-    ``grad_scale * summed loss``; targets: (M,) ints; dbias: (V,) accumulates the bias gradient.
+    ``grad_scale * summed loss``; targets: (M,) ints, a negative one masks its row (no loss, zero
+    gradient: a target across a document boundary); dbias: (V,) accumulates the bias gradient.
     Returns the summed loss in nats (accumulated in float64)."""
     n_rows, V = logits.shape
     total = 0.0
     for m in range(n_rows):
         row = logits[m]
         target = targets[m]
+        if target < 0:
+            row[:] = 0
+            continue
         target_logit = row[target] + bias[target]
         top = _shifted_row_max(row, bias)
         s = row.dtype.type(0)
@@ -57,10 +61,13 @@ def softmax_cross_entropy(logits, bias, targets, grad_scale, dbias):
 @kernel
 def cross_entropy(logits, bias, targets):
     """Summed cross-entropy (nats, float64) of rows of ``logits + bias`` (M, V) against targets
-    (M,); logits are left unchanged (forward only, for evaluation)."""
+    (M,), skipping rows whose target is negative (masked); logits are left unchanged (forward
+    only, for evaluation)."""
     n_rows, V = logits.shape
     total = 0.0
     for m in range(n_rows):
+        if targets[m] < 0:
+            continue
         row = logits[m]
         top = _shifted_row_max(row, bias)
         s = row.dtype.type(0)
