@@ -115,3 +115,40 @@ class ClassifyDataConfig:
     dev_frac: float = setting(0.1, "Without a dev set, hold out this fraction of train (seeded).")
     encoding: str = setting("utf-8", "Text encoding of the data files.")
     dtype: str = setting("float32", "Floating-point precision.")
+
+
+# ------------------------------------------------------------------ recursive networks over trees
+TREE_MODELS = ("treernn", "rntn", "treelstm")
+# Sizes as the papers trained them from scratch: Socher et al. 2013 used d = 25-35 for the
+# recursive NN and the RNTN, Tai et al. 2015 a memory of 150 for the Tree-LSTM (with dropout 0.5
+# on the classifier's input).
+TREE_DEFAULT_SIZE = {"treernn": 30, "rntn": 30, "treelstm": 150}
+TREE_DEFAULT_DROPOUT = {"treernn": 0.0, "rntn": 0.0, "treelstm": 0.5}
+
+
+@dataclass
+class TreeModelConfig(StrictSettings):
+    model: str  # one of TREE_MODELS
+    vocab_size: int
+    num_classes: int
+    hidden_size: int | None = None  # node vectors; None: TREE_DEFAULT_SIZE
+    embed_size: int | None = None  # word vectors; must equal hidden_size but for the Tree-LSTM
+    dropout: float | None = None  # on every node's vector before its classifier
+
+    def __post_init__(self):
+        if self.model not in TREE_MODELS:
+            raise ConfigError(f"unknown tree model {self.model!r}; choose one of {', '.join(TREE_MODELS)}")
+        if self.hidden_size is None:
+            self.hidden_size = TREE_DEFAULT_SIZE[self.model]
+        if self.embed_size is None:
+            self.embed_size = self.hidden_size
+        if self.dropout is None:
+            self.dropout = TREE_DEFAULT_DROPOUT[self.model]
+        for name in ("vocab_size", "num_classes", "hidden_size", "embed_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
+        if self.model != "treelstm" and self.embed_size != self.hidden_size:
+            raise ConfigError(f"--embed-size must equal --hidden-size for {self.model}: a leaf's vector is its word's")
+        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")

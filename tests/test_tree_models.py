@@ -1,0 +1,114 @@
+"""The recursive networks over trees: exact gradients (finite differences, float64) for the
+recursive NN, the RNTN (its tensor V included) and the Tree-LSTM (both forget gates), and
+batching: many trees scheduled level by level give the loss and gradients of one at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charlm.classify.config import TreeModelConfig
+from charlm.classify.tree_batch import TreeBatch
+from charlm.classify.tree_models import build_tree_model
+from charlm.classify.treebank import fallback_tree, parse_tree
+from gradcheck import max_relative_error, numeric_gradient
+
+MODELS = ["treernn", "rntn", "treelstm"]
+TREES = [
+    "(3 (2 (2 The) (2 Rock)) (4 (3 (2 is) (4 (3 good) (2 fun))) (2 .)))",
+    "(1 (0 bad) (2 film))",
+    "(4 great)",
+    "(2 (2 (2 a) (2 (2 b) (2 c))) (1 (2 (2 d) (2 e)) (0 f)))",
+]
+VOCAB = {w: i for i, w in enumerate("The Rock is good fun . bad film great a b c d e f".split())}
+
+
+def batch_of(trees):
+    return TreeBatch.from_trees(trees, [np.array([VOCAB.get(w, 0) for w in t.words]) for t in trees])
+
+
+def make(model, dtype=np.float64, seed=1, **overrides):
+    settings = dict(hidden_size=4, dropout=0.0)
+    if model == "treelstm":
+        settings["embed_size"] = 3
+    settings.update(overrides)
+    config = TreeModelConfig(model=model, vocab_size=len(VOCAB), num_classes=5, **settings)
+    net = build_tree_model(config, dtype, seed)
+    rng = np.random.default_rng(seed + 10)
+    for name, array in net.params.items():  # away from the small initial values: every term matters
+        array += 0.3 * rng.standard_normal(array.shape)
+    return net
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_gradients_match_finite_differences(model):
+    net = make(model)
+    batch = batch_of([parse_tree(t) for t in TREES])
+    net.train_step(batch)
+    analytic = {name: g.copy() for name, g in net.grads.items()}
+    for name, array in net.params.items():
+        numeric = numeric_gradient(lambda: net.train_step(batch)[0], array)
+        assert max_relative_error(analytic[name], numeric) < 1e-6, name
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_batch_of_trees_equals_the_trees_one_at_a_time(model):
+    net = make(model)
+    trees = [parse_tree(t) for t in TREES]
+    loss, correct, scored = net.train_step(batch_of(trees))
+    together = net.store.grad.copy()
+    losses, grads, hits, counts = [], [], 0, 0
+    for tree in trees:
+        one = net.train_step(batch_of([tree]))
+        losses.append(one[0]), grads.append(net.store.grad.copy())
+        hits, counts = hits + one[1], counts + one[2]
+    assert loss == pytest.approx(np.mean(losses), rel=1e-12)
+    np.testing.assert_allclose(together, np.mean(grads, axis=0), rtol=1e-10, atol=1e-13)
+    assert (correct, scored) == (hits, counts) and scored == sum(len(t) for t in trees)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_float32_agrees_with_float64(model):
+    batch = batch_of([parse_tree(t) for t in TREES])
+    loss64 = make(model, np.float64).train_step(batch)[0]
+    loss32 = make(model, np.float32).train_step(batch)[0]
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+
+
+def test_unscored_nodes_add_nothing_to_the_loss():
+    net = make("rntn")
+    tree = parse_tree(TREES[0])
+    full = net.train_step(batch_of([tree]))
+    labels = tree.labels.copy()
+    labels[:-1] = -1  # the root alone
+    root_only = net.train_step(batch_of([tree.relabelled(labels)]))
+    assert root_only[2] == 1 and root_only[0] < full[0]
+    logits = net.node_logits(batch_of([tree]))[-1]
+    z = logits - logits.max()
+    assert root_only[0] == pytest.approx(np.log(np.exp(z).sum()) - z[tree.root_label], rel=1e-12)
+
+
+def test_the_tensor_changes_the_rntn_and_only_it():
+    """With V = 0 the RNTN is the recursive NN with the same weights."""
+    rnn, rntn = make("treernn"), make("rntn")
+    for name, array in rnn.params.items():
+        rntn.params[name][...] = array
+    rntn.params["compose.tensor"][...] = 0
+    batch = batch_of([parse_tree(t) for t in TREES])
+    np.testing.assert_allclose(rntn.node_logits(batch), rnn.node_logits(batch), rtol=1e-13)
+
+
+def test_a_deep_tree_runs_without_recursion():
+    words = list(VOCAB) * 200  # 3,000 leaves, right-branching: depth 3,000
+    text = "".join(f"(2 (2 {w}) " for w in words[:-1]) + f"(2 {words[-1]})" + ")" * (len(words) - 1)
+    tree = parse_tree(text, max_depth=10_000)
+    assert len(tree) == 2 * len(words) - 1
+    loss, _, scored = make("treelstm").train_step(batch_of([tree]))
+    assert np.isfinite(loss) and scored == len(tree)
+
+
+def test_the_fallback_tree_is_balanced_and_binary():
+    tree = fallback_tree("a b c d e".split())
+    assert tree.leaves == list("abcde") and len(tree) == 9
+    assert int(tree.heights()[-1]) == 3  # ceil(log2 5)
+    assert (tree.labels == -1).all()
