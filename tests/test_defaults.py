@@ -24,7 +24,7 @@ def _help_defaults(*command) -> dict[str, str]:
     assert proc.returncode == 0, proc.stderr
     found = {}
     for line in proc.stdout.splitlines():
-        option = re.search(r"(--[a-z][a-z-]*)", line)
+        option = re.search(r"(--[a-z][a-z0-9-]*)", line)
         default = re.search(r"\[default: ([^\]]+)\]", line)
         if option and default:
             found[option.group(1)] = default.group(1).strip()
@@ -74,8 +74,8 @@ def test_the_computed_defaults_are_what_their_help_says(train_help):
     for cell in ("lstm", "lstm-peephole", "lstm-coupled"):
         assert new_run_settings(TrainOptions(cell=cell))[0]["forget_bias"] == 1.0
     assert new_run_settings(TrainOptions(cell="gru"))[0]["forget_bias"] is None
-    assert train_help["--lr"] == "0.002 for adam and rmsprop, 1 for sgd"
-    assert [new_run_settings(TrainOptions(optimizer=name))[1].lr for name in ("adam", "rmsprop", "sgd")] == [0.002, 0.002, 1.0]
+    assert train_help["--lr"] == "0.002 for adam and rmsprop, 1 for sgd, 0.01 for adagrad"
+    assert [new_run_settings(TrainOptions(optimizer=name))[1].lr for name in ("adam", "rmsprop", "sgd", "adagrad")] == [0.002, 0.002, 1.0, 0.01]
     assert train_help["--threads"] == "all cores"
     assert new_run_settings(TrainOptions())[1].threads is None  # None: every core (threads.py)
     assert train_help["--init-scale"] == "PyTorch's initialisation"
@@ -119,7 +119,7 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
 
     model = ClassifierConfig(vocab_size=1, num_classes=2, **model_values)
     used = {**vars(model), **vars(fit), **vars(data)}
-    computed = {"proj_size", "threads"}
+    computed = {"proj_size", "threads", "classes", "l2"}  # the last two: tree models only, below
     for option, text in shown.items():
         name = option[2:].replace("-", "_")
         if name not in computed:
@@ -127,5 +127,11 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert {"--model", "--lr", "--epochs", "--dev-frac", "--level", "--patience"} <= set(shown)
     assert shown["--proj-size"] == "the hidden size" and model.proj_size == model.hidden_size
     assert shown["--threads"] == "all cores"
+    from charlm.classify.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS
+    from charlm.classify.tree_session import _fit_config
+
+    assert (shown["--classes"], shown["--l2"]) == (str(TREE_DEFAULT_CLASSES), f"{TREE_DEFAULT_L2:g}")
+    tree_fit = _fit_config(ClassifyOptions(model="rntn"))
+    assert {k: getattr(tree_fit, k) for k in TREE_FIT_DEFAULTS} == TREE_FIT_DEFAULTS
     # The RCNN's pooling is not a choice: it max-pools whatever the Text-RNN default is.
     assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"

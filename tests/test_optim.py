@@ -76,6 +76,25 @@ def test_rmsprop_step_by_hand():
     assert np.allclose(store.params["w"], want, rtol=0, atol=1e-12)
 
 
+def test_adagrad_matches_torch_over_several_steps():
+    torch = pytest.importorskip("torch", reason="PyTorch (the bench extra) is the reference for Adagrad")
+    from charlm.core.optim import Adagrad
+
+    rng = np.random.default_rng(0)
+    start, grads = rng.standard_normal(5), rng.standard_normal((4, 5))
+    store = store_with(start, grads[0])
+    ours = Adagrad(store, lr=0.05)
+    weight = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    theirs = torch.optim.Adagrad([weight], lr=0.05, eps=1e-10)
+    for g in grads:
+        store.grads["w"][...] = g
+        ours.step()
+        weight.grad = torch.tensor(g, dtype=torch.float64)
+        theirs.step()
+    np.testing.assert_allclose(store.params["w"], weight.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.total[:5], (grads ** 2).sum(axis=0), rtol=1e-12)
+
+
 @pytest.mark.parametrize("lr", [0.0, -1.0, float("nan"), float("inf")])
 def test_impossible_learning_rates_are_refused(lr):
     with pytest.raises(ConfigError):

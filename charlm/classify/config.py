@@ -152,3 +152,17 @@ class TreeModelConfig(StrictSettings):
             raise ConfigError(f"--embed-size must equal --hidden-size for {self.model}: a leaf's vector is its word's")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+# Training, where a tree model's defaults differ from the sequence classifiers' (FitConfig): AdaGrad
+# with L2 1e-4 and batches of 25 trees, as Tai et al. 2015 trained (Socher et al. 2013 used AdaGrad too).
+TREE_FIT_DEFAULTS = {"optimizer": "adagrad", "lr": 0.05, "batch_size": 25, "epochs": 30, "patience": 5}
+TREE_DEFAULT_L2 = 1e-4
+TREE_DEFAULT_CLASSES = 5
+
+
+def tree_defaults_text() -> str:
+    """How ``classify train --help`` states the tree models' own defaults."""
+    fit = TREE_FIT_DEFAULTS
+    sizes = ", ".join(f"{size} ({model})" for model, size in TREE_DEFAULT_SIZE.items())
+    return (f"tree models default to --optimizer {fit['optimizer']} --lr {fit['lr']:g} --batch-size {fit['batch_size']} "
+            f"--epochs {fit['epochs']} --patience {fit['patience']}, --hidden-size {sizes}, --dropout "
+            f"{TREE_DEFAULT_DROPOUT['treelstm']:g} for treelstm and 0 otherwise")

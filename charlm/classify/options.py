@@ -27,6 +27,9 @@ class ClassifyOptions(GivenOptions):
     dropout: float | None = None
     pool: str | None = None
     proj_size: int | None = None
+    # tree models (tree_session.py)
+    classes: int | None = None  # 5: fine-grained, 2: binary
+    l2: float | None = None
     # training (FitConfig)
     optimizer: str | None = None
     lr: float | None = None

@@ -22,8 +22,9 @@ import numpy as np
 
 from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from ..errors import CharlmError, CheckpointError
-from .config import ClassifierConfig
+from .config import TREE_MODELS, ClassifierConfig, TreeModelConfig
 from .models import Classifier, build_model
+from .tree_models import build_tree_model
 from ..text.vocab import Vocab
 
 KIND = CLASSIFIER_KIND
@@ -54,7 +55,8 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
     if kind != KIND:
         raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
     try:
-        config = ClassifierConfig.from_dict(meta["model"])
+        tree = isinstance(meta.get("model"), dict) and meta["model"].get("model") in TREE_MODELS
+        config = (TreeModelConfig if tree else ClassifierConfig).from_dict(meta["model"])
         vocab = Vocab.from_dict(meta["vocab"])
         labels = meta["labels"]
         dtype = np.dtype(meta.get("dtype", "float32"))
@@ -68,6 +70,6 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} has unusable metadata: a classifier's vocabulary starts with <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
-    model = build_model(config, dtype)
+    model = build_tree_model(config, dtype) if tree else build_model(config, dtype)
     fill_parameters(path, model, arrays)
     return ClassifierSnapshot(model, vocab, list(labels), meta)

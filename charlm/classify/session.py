@@ -14,11 +14,12 @@ from ..errors import ConfigError, DataError
 from ..store.runfolder import RunFolder, resolve_checkpoint
 from ..text.files import read_text
 from ..core.threads import set_threads
-from . import data
-from .config import MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig, default_pool
+from . import data, tree_session
+from .config import MODELS, TREE_MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig, default_pool
 from .options import ClassifyOptions
 from .metrics import report
 from .models import build_model
+from .tree_models import TreeModel
 from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
 from ..text.vocab import Vocab
 from .tokens import encode_all, encode_text
@@ -39,6 +40,10 @@ class Plan:
     fit: FitConfig
     splits: data.Splits
     run: RunFolder | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.model_values['model']} {self.model_values.get('cell', ClassifierConfig.cell)} ({self.data_config.level} level)"
 
 
 def _model_values(options: ClassifyOptions) -> dict:
@@ -86,8 +91,16 @@ def new_run_settings(options: ClassifyOptions) -> tuple[dict, FitConfig, Classif
     return model_values, fit, settings
 
 
-def prepare(options: ClassifyOptions) -> Plan:
-    """Validate every option, then read the data. Raises CharlmError; writes nothing."""
+def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
+    """Validate every option, then read the data. Raises CharlmError; writes nothing. A tree
+    model (--model treernn, rntn, treelstm) is prepared by ``tree_session``."""
+    if options.model in TREE_MODELS:
+        run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
+        return tree_session.prepare(options, run)
+    for name in ("classes", "l2"):
+        if getattr(options, name) is not None:
+            raise ConfigError(f"--{name} is for the tree models (--model {', '.join(TREE_MODELS)}), "
+                              f"not --model {options.model or MODELS[0]}")
     model_values, fit, settings = new_run_settings(options)
     folds = options.folds
     if folds is not None:
@@ -97,6 +110,7 @@ def prepare(options: ClassifyOptions) -> Plan:
             raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
     run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
     set_threads(options.threads)
+    tree_session.refuse_tree_data(options.data, settings.encoding)
 
     # With --folds, nothing is held out here: each fold holds out its own dev set.
     splits = data.load_splits(options.data, dev=options.dev, test=options.test,
@@ -144,6 +158,8 @@ def _train_meta(plan: Plan) -> dict:
 
 def train(plan: Plan, sink: Sink | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
+    if isinstance(plan, tree_session.TreePlan):
+        return tree_session.train(plan, sink)
     splits = plan.splits
     vocab, labels = _vocab_and_labels(splits.train, plan.data_config)
     train_set, train_oov = _encode(splits.train, vocab, labels, "train")
@@ -234,12 +250,17 @@ def read_texts(file: Path | None, stdin: BinaryIO | None = None) -> tuple[list[s
 
 
 def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = None) -> np.ndarray:
+    if isinstance(snap.model, TreeModel):
+        return tree_session.predict(snap, texts, threads)
     set_threads(threads)
     return predict_probs(snap.model, [encode_text(snap.vocab, t) for t in texts])
 
 
 def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -> dict:
-    """Accuracy, macro-F1, per-class scores and the confusion matrix of a ``label<TAB>text`` file."""
+    """Accuracy, macro-F1, per-class scores and the confusion matrix of a ``label<TAB>text`` file
+    (a tree model: of a file of trees, at the roots and at every node)."""
+    if isinstance(snap.model, TreeModel):
+        return tree_session.evaluate(snap, file, threads)
     set_threads(threads)
     part = data.read_labelled(file)
     truth = data.label_ids(part, snap.labels, "eval")

@@ -114,7 +114,7 @@ class Trainer:
         bad_epochs = 0
         for self.epoch in range(1, cfg.epochs + 1):
             record = self._train_epoch()
-            record["dev_acc"] = accuracy(self.model, self.dev)
+            record["dev_acc"] = self._dev_accuracy()
             improved = self.best_dev_acc is None or record["dev_acc"] > self.best_dev_acc
             record["improved"] = improved
             if improved:
@@ -132,6 +132,9 @@ class Trainer:
             if cfg.patience is not None and bad_epochs >= cfg.patience:
                 return "early stop"
         return "epochs"
+
+    def _dev_accuracy(self) -> float:
+        return accuracy(self.model, self.dev)
 
     def _train_epoch(self) -> dict:
         cfg, model = self.config, self.model

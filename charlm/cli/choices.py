@@ -29,6 +29,7 @@ class OptimizerName(str, Enum):
     adam = "adam"
     sgd = "sgd"
     rmsprop = "rmsprop"
+    adagrad = "adagrad"
 
 
 class DType(str, Enum):

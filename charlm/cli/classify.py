@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..classify.config import MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig
+from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, ClassifierConfig, tree_defaults_text, ClassifyDataConfig, FitConfig
 from ..classify.options import ClassifyOptions
 from ..lm.config import TrainConfig, help_text
 from .choices import CellName, DType, Level, OptimizerName, value_of
@@ -23,12 +23,14 @@ DATA_HELP = """Labelled data. One of:
 a file of label<TAB>text lines (a dev set is held out of it, see --dev-frac);
 a folder with train.txt and optionally dev.txt and test.txt, each label<TAB>text;
 a folder of one file per class, one text per line, the label given by the name:
-*.pos / *.neg (MR's rt-polarity.pos and .neg) or <label>.txt."""
+*.pos / *.neg (MR's rt-polarity.pos and .neg) or <label>.txt.
+Tree models read bracketed parse trees instead, one per line, a label on every node (the Sentiment
+Treebank's train.txt, dev.txt, test.txt), a folder of them or one file."""
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Train bidirectional Text-RNN and RCNN text classifiers on label<TAB>text data, then predict "
-         "labels and measure accuracy.",
+    help="Train bidirectional Text-RNN and RCNN text classifiers on label<TAB>text data, or recursive networks "
+         "(recursive NN, RNTN, Tree-LSTM) on parse trees, then predict labels and measure accuracy.",
 )
 out = Console(highlight=False)
 THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm train's
@@ -37,6 +39,9 @@ THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm trai
 class ModelName(str, Enum):
     textrnn = "textrnn"
     rcnn = "rcnn"
+    treernn = "treernn"
+    rntn = "rntn"
+    treelstm = "treelstm"
 
 
 class Pool(str, Enum):
@@ -46,10 +51,13 @@ class Pool(str, Enum):
 
 
 # ====================================================================== train
-@app.command()
+@app.command(help="Train a classifier on DATA; print dev (and test) accuracy of the epoch with the best dev "
+                  "accuracy. The defaults shown are the sequence classifiers'; " + tree_defaults_text() + ".")
 def train(
     data: Annotated[Path, typer.Argument(help=DATA_HELP, show_default=False)],
-    model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool). \\[default: " + MODELS[0] + "]")] = None,
+    model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool); over parse trees: treernn (recursive NN), rntn (Socher et al. 2013), treelstm (binary Tree-LSTM, Tai et al. 2015). \\[default: " + MODELS[0] + "]")] = None,
+    classes: Annotated[Optional[int], typer.Option(help="Tree models: 5 (fine-grained, labels 0-4) or 2 (binary: 0-1 negative, 3-4 positive, neutral roots dropped, neutral phrases unscored). \\[default: " + str(TREE_DEFAULT_CLASSES) + "]")] = None,
+    l2: Annotated[Optional[float], typer.Option(help="Tree models: L2 penalty on the weights and word vectors (not biases), per tree. \\[default: " + f"{TREE_DEFAULT_L2:g}" + "]")] = None,
     cell: Annotated[Optional[CellName], typer.Option(help=help_text(ClassifierConfig, "cell"))] = None,
     level: Annotated[Optional[Level], typer.Option(help=help_text(ClassifyDataConfig, "level"))] = None,
     embed_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "embed_size"))] = None,
@@ -78,10 +86,10 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON (progress still goes to the terminal unless --quiet).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
 ):
-    """Train a classifier on DATA; print dev (and test) accuracy of the epoch with the best dev accuracy."""
+    """Train a classifier on DATA (the help text is in the decorator: it states the tree models' defaults)."""
     options = ClassifyOptions(
         data=data, out_dir=out_dir, force=force, folds=folds, dev=dev, test=test, threads=threads,
-        model=value_of(model), cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
+        model=value_of(model), classes=classes, l2=l2, cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
         dropout=dropout, pool=value_of(pool), proj_size=proj_size, optimizer=value_of(optimizer), lr=lr,
         clip_norm=clip_norm, batch_size=batch_size, epochs=epochs, patience=patience, seed=seed,
         level=value_of(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=value_of(dtype),
@@ -91,7 +99,7 @@ def train(
         from .classify_display import TrainingDisplay, cv_table, summary_line, summary_table
 
         plan = session.prepare(options)
-        title = f"{plan.model_values['model']} {plan.model_values.get('cell', ClassifierConfig.cell)} ({plan.data_config.level} level)"
+        title = plan.title
         if folds is not None:
             def sink_for_fold(fold):
                 return TrainingDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
@@ -117,7 +125,7 @@ def train(
 @app.command()
 def predict(
     model: Annotated[Path, typer.Argument(help="Run folder (its best.npz) or classifier checkpoint.", show_default=False)],
-    file: Annotated[Optional[Path], typer.Argument(help="Texts to classify, one per line; '-' or nothing: standard input. A line label<TAB>text is read as text (its label ignored).", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Argument(help="Texts to classify, one per line; '-' or nothing: standard input. A line label<TAB>text is read as text (its label ignored). A tree model reads parse trees, or plain sentences (given a balanced binary tree, with a note).", show_default=False)] = None,
     probs: Annotated[bool, typer.Option("--probs", help="After each label, every class's probability as label=p, TAB-separated.")] = False,
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):
@@ -144,7 +152,7 @@ def predict(
 @app.command(name="eval")
 def eval_(
     model: Annotated[Path, typer.Argument(help="Run folder (its best.npz) or classifier checkpoint.", show_default=False)],
-    file: Annotated[Path, typer.Argument(help="Labelled texts, label<TAB>text per line.", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="Labelled texts, label<TAB>text per line (a tree model: parse trees).", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):

@@ -80,6 +80,8 @@ def summary_table(summary: dict) -> Table:
     table.add_row("dev accuracy (best epoch)", f"{pct(summary['dev_acc'])} (epoch {summary['best_epoch']})")
     if "test_acc" in summary:
         table.add_row("test accuracy", f"{pct(summary['test_acc'])} ({summary['test_examples']:,} examples)")
+    if "test_all_nodes_acc" in summary:
+        table.add_row("test all-node accuracy", pct(summary["test_all_nodes_acc"]))
     table.add_row("dev set", f"{summary['dev_examples']:,} examples: {summary['dev_source']}")
     table.add_row("training examples", f"{summary['train_examples']:,}")
     table.add_row("classes", Text(", ".join(summary["labels"])))
@@ -111,7 +113,10 @@ def eval_tables(result: dict) -> list[Table]:
     scores.add_column(justify="left")
     scores.add_column(justify="right")
     scores.add_row("examples", f"{result['examples']:,}")
-    scores.add_row("accuracy", pct(result["accuracy"]))
+    scores.add_row("accuracy" if "all_nodes" not in result else "root accuracy", pct(result["accuracy"]))
+    if "all_nodes" in result:
+        nodes = result["all_nodes"]
+        scores.add_row("all-node accuracy", f"{pct(nodes['accuracy'])} ({nodes['nodes']:,} nodes)")
     scores.add_row("macro-F1", f"{100 * result['macro_f1']:.2f}")
     scores.add_row("out-of-vocabulary rate", pct(result["oov_rate"]))
 
@@ -121,7 +126,8 @@ def eval_tables(result: dict) -> list[Table]:
     for label, s in result["per_class"].items():
         per_class.add_row(Text(label), pct(s["precision"]), pct(s["recall"]), f"{100 * s['f1']:.2f}", f"{s['support']:,}")
 
-    confusion = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    at = " at the roots" if "all_nodes" in result else ""
+    confusion = Table(title=f"confusion matrix{at} (rows: true class, columns: predicted)")
     confusion.add_column("true \\ predicted", justify="left")
     for label in result["labels"]:
         confusion.add_column(Text(label), justify="right")

@@ -108,7 +108,24 @@ class RMSprop(Optimizer):
         return {"sq": self.sq}
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
+class Adagrad(Optimizer):
+    """Socher et al. (2013) and Tai et al. (2015) trained their tree models with it."""
+
+    name = "adagrad"
+
+    def __init__(self, store: ParamStore, lr: float = 1e-2, eps: float = 1e-10):
+        super().__init__(store, lr)
+        self.eps = eps
+        self.total = np.zeros_like(store.data)
+
+    def _update(self, param, grad):
+        optim_k.adagrad_update(param, grad, self.total, self.lr, self.eps)
+
+    def state_arrays(self):
+        return {"total": self.total}
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop, Adagrad)}
 
 
 def make_optimizer(name: str, store: ParamStore, lr: float) -> Optimizer:

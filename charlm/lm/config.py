@@ -12,8 +12,8 @@ from ..core.cells import CELLS, LSTMS
 # The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba), and
 # the learning rate each starts from when none is given: Adam's and RMSprop's 2e-3 suit character
 # models (Karpathy's char-rnn); plain SGD needs a rate near 1 (Zaremba et al. 2014 start at 1).
-OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
-DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0, "rmsprop": 2e-3}
+OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adagrad")
+DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
 
 
 class StrictSettings:
@@ -130,7 +130,7 @@ class TrainConfig:
     max_time: float | None = setting(None, "Stop after this much training time, e.g. 90s, 30m, 2h (validation included).")
     optimizer: str = setting("adam", "Update rule.")
     # None: the optimizer's own default (DEFAULT_LR)
-    lr: float | None = setting(None, "Learning rate.", shown="0.002 for adam and rmsprop, 1 for sgd")
+    lr: float | None = setting(None, "Learning rate.", shown="0.002 for adam and rmsprop, 1 for sgd, 0.01 for adagrad")
     # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
     # decay_start on, each epoch runs at lr * lr_decay ** (epoch - decay_start + 1). Without it, a
     # plateau rule: multiply the rate by lr_decay whenever a validation fails to improve.

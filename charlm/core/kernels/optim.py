@@ -44,3 +44,16 @@ def sgd_update(param, grad, lr):
     lr_ = param.dtype.type(lr)
     for i in range(param.size):
         param[i] -= lr_ * grad[i]
+
+
+@kernel
+def adagrad_update(param, grad, total, lr, eps):
+    """Adagrad (Duchi et al. 2011) as torch.optim.Adagrad (no decay): total += g^2,
+    param -= lr g / (sqrt(total) + eps)."""
+    t = param.dtype.type
+    lr_, e = t(lr), t(eps)
+    for i in range(param.size):
+        g = grad[i]
+        s = total[i] + g * g
+        total[i] = s
+        param[i] -= lr_ * g / (math.sqrt(s) + e)
