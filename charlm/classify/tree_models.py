@@ -152,16 +152,15 @@ class TreeRNN(TreeModel):
     def _backward(self, batch, dp):
         H = self.config.hidden_size
         g, W = self.grads, self.params["compose.weight"]
-        for name in ("compose.weight", "compose.bias") + (("compose.tensor",) if self.tensor else ()):
-            g[name][...] = 0
         if self.tensor:
+            g["compose.tensor"][...] = 0
             V = self.params["compose.tensor"]
             V_sym = (V + V.transpose(0, 2, 1)).reshape(H * 2 * H, 2 * H)  # d(x^T V_k x)/dx = (V_k + V_k^T) x
+        dzs = []
         for level, x in zip(reversed(batch.levels), reversed(self._inputs)):
             dz = np.empty((level.nodes.size, H), self.dtype)
             trees_k.tanh_backward(dp[level.nodes], self._p[level.nodes], dz)
-            g["compose.weight"] += dz.T @ x
-            g["compose.bias"] += dz.sum(axis=0)
+            dzs.append(dz)
             dx = dz @ W
             if self.tensor:
                 outer = (dz[:, :, None] * x[:, None, :]).reshape(-1, H * 2 * H)  # [m, k*2H + i] = dz_k x_i
@@ -169,6 +168,7 @@ class TreeRNN(TreeModel):
                 dx += outer @ V_sym
             dp[level.left] += dx[:, :H]  # one parent per node: no row is written twice
             dp[level.right] += dx[:, H:]
+        _weight_gradients(g["compose.weight"], g["compose.bias"], dzs, self._inputs[::-1])
         self._embedding_backward(batch, dp[batch.leaves])
 
 
@@ -214,22 +214,21 @@ class TreeLSTM(TreeModel):
     def _backward(self, batch, dh):
         H = self.config.hidden_size
         grads, U = self.grads, self.params["compose.weight"]
-        grads["compose.weight"][...] = 0
-        grads["compose.bias"][...] = 0
         dc = np.zeros_like(dh)
+        dgs = []
         for level, (hx, g, cl, cr) in zip(reversed(batch.levels), reversed(self._saved)):
             m = level.nodes.size
             dg = np.empty((m, 5 * H), self.dtype)
             dcl, dcr = np.empty((m, H), self.dtype), np.empty((m, H), self.dtype)
             trees_k.tree_lstm_backward(np.ascontiguousarray(dh[level.nodes]), np.ascontiguousarray(dc[level.nodes]),
                                        g, self._c[level.nodes], cl, cr, dg, dcl, dcr)
-            grads["compose.weight"] += dg.T @ hx
-            grads["compose.bias"] += dg.sum(axis=0)
+            dgs.append(dg)
             dhx = dg @ U
             dh[level.left] += dhx[:, :H]
             dh[level.right] += dhx[:, H:]
             dc[level.left] += dcl
             dc[level.right] += dcr
+        _weight_gradients(grads["compose.weight"], grads["compose.bias"], dgs, [saved[0] for saved in self._saved[::-1]])
         leaves = batch.leaves
         dg = np.empty_like(self._leaf_gates)
         trees_k.tree_lstm_leaf_backward(np.ascontiguousarray(dh[leaves]), np.ascontiguousarray(dc[leaves]),
@@ -237,6 +236,18 @@ class TreeLSTM(TreeModel):
         np.matmul(dg.T, self._x, out=grads["leaf.weight"])
         grads["leaf.bias"][:] = dg.sum(axis=0)
         self._embedding_backward(batch, dg @ self.params["leaf.weight"])
+
+
+def _weight_gradients(dW: np.ndarray, db: np.ndarray, douts: list, inputs: list) -> None:
+    """dW = sum over levels of dout^T x, as one product over every level's rows at once (a few
+    large products run near the machine's peak; one per level, most of them small, do not)."""
+    if not douts:
+        dW[...] = 0
+        db[...] = 0
+        return
+    dout = np.concatenate(douts)
+    np.matmul(dout.T, np.concatenate(inputs), out=dW)
+    db[:] = dout.sum(axis=0)
 
 
 TREE_MODEL_CLASSES = {"treernn": TreeRNN, "rntn": RNTN, "treelstm": TreeLSTM}

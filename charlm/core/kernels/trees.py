@@ -14,17 +14,30 @@ gates in the order i, f_l, f_r, o, u (5H wide); at a leaf g = W x + b with i, o,
 
 from __future__ import annotations
 
-from ._jit import kernel
+from ._jit import inline_kernel, kernel
 from .activations import sigmoid, tanh
+
+# The loops follow lstm.py's rules (measured there): each runs over a contiguous row view from
+# index 0, over few arrays, with constants of the array's dtype, so that LLVM vectorises it.
+
+
+@inline_kernel
+def _sigmoid_bias(x, b):
+    for k in range(x.size):
+        x[k] = sigmoid(x[k] + b[k])
+
+
+@inline_kernel
+def _tanh_bias(x, b):
+    for k in range(x.size):
+        x[k] = tanh(x[k] + b[k])
 
 
 @kernel
 def tanh_bias_forward(z, bias):
     """z[m] = tanh(z[m] + bias), in place; z: (M, H)."""
     for m in range(z.shape[0]):
-        row = z[m]
-        for k in range(row.size):
-            row[k] = tanh(row[k] + bias[k])
+        _tanh_bias(z[m], bias)
 
 
 @kernel
@@ -32,8 +45,9 @@ def tanh_backward(dp, p, dz):
     """dz = dp * (1 - p^2) for p = tanh(z); all (M, H)."""
     one = p.dtype.type(1)
     for m in range(p.shape[0]):
-        for k in range(p.shape[1]):
-            dz[m, k] = dp[m, k] * (one - p[m, k] * p[m, k])
+        d, y, out = dp[m], p[m], dz[m]
+        for k in range(y.size):
+            out[k] = d[k] * (one - y[k] * y[k])
 
 
 @kernel
@@ -42,38 +56,40 @@ def tree_lstm_forward(g, bias, c_left, c_right, c, h):
     H = c.shape[1]
     for m in range(g.shape[0]):
         row = g[m]
+        _sigmoid_bias(row[:4 * H], bias[:4 * H])
+        _tanh_bias(row[4 * H:], bias[4 * H:])
+        i, fl, fr, o, u = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:4 * H], row[4 * H:]
+        cl, cr, cm, hm = c_left[m], c_right[m], c[m], h[m]
         for k in range(H):
-            i = sigmoid(row[k] + bias[k])
-            fl = sigmoid(row[H + k] + bias[H + k])
-            fr = sigmoid(row[2 * H + k] + bias[2 * H + k])
-            o = sigmoid(row[3 * H + k] + bias[3 * H + k])
-            u = tanh(row[4 * H + k] + bias[4 * H + k])
-            row[k], row[H + k], row[2 * H + k], row[3 * H + k], row[4 * H + k] = i, fl, fr, o, u
-            ck = i * u + fl * c_left[m, k] + fr * c_right[m, k]
-            c[m, k] = ck
-            h[m, k] = o * tanh(ck)
+            ck = i[k] * u[k] + fl[k] * cl[k] + fr[k] * cr[k]
+            cm[k] = ck
+            hm[k] = o[k] * tanh(ck)
 
 
 @kernel
 def tree_lstm_backward(dh, dc, g, c, c_left, c_right, dg, dc_left, dc_right):
     """From dh, dc (M, H) of the level's nodes and the gates g (M, 5H) saved by the forward: the
-    pre-activation gradient dg (M, 5H) and the children's cell gradients (M, H)."""
+    pre-activation gradient dg (M, 5H) and the children's cell gradients (M, H). dc is scratch
+    (it ends up holding the full gradient of c)."""
     H = c.shape[1]
     one = c.dtype.type(1)
     for m in range(g.shape[0]):
-        row = g[m]
+        row, d = g[m], dg[m]
+        i, fl, fr, o, u = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:4 * H], row[4 * H:]
+        di, dfl, dfr, do, du = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:4 * H], d[4 * H:]
+        dhm, dcm, cm, cl, cr, dcl, dcr = dh[m], dc[m], c[m], c_left[m], c_right[m], dc_left[m], dc_right[m]
         for k in range(H):
-            i, fl, fr, o, u = row[k], row[H + k], row[2 * H + k], row[3 * H + k], row[4 * H + k]
-            tc = tanh(c[m, k])
-            d_o = dh[m, k] * tc
-            dct = dc[m, k] + dh[m, k] * o * (one - tc * tc)
-            dg[m, k] = dct * u * i * (one - i)
-            dg[m, H + k] = dct * c_left[m, k] * fl * (one - fl)
-            dg[m, 2 * H + k] = dct * c_right[m, k] * fr * (one - fr)
-            dg[m, 3 * H + k] = d_o * o * (one - o)
-            dg[m, 4 * H + k] = dct * i * (one - u * u)
-            dc_left[m, k] = dct * fl
-            dc_right[m, k] = dct * fr
+            tc = tanh(cm[k])
+            do[k] = dhm[k] * tc * o[k] * (one - o[k])
+            dcm[k] += dhm[k] * o[k] * (one - tc * tc)
+        for k in range(H):
+            di[k] = dcm[k] * u[k] * i[k] * (one - i[k])
+            du[k] = dcm[k] * i[k] * (one - u[k] * u[k])
+        for k in range(H):
+            dfl[k] = dcm[k] * cl[k] * fl[k] * (one - fl[k])
+            dfr[k] = dcm[k] * cr[k] * fr[k] * (one - fr[k])
+            dcl[k] = dcm[k] * fl[k]
+            dcr[k] = dcm[k] * fr[k]
 
 
 @kernel
@@ -82,26 +98,28 @@ def tree_lstm_leaf_forward(g, bias, c, h):
     H = c.shape[1]
     for m in range(g.shape[0]):
         row = g[m]
+        _sigmoid_bias(row[:2 * H], bias[:2 * H])
+        _tanh_bias(row[2 * H:], bias[2 * H:])
+        i, o, u, cm, hm = row[:H], row[H:2 * H], row[2 * H:], c[m], h[m]
         for k in range(H):
-            i = sigmoid(row[k] + bias[k])
-            o = sigmoid(row[H + k] + bias[H + k])
-            u = tanh(row[2 * H + k] + bias[2 * H + k])
-            row[k], row[H + k], row[2 * H + k] = i, o, u
-            ck = i * u
-            c[m, k] = ck
-            h[m, k] = o * tanh(ck)
+            ck = i[k] * u[k]
+            cm[k] = ck
+            hm[k] = o[k] * tanh(ck)
 
 
 @kernel
 def tree_lstm_leaf_backward(dh, dc, g, c, dg):
+    """dc is scratch, as in tree_lstm_backward."""
     H = c.shape[1]
     one = c.dtype.type(1)
     for m in range(g.shape[0]):
-        row = g[m]
+        row, d = g[m], dg[m]
+        i, o, u, di, do, du = row[:H], row[H:2 * H], row[2 * H:], d[:H], d[H:2 * H], d[2 * H:]
+        dhm, dcm, cm = dh[m], dc[m], c[m]
         for k in range(H):
-            i, o, u = row[k], row[H + k], row[2 * H + k]
-            tc = tanh(c[m, k])
-            dct = dc[m, k] + dh[m, k] * o * (one - tc * tc)
-            dg[m, k] = dct * u * i * (one - i)
-            dg[m, H + k] = dh[m, k] * tc * o * (one - o)
-            dg[m, 2 * H + k] = dct * i * (one - u * u)
+            tc = tanh(cm[k])
+            do[k] = dhm[k] * tc * o[k] * (one - o[k])
+            dcm[k] += dhm[k] * o[k] * (one - tc * tc)
+        for k in range(H):
+            di[k] = dcm[k] * u[k] * i[k] * (one - i[k])
+            du[k] = dcm[k] * i[k] * (one - u[k] * u[k])
