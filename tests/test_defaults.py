@@ -127,11 +127,16 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert {"--model", "--lr", "--epochs", "--dev-frac", "--level", "--patience"} <= set(shown)
     assert shown["--proj-size"] == "the hidden size" and model.proj_size == model.hidden_size
     assert shown["--threads"] == "all cores"
-    from charlm.classify.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS
+    from charlm.classify.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS, tree_defaults_text
     from charlm.classify.tree_session import _fit_config
 
     assert (shown["--classes"], shown["--l2"]) == (str(TREE_DEFAULT_CLASSES), f"{TREE_DEFAULT_L2:g}")
+    assert "--lr 0.05 (treernn), 0.01 (rntn), 0.05 (treelstm)" in tree_defaults_text()
     tree_fit = _fit_config(ClassifyOptions(model="rntn"))
     assert {k: getattr(tree_fit, k) for k in TREE_FIT_DEFAULTS} == TREE_FIT_DEFAULTS
+    from charlm.classify.config import TREE_DEFAULT_LR
+
+    assert [_fit_config(ClassifyOptions(model=m)).lr for m in TREE_DEFAULT_LR] == list(TREE_DEFAULT_LR.values())
+    assert _fit_config(ClassifyOptions(model="rntn", lr=0.2)).lr == 0.2
     # The RCNN's pooling is not a choice: it max-pools whatever the Text-RNN default is.
     assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"

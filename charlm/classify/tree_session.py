@@ -16,7 +16,7 @@ from ..errors import ConfigError, DataError
 from ..store.runfolder import RunFolder
 from ..text.files import TextNote
 from ..text.vocab import UNK, Vocab
-from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS, ClassifyDataConfig, FitConfig, TreeModelConfig
+from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_DEFAULT_LR, TREE_FIT_DEFAULTS, ClassifyDataConfig, FitConfig, TreeModelConfig
 from .metrics import report
 from .options import ClassifyOptions
 from .saved_model import ClassifierSnapshot, save_classifier
@@ -47,7 +47,7 @@ class TreePlan:
 
 
 def _fit_config(options: ClassifyOptions) -> FitConfig:
-    values = {**TREE_FIT_DEFAULTS, **options.given(("optimizer", "lr", "clip_norm", "batch_size", "epochs",
+    values = {**TREE_FIT_DEFAULTS, "lr": TREE_DEFAULT_LR[options.model], **options.given(("optimizer", "lr", "clip_norm", "batch_size", "epochs",
                                                      "patience", "seed"))}
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
