@@ -112,3 +112,50 @@ def test_the_fallback_tree_is_balanced_and_binary():
     assert tree.leaves == list("abcde") and len(tree) == 9
     assert int(tree.heights()[-1]) == 3  # ceil(log2 5)
     assert (tree.labels == -1).all()
+
+
+def _torch_reference(torch, model, net, tree, ids):
+    """Node logits and the summed node loss of one tree, computed node by node in PyTorch from the
+    same weights (the equations of the papers, written independently of the batched kernels)."""
+    P = {name: torch.tensor(array, dtype=torch.float64, requires_grad=True) for name, array in net.params.items()}
+    H = net.config.hidden_size
+    vectors, cells = [None] * len(tree), [None] * len(tree)
+    for n in range(len(tree)):
+        leaf = tree.left[n] < 0
+        if model == "treelstm":
+            if leaf:
+                g = P["leaf.weight"] @ P["embedding.weight"][ids[n]] + P["leaf.bias"]
+                i, o, u = torch.sigmoid(g[:H]), torch.sigmoid(g[H:2 * H]), torch.tanh(g[2 * H:])
+                c = i * u
+            else:
+                a, b = tree.left[n], tree.right[n]
+                g = P["compose.weight"] @ torch.cat((vectors[a], vectors[b])) + P["compose.bias"]
+                i, fl, fr, o = (torch.sigmoid(g[k * H:(k + 1) * H]) for k in range(4))
+                c = i * torch.tanh(g[4 * H:]) + fl * cells[a] + fr * cells[b]
+            vectors[n], cells[n] = o * torch.tanh(c), c
+        elif leaf:
+            vectors[n] = P["embedding.weight"][ids[n]]
+        else:
+            x = torch.cat((vectors[tree.left[n]], vectors[tree.right[n]]))
+            z = P["compose.weight"] @ x + P["compose.bias"]
+            if model == "rntn":
+                z = z + torch.einsum("i,kij,j->k", x, P["compose.tensor"], x)
+            vectors[n] = torch.tanh(z)
+    logits = torch.stack(vectors) @ P["fc.weight"].T + P["fc.bias"]
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(tree.labels), reduction="sum")
+    loss.backward()
+    return logits.detach().numpy(), float(loss.detach()), {name: p.grad.numpy() for name, p in P.items()}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_same_weights_give_pytorchs_outputs_and_gradients_node_by_node(model):
+    torch = pytest.importorskip("torch", reason="PyTorch (the bench extra) is the reference")
+    net = make(model)
+    tree = parse_tree(TREES[0])
+    batch = batch_of([tree])
+    ids = np.array([VOCAB.get(w, 0) for w in tree.words])
+    logits, loss, grads = _torch_reference(torch, model, net, tree, ids)
+    np.testing.assert_allclose(net.node_logits(batch), logits, rtol=1e-10, atol=1e-12)
+    assert net.train_step(batch)[0] == pytest.approx(loss, rel=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(net.grads[name], grad, rtol=1e-9, atol=1e-12, err_msg=name)
