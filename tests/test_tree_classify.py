@@ -119,3 +119,14 @@ def test_a_plain_text_file_given_to_a_tree_model(tmp_path, capsys):
     plain.write_text("pos\ta fine film\nneg\ta dull one\n")
     result = run_cli(capsys, "classify", "train", plain, "--model", "treelstm")
     assert result.code != 0 and "is not a file of bracketed trees" in result.err
+
+
+def test_a_treebank_given_to_a_sequence_classifier_at_eval(treebank, tmp_path, capsys):
+    from classify_texts import TINY as SEQUENCE_TINY, write_split_folder
+
+    folder = write_split_folder(tmp_path / "labelled")
+    trained = run_cli(capsys, "classify", "train", folder, *SEQUENCE_TINY, "--epochs", 1, "--out", tmp_path / "seq",
+                      "--quiet")
+    assert trained.code == 0, trained.err
+    result = run_cli(capsys, "classify", "eval", tmp_path / "seq", treebank / "test.txt")
+    assert result.code != 0 and "holds bracketed parse trees, but the model is a textrnn" in result.err

@@ -261,6 +261,7 @@ def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -
     (a tree model: of a file of trees, at the roots and at every node)."""
     if isinstance(snap.model, TreeModel):
         return tree_session.evaluate(snap, file, threads)
+    tree_session.refuse_tree_data(file, "utf-8", snap.model.config.model)
     set_threads(threads)
     part = data.read_labelled(file)
     truth = data.label_ids(part, snap.labels, "eval")

@@ -225,11 +225,15 @@ def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = No
     return np.concatenate(probs)
 
 
-def refuse_tree_data(path: Path, encoding: str) -> None:
-    """A sequence classifier given a treebank: say which models read it."""
+def refuse_tree_data(path: Path, encoding: str, model: str | None = None) -> None:
+    """A sequence classifier given a treebank: say which models read it (``model``: the saved
+    sequence model it was given to, for eval and predict)."""
     path = Path(path)
     first = path / "train.txt" if path.is_dir() else path
     if first.is_file() and looks_like_trees(first, encoding):
+        if model is not None:
+            raise DataError(f"{first} holds bracketed parse trees, but the model is a {model} (it reads "
+                            "label<TAB>text); a tree model (rntn, treernn, treelstm) reads trees")
         raise DataError(f"{first} holds bracketed parse trees: train a tree model on it (--model rntn, treernn or "
                         "treelstm); textrnn and rcnn read label<TAB>text")
 
