@@ -11,7 +11,7 @@ from charlm.core.optim import make_optimizer
 from charlm.errors import ConfigError
 from charlm.lm.batching import batchify, windows
 from charlm.lm.config import ModelConfig
-from charlm.lm.dynamic import dynamic_evaluate
+from charlm.lm.dynamic import dynamic_evaluate, gradient_statistics, rms_update, sgd_update
 from charlm.lm.model import LanguageModel
 from charlm.text.vocab import Vocab
 from texts import english_text
@@ -92,15 +92,40 @@ def test_the_weights_come_back_unchanged_even_when_evaluation_fails(trained, mon
     np.testing.assert_array_equal(model.store.data, before)
 
 
-def test_the_decay_pulls_the_weights_back_to_the_trained_ones(trained):
-    """After one step theta_1 = theta_0 - lr g + decay (theta_0 - theta_0 + lr g) = theta_0 - (1 - decay) lr g:
-    the second window scores as with the rate (1 - decay) lr and no decay."""
+def test_the_update_rules_are_the_papers():
+    rng = np.random.default_rng(0)
+    trained, data, grad, ms, rate = (rng.standard_normal(7) for _ in range(5))
+    ms, rate = np.abs(ms), np.abs(rate)
+    want = data + 0.1 * (trained - data) - 0.3 * grad
+    sgd_update(data := data.copy(), grad, trained, 0.3, 0.1)
+    np.testing.assert_allclose(data, want, rtol=1e-14)
+    old = data.copy()
+    rms_update(data, grad, trained, 0.3, 0.1, ms, rate, 1e-3)
+    np.testing.assert_allclose(data, old + 0.1 * rate * (trained - old) - 0.3 * grad / (ms + 1e-3), rtol=1e-14)
+
+
+def test_the_decay_acts_from_the_second_step(trained):
+    """theta_1 = theta_0 - lr g_0 whatever the decay (theta_0 - theta_0 = 0); from theta_2 on it pulls back."""
     model, vocab, rest = trained
-    tokens = vocab.encode(rest[:2 * T + 1])
-    anchored = window_losses(model, tokens, lr=0.4, decay=0.25)
-    plain = window_losses(model, tokens, lr=0.3)
-    assert len(anchored) == 2 and anchored[1] == pytest.approx(plain[1], rel=1e-5)
-    assert anchored[1] != pytest.approx(window_losses(model, tokens, lr=0.4)[1], rel=1e-5)
+    tokens = vocab.encode(rest[:3 * T + 1])
+    anchored, plain = window_losses(model, tokens, lr=0.3, decay=0.5), window_losses(model, tokens, lr=0.3)
+    assert anchored[1] == plain[1] and anchored[2] != pytest.approx(plain[2], rel=1e-6)
+
+
+def test_the_rms_rule_with_statistics_from_training_text(trained):
+    model, vocab, rest = trained
+    before = model.store.data.copy()
+    stats = gradient_statistics(model, vocab.encode(rest[1500:]), seq_len=T, batch_size=4, max_windows=10)
+    assert stats.windows == 10 and stats.ms.shape == model.store.data.shape and (stats.ms >= 0).all()
+    np.testing.assert_array_equal(model.store.data, before)  # gathering statistics changes nothing
+    first = rest[:1500]
+    tokens = vocab.encode(first + first)
+    losses = []
+    dynamic_evaluate(model, tokens, seq_len=T, lr=1e-4, decay=0.002, stats=stats, window_losses=losses)
+    static = window_losses(model, tokens, lr=1e-12)
+    half = len(losses) // 2
+    assert np.sum(losses[half:]) < static[half:].sum()  # it adapts to what it has read
+    np.testing.assert_array_equal(model.store.data, before)
 
 
 @pytest.mark.parametrize("lr, decay, seq_len, fragment", [

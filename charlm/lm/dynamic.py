@@ -4,15 +4,22 @@ reads the text it is measured on.
 The text is read as one stream, cut into windows of ``seq_len`` tokens. Each window is first
 scored with the current weights (its loss counts), then one gradient step on that same window
 adapts the weights before the next window is read, so every token is predicted before any update
-that has seen it. The SGD rule with decay back to the trained weights theta_0:
+that has seen it. ``grad`` is the gradient of the window's mean loss. The two rules of the paper:
 
-    theta <- theta - lr * grad + decay * (theta_0 - theta)
+- SGD with decay back to the trained weights theta_0:
+      theta <- theta - lr * grad + decay * (theta_0 - theta)
+- RMS-normalised ("RMS with an RMS global prior"), from the root mean squared gradient ``ms``
+  gathered on training text (:func:`gradient_statistics`), each weight's decay scaled by its
+  ``ms`` over the mean of the tensors' mean ``ms`` (clipped at 1/decay, so no decay overshoots):
+      theta <- theta - lr * grad / (ms + eps) + decay * rate * (theta_0 - theta)
 
-(``grad`` is the gradient of the window's mean loss.) The model's weights are put back as they
-were when the evaluation ends, however it ends: a checkpoint is never changed.
+The model's weights are put back as they were when the evaluation ends, however it ends: a
+checkpoint is never changed.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,16 +36,64 @@ def check_settings(lr: float, decay: float, seq_len: int) -> None:
         raise ConfigError(f"--seq-len must be a positive integer, got {seq_len!r}")
 
 
+def sgd_update(data, grad, trained, lr: float, decay: float) -> None:
+    """theta += decay (theta_0 - theta) - lr grad, in place (the decay on the weights before the step)."""
+    t = data.dtype.type
+    data += t(decay) * (trained - data) - t(lr) * grad
+
+
+def rms_update(data, grad, trained, lr: float, decay: float, ms, rate, eps: float) -> None:
+    """theta += decay rate (theta_0 - theta) - lr grad / (ms + eps), in place."""
+    t = data.dtype.type
+    data += t(decay) * rate * (trained - data) - t(lr) * grad / (ms + t(eps))
+
+
+@dataclass
+class GradientStatistics:
+    ms: np.ndarray  # (store size,) root mean squared gradient of every weight over training windows
+    rate: np.ndarray  # ms over the mean of the parameter tensors' mean ms: each weight's decay scale
+    windows: int
+
+
+def gradient_statistics(model, tokens: np.ndarray, *, seq_len: int, batch_size: int = 100,
+                        max_windows: int | None = None) -> GradientStatistics:
+    """Root mean squared gradients over training windows (``batch_size`` streams, the state
+    carried), for the RMS rule. The weights are not changed."""
+    from .batching import batchify, windows
+
+    streams = batchify(tokens, batch_size)
+    state = model.initial_state(batch_size)
+    total = np.zeros_like(model.store.data, dtype=np.float64)
+    count = 0
+    for _, x, y in windows(streams, seq_len):
+        _, state = model.train_step(x, y, state)
+        total += np.square(model.store.grad, dtype=np.float64)
+        count += 1
+        if max_windows is not None and count >= max_windows:
+            break
+    if count == 0:
+        raise DataError("the statistics text is shorter than one window of every stream: give more text or "
+                        "a smaller --seq-len")
+    ms = np.sqrt(total / count)
+    means = [ms[model.store.offsets[n]:model.store.offsets[n] + int(np.prod(shape))].mean()
+             for n, shape in model.store.shapes.items()]
+    dtype = model.store.data.dtype
+    return GradientStatistics(ms.astype(dtype), (ms / max(float(np.mean(means)), 1e-30)).astype(dtype), count)
+
+
 def dynamic_evaluate(model, tokens: np.ndarray, *, seq_len: int, lr: float, decay: float,
+                     stats: GradientStatistics | None = None, eps: float = 2e-5,
                      window_losses: list | None = None) -> Evaluation:
-    """Score ``tokens`` (1-D ids, at least 2) one window at a time, adapting after each window.
-    ``window_losses``, when given, receives each window's summed loss (nats) in order."""
+    """Score ``tokens`` (1-D ids, at least 2) one window at a time, adapting after each window:
+    the SGD rule, or with ``stats`` the RMS rule. ``window_losses``, when given, receives each
+    window's summed loss (nats) in order."""
     check_settings(lr, decay, seq_len)
     if tokens.size < 2:
         raise DataError(f"nothing to evaluate: {tokens.size} token(s), at least 2 are needed")
     data, grad = model.store.data, model.store.grad
     trained = data.copy()
-    step, keep = data.dtype.type(lr), data.dtype.type(decay)
+    if stats is not None:
+        rate = np.minimum(stats.rate, data.dtype.type(1 / decay)) if decay > 0 else stats.rate
     x, y = tokens[:-1], tokens[1:]
     state = model.initial_state(1)
     total, scored = 0.0, 0
@@ -52,8 +107,10 @@ def dynamic_evaluate(model, tokens: np.ndarray, *, seq_len: int, lr: float, deca
             scored += yw.size
             if window_losses is not None:
                 window_losses.append(window)
-            data -= step * grad
-            data += keep * (trained - data)
+            if stats is None:
+                sgd_update(data, grad, trained, lr, decay)
+            else:
+                rms_update(data, grad, trained, lr, decay, stats.ms, rate, eps)
             model.refresh()
     finally:
         data[:] = trained
