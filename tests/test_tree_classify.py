@@ -130,3 +130,18 @@ def test_a_treebank_given_to_a_sequence_classifier_at_eval(treebank, tmp_path, c
     assert trained.code == 0, trained.err
     result = run_cli(capsys, "classify", "eval", tmp_path / "seq", treebank / "test.txt")
     assert result.code != 0 and "holds bracketed parse trees, but the model is a textrnn" in result.err
+
+
+def test_charlm_info_shows_a_tree_model_and_a_sequence_classifier(trained, tmp_path, capsys):
+    result = run_cli(capsys, "info", trained)
+    assert result.code == 0, result.err
+    assert "rntn (d=8)" in result.out and "0, 1, 2, 3, 4" in result.out and "adagrad lr 0.1" in result.out
+    report = json.loads(run_cli(capsys, "info", trained, "--json").out)
+    assert report["kind"] == "classifier" and report["model"]["model"] == "rntn" and 0 < report["best_dev_acc"] <= 1
+    from classify_texts import TINY as SEQUENCE_TINY, write_split_folder
+
+    folder = write_split_folder(tmp_path / "labelled")
+    assert run_cli(capsys, "classify", "train", folder, *SEQUENCE_TINY, "--epochs", 1, "--out", tmp_path / "seq",
+                   "--quiet").code == 0
+    sequence = run_cli(capsys, "info", tmp_path / "seq")
+    assert sequence.code == 0 and "textrnn lstm 12x1 per direction" in sequence.out and "neg, pos" in sequence.out

@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..store.runfolder import RunFolder, resolve_checkpoint
+from ..store.checkpoint import CLASSIFIER_KIND
+from .classify_info import classifier_renderables, classifier_report
 from .errors import user_errors
 
 out = Console(highlight=False)
@@ -29,7 +31,8 @@ def info(
         if as_json:
             out.print_json(json.dumps(report))
         else:
-            for renderable in info_renderables(report):
+            draw = classifier_renderables if report.get("kind") == "classifier" else info_renderables
+            for renderable in draw(report):
                 out.print(renderable)
 
 
@@ -43,6 +46,8 @@ def checkpoint_report(model: Path | None) -> dict:
     from ..lm.saved_model import load_model  # here: `charlm info --help` must not load Numba
 
     path = resolve_checkpoint(model)
+    if _kind(path) == CLASSIFIER_KIND:
+        return classifier_report(path)
     snap = load_model(path)
     meta = snap.meta
     progress = meta.get("progress", {})
@@ -69,6 +74,12 @@ def checkpoint_report(model: Path | None) -> dict:
     rows = RunFolder(path.parent).read_metrics()
     report["train_curve"] = [(r["step"], r["train_loss"]) for r in rows if r.get("val_loss") is None and r.get("train_loss") is not None]
     return report
+
+
+def _kind(path: Path) -> str | None:
+    from ..store.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)[1].get("kind")
 
 
 def loss_curve(train: list, val: list, width: int = 60, height: int = 10) -> Text | None:
