@@ -173,15 +173,21 @@ def load_splits(path, *, dev=None, test=None, dev_frac: float | None = 0.1, seed
     return Splits(train, held_out, own.get("test"), f"{dev_frac:g} of train held out (seed {seed})")
 
 
-def hold_out(data: Labelled, frac: float, rng: np.random.Generator) -> tuple[Labelled, Labelled]:
-    """A random ``frac`` of ``data`` as a dev set (at least one example), the rest as train."""
+def hold_out_index(n: int, frac: float, rng: np.random.Generator, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
+    """(train, dev) indices, sorted: a random ``frac`` of 0..n-1 (at least one) as the dev set."""
     if not (0.0 < frac < 1.0):
         raise ConfigError(f"--dev-frac must be between 0 and 1 (exclusive), got {frac}")
-    n_dev = max(1, round(frac * len(data)))
-    if n_dev >= len(data):
-        raise DataError(f"{len(data)} examples are too few to hold out a dev set and still train")
-    order = rng.permutation(len(data))
-    return data.subset(np.sort(order[n_dev:])), data.subset(np.sort(order[:n_dev]))
+    n_dev = max(1, round(frac * n))
+    if n_dev >= n:
+        raise DataError(f"{n} {what} are too few to hold out a dev set and still train")
+    order = rng.permutation(n)
+    return np.sort(order[n_dev:]), np.sort(order[:n_dev])
+
+
+def hold_out(data: Labelled, frac: float, rng: np.random.Generator) -> tuple[Labelled, Labelled]:
+    """A random ``frac`` of ``data`` as a dev set (at least one example), the rest as train."""
+    train, dev = hold_out_index(len(data), frac, rng)
+    return data.subset(train), data.subset(dev)
 
 
 def folds(n: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -136,14 +136,23 @@ class Trainer:
     def _dev_accuracy(self) -> float:
         return accuracy(self.model, self.dev)
 
+    def _batches(self) -> list[np.ndarray]:
+        """This epoch's batches, as index arrays into the training set."""
+        return length_buckets(self.train.lengths, self.config.batch_size, self.batch_rng)
+
+    def _forward_backward(self, index: np.ndarray) -> tuple[float, int, int]:
+        """One batch's loss and gradient (into ``store.grad``): (loss, correct predictions,
+        predictions scored)."""
+        loss, hits = self.model.train_step(self.train.batch(index), self.train.labels[index], self.dropout_rng)
+        return loss, hits, index.size
+
     def _train_epoch(self) -> dict:
         cfg, model = self.config, self.model
-        batches = length_buckets(self.train.lengths, cfg.batch_size, self.batch_rng)
-        loss_sum, correct, seen = 0.0, 0, 0
+        batches = self._batches()
+        loss_sum, correct, scored, seen = 0.0, 0, 0, 0
         started = time.monotonic()
         for done, index in enumerate(batches, 1):
-            batch = self.train.batch(index)
-            loss, hits = model.train_step(batch, self.train.labels[index], self.dropout_rng)
+            loss, hits, count = self._forward_backward(index)
             grad = model.store.grad
             norm = clip_grad_norm(grad, cfg.clip_norm) if cfg.clip_norm is not None else global_norm(grad)
             if self._step_is_finite(loss, norm):
@@ -151,12 +160,13 @@ class Trainer:
                 model.refresh()
                 loss_sum += loss * index.size
                 correct += hits
+                scored += count
                 seen += index.size
             self.sink.batch(done, len(batches), loss)
         seconds = time.monotonic() - started
         self.train_seconds += seconds
         self.examples_seen += seen
-        return {"epoch": self.epoch, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+        return {"epoch": self.epoch, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(scored, 1),
                 "seconds": seconds, "examples_per_s": seen / seconds if seconds else None}
 
     def _step_is_finite(self, loss: float, grad_norm: float) -> bool:

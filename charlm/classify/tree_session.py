@@ -21,7 +21,9 @@ from .metrics import report
 from .options import ClassifyOptions
 from .saved_model import ClassifierSnapshot, save_classifier
 from .tree_models import build_tree_model
-from .tree_train import EncodedTrees, TreeTrainer, node_predictions
+from .data import hold_out_index
+from .models import softmax
+from .tree_train import EVAL_TREES, EncodedTrees, TreeTrainer, node_predictions
 from .treebank import Tree, fallback_tree, looks_like_trees, parse_tree, read_trees, with_classes
 
 LABELS = {5: ["0", "1", "2", "3", "4"], 2: ["negative", "positive"]}
@@ -104,11 +106,8 @@ def _read_splits(options, settings, classes, seed) -> tuple[dict, str]:
     if "dev" in splits:
         return splits, str(files["dev"])
     trees = splits["train"]
-    n_dev = max(1, round(settings.dev_frac * len(trees)))
-    if n_dev >= len(trees):
-        raise DataError(f"{len(trees)} trees are too few to hold out a dev set and still train")
-    order = np.random.default_rng([seed, 7]).permutation(len(trees))
-    splits["train"], splits["dev"] = [trees[i] for i in np.sort(order[n_dev:])], [trees[i] for i in np.sort(order[:n_dev])]
+    train, dev = hold_out_index(len(trees), settings.dev_frac, np.random.default_rng([seed, 7]), "trees")
+    splits["train"], splits["dev"] = [trees[i] for i in train], [trees[i] for i in dev]
     return splits, f"{settings.dev_frac:g} of train held out (seed {seed})"
 
 
@@ -217,11 +216,9 @@ def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = No
                                "balanced binary tree (its words split in halves, recursively)"), stacklevel=2)
     data_set, _ = encode(trees, snap.vocab)
     probs = []
-    for start in range(0, len(trees), 512):
-        batch = data_set.batch(range(start, min(start + 512, len(trees))))
-        logits = snap.model.node_logits(batch)[batch.roots].astype(np.float64)
-        z = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs.append(z / z.sum(axis=1, keepdims=True))
+    for start in range(0, len(trees), EVAL_TREES):
+        batch = data_set.batch(range(start, min(start + EVAL_TREES, len(trees))))
+        probs.append(softmax(snap.model.node_logits(batch)[batch.roots].astype(np.float64)))
     return np.concatenate(probs)
 
 

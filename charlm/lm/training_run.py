@@ -14,7 +14,7 @@ from ..core.threads import available_cores, set_threads
 from ..errors import ConfigError, DataError
 from ..store.runfolder import RUNS_ROOT, RunFolder
 from ..text.files import TextNote
-from ..text.sources import find_sources
+from ..text.sources import corpus_name, is_split_folder
 from . import corpus as data
 from . import fine_tune
 from .batching import check_trainable
@@ -64,11 +64,7 @@ def _corpus_path(path) -> Path | list[Path]:
 
 def _default_out(corpus_path) -> Path:
     """runs/<the file's stem, or the folder's name, or the name of the folder several paths share>."""
-    return RUNS_ROOT / (find_sources(corpus_path).name or "run")
-
-
-def _is_split_folder(corpus_path) -> bool:
-    return isinstance(corpus_path, Path) and corpus_path.is_dir() and find_sources(corpus_path).kind == "splits"
+    return RUNS_ROOT / (corpus_name(corpus_path) or "run")
 
 
 def prepare(options: TrainOptions) -> TrainingSession:
@@ -119,7 +115,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     if group.is_root:  # rank 0 alone owns the run folder
         run.check(resume=False, force=options.force)  # refuses an existing run before any work
     # Validates every option before the corpus is read.
-    model_values, train_config, data_config = new_run_settings(options, _is_split_folder(corpus_path))
+    model_values, train_config, data_config = new_run_settings(options, is_split_folder(corpus_path))
     start = fine_tune.load_start(options) if options.init_from is not None else None
     threads = _threads(options, group)
 

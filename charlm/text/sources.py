@@ -43,11 +43,29 @@ class Sources:
         return self.names.get(path, str(path))
 
 
+def _as_paths(paths) -> list[Path]:
+    return [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths or ()))]
+
+
+def corpus_name(paths) -> str:
+    """The corpus's name (the default run folder is runs/<name>) without listing any folder: a
+    file's stem, a folder's name, or the name of the folder several paths share."""
+    paths = _as_paths(paths)
+    if len(paths) == 1 and not paths[0].is_dir():
+        return paths[0].stem
+    return _name(paths)
+
+
+def is_split_folder(path) -> bool:
+    """A folder holding train.txt (or ptb.train.txt, ptb.char.train.txt)."""
+    return isinstance(path, (str, os.PathLike)) and _split_names(Path(path)) is not None
+
+
 def find_sources(paths, glob: str | None = None, val=None, test=None) -> Sources:
     """The corpus named by ``paths`` (one path, or several), plus explicit ``val``/``test`` files
     (which take precedence over a split folder's). DataError for a missing path, a folder with
     nothing to read, or a ``glob`` that cannot apply."""
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths or ()))]
+    paths = _as_paths(paths)
     if not paths:
         raise DataError("no corpus given: pass a text file, a folder of text files, or a folder with train.txt, "
                         "valid.txt and test.txt")
@@ -57,7 +75,7 @@ def find_sources(paths, glob: str | None = None, val=None, test=None) -> Sources
     if len(paths) == 1 and paths[0].is_file():
         if glob is not None:
             raise DataError(f"--glob chooses files in a folder; {paths[0]} is a file")
-        sources = Sources(paths[0].stem, "file", {"train": [paths[0]]})
+        sources = Sources(corpus_name(paths), "file", {"train": [paths[0]]})
     elif len(paths) == 1 and _split_names(paths[0]) is not None:
         sources = _split_folder(paths[0], glob)
     else:
@@ -79,7 +97,7 @@ def _split_folder(folder: Path, glob: str | None) -> Sources:
     if glob is not None:
         raise DataError(f"--glob chooses files in a corpus folder; {folder} is a split folder (it holds {names[0]})")
     splits = {split: [folder / n] for split, n in zip(("train", "val", "test"), names) if (folder / n).is_file()}
-    return Sources(folder.resolve().name or "corpus", "splits", splits)
+    return Sources(corpus_name([folder]), "splits", splits)
 
 
 def _files(paths: list[Path], glob: str | None) -> Sources:
@@ -108,7 +126,7 @@ def _files(paths: list[Path], glob: str | None) -> Sources:
         seen.add(key)
     if not files:
         raise DataError(f"none of the {len(paths)} paths given is a file matching --glob {glob!r}")
-    return Sources(_name(paths), "files", {"train": files}, names)
+    return Sources(corpus_name(paths), "files", {"train": files}, names)
 
 
 def walk(folder: Path, glob: str | None = None) -> list[Path]:

@@ -33,6 +33,20 @@ def _tanh_bias(x, b):
         x[k] = tanh(x[k] + b[k])
 
 
+@inline_kernel
+def _cell_backward(dh, dc, c, i, o, u, di, do, du):
+    """The part of a Tree-LSTM node's backward that inner nodes and leaves share: o from h, the
+    full gradient of c (accumulated into ``dc``), then i and u from it. Rows of one node."""
+    one = c.dtype.type(1)
+    for k in range(c.size):
+        tc = tanh(c[k])
+        do[k] = dh[k] * tc * o[k] * (one - o[k])
+        dc[k] += dh[k] * o[k] * (one - tc * tc)
+    for k in range(c.size):
+        di[k] = dc[k] * u[k] * i[k] * (one - i[k])
+        du[k] = dc[k] * i[k] * (one - u[k] * u[k])
+
+
 @kernel
 def tanh_bias_forward(z, bias):
     """z[m] = tanh(z[m] + bias), in place; z: (M, H)."""
@@ -77,14 +91,8 @@ def tree_lstm_backward(dh, dc, g, c, c_left, c_right, dg, dc_left, dc_right):
         row, d = g[m], dg[m]
         i, fl, fr, o, u = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:4 * H], row[4 * H:]
         di, dfl, dfr, do, du = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:4 * H], d[4 * H:]
-        dhm, dcm, cm, cl, cr, dcl, dcr = dh[m], dc[m], c[m], c_left[m], c_right[m], dc_left[m], dc_right[m]
-        for k in range(H):
-            tc = tanh(cm[k])
-            do[k] = dhm[k] * tc * o[k] * (one - o[k])
-            dcm[k] += dhm[k] * o[k] * (one - tc * tc)
-        for k in range(H):
-            di[k] = dcm[k] * u[k] * i[k] * (one - i[k])
-            du[k] = dcm[k] * i[k] * (one - u[k] * u[k])
+        dcm, cl, cr, dcl, dcr = dc[m], c_left[m], c_right[m], dc_left[m], dc_right[m]
+        _cell_backward(dh[m], dcm, c[m], i, o, u, di, do, du)
         for k in range(H):
             dfl[k] = dcm[k] * cl[k] * fl[k] * (one - fl[k])
             dfr[k] = dcm[k] * cr[k] * fr[k] * (one - fr[k])
@@ -111,15 +119,7 @@ def tree_lstm_leaf_forward(g, bias, c, h):
 def tree_lstm_leaf_backward(dh, dc, g, c, dg):
     """dc is scratch, as in tree_lstm_backward."""
     H = c.shape[1]
-    one = c.dtype.type(1)
     for m in range(g.shape[0]):
         row, d = g[m], dg[m]
         i, o, u, di, do, du = row[:H], row[H:2 * H], row[2 * H:], d[:H], d[H:2 * H], d[2 * H:]
-        dhm, dcm, cm = dh[m], dc[m], c[m]
-        for k in range(H):
-            tc = tanh(cm[k])
-            do[k] = dhm[k] * tc * o[k] * (one - o[k])
-            dcm[k] += dhm[k] * o[k] * (one - tc * tc)
-        for k in range(H):
-            di[k] = dcm[k] * u[k] * i[k] * (one - i[k])
-            du[k] = dcm[k] * i[k] * (one - u[k] * u[k])
+        _cell_backward(dh[m], dc[m], c[m], i, o, u, di, do, du)
