@@ -119,6 +119,18 @@ class RecurrentLayer:
         final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
         return h[1:], final
 
+    def activations(self) -> dict[str, np.ndarray]:
+        """Copies of what the last forward computed, each (T, N, H): ``h``, ``c`` (LSTMs) and
+        every gate block by its letter (``cell.gate_names``), activated. For `charlm inspect`."""
+        ws, H = self._ws, self.H
+        out = {"h": ws.h[1:].copy()}
+        if ws.c is not None:
+            out["c"] = ws.c[1:].copy()
+        for k, letter in enumerate(self.cell.gate_names):
+            if letter != "h":  # a plain RNN's one block is its output
+                out[letter] = self._gates[..., k * H:(k + 1) * H].copy()
+        return out
+
     @contextlib.contextmanager
     def _zeroed_state(self, t: int, rows):
         """The state entering step t, zero for ``rows`` while the block runs (for none: nothing)."""

@@ -248,3 +248,10 @@ class LanguageModel:
         dec_in, new_state, _ = self._forward(tokens.reshape(1, -1), state, None)
         logits = dec_in @ self.decoder_weight().T + self.params["decoder.bias"]
         return logits, new_state
+
+    def inspect_window(self, x: np.ndarray, state: list[tuple]):
+        """Forward only over one window x (T, N): the logits (T*N, V) (a fresh array), the final
+        state, and every layer's activations (:meth:`RecurrentLayer.activations`)."""
+        dec_in, new_state, _ = self._forward(x, state, None)
+        logits = dec_in @ self.decoder_weight().T + self.params["decoder.bias"]
+        return logits, new_state, [layer.activations() for layer in self.layers]

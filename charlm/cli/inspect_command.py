@@ -1,0 +1,158 @@
+"""``charlm inspect MODEL FILE``: what a model finds surprising in a text, and what one of its
+units does while reading it, in the terminal, as one self-contained HTML page, or as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import ConfigError
+from ..lm.config import TrainConfig, help_text
+from .errors import err, user_errors
+
+out = Console(highlight=False)
+SHOWN_TOP = 10  # rows of the "most surprising" and --find tables
+
+
+def inspect_command(
+    model: Annotated[Path, typer.Argument(help="Run folder or checkpoint file.", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="Text file to read with the model.", show_default=False)],
+    unit: Annotated[Optional[str], typer.Option(help="Colour by one unit, LAYER:UNIT counted from 0 (as in the parameter names rnn.weight_hh_l0).", show_default=False)] = None,
+    value: Annotated[str, typer.Option(help="What of --unit: h, c (LSTMs) or a gate's letter (i f g o for LSTMs, r z n for GRUs).")] = "h",
+    find: Annotated[Optional[str], typer.Option(help="A regular expression over the text: rank the units by how well they track where it matches (Pearson's r).", show_default=False)] = None,
+    top_k: Annotated[int, typer.Option(help="Predictions kept for each position.")] = 5,
+    html_path: Annotated[Optional[Path], typer.Option("--html", help="Write one self-contained page: hover a token for its predictions and the unit's value.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-token records as JSON instead.")] = False,
+    limit: Annotated[int, typer.Option(help="Read at most this many tokens of FILE (from its start).")] = 10_000,
+    seq_len: Annotated[int, typer.Option(help="Window length (the state is carried across windows, so figures do not depend on it).")] = 100,
+    encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
+    threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
+):
+    """Surprisal, top predictions and hidden units of a model over FILE."""
+    from ..core.threads import set_threads
+    from ..lm import corpus as data
+    from ..lm.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
+    from ..lm.saved_model import load_model
+    from ..store.runfolder import resolve_checkpoint
+
+    with user_errors():
+        if top_k < 1 or limit < 2 or seq_len < 1:
+            raise ConfigError("--top-k and --seq-len must be positive and --limit at least 2")
+        if html_path is not None:
+            check_html_target(html_path)
+        set_threads(threads)
+        path = resolve_checkpoint(model)
+        snap = load_model(path)
+        vocab, net = snap.vocab, snap.model
+        chosen = parse_unit(unit, len(net.layers), net.config.hidden_size) if unit is not None else None
+        kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
+        if value not in kinds:
+            raise ConfigError(f"--value {value!r}: a {net.config.cell} model has {', '.join(kinds)}")
+        if value != "h" and chosen is None:
+            raise ConfigError("--value takes effect only with --unit")
+        encoded = data.encode_file(file, vocab, encoding=encoding, unknown="unk" if vocab.level == "word" else "error")
+        total = int(encoded.tokens.size)
+        tokens = encoded.tokens[:limit]
+        if total > limit:
+            err.print(f"note: inspecting the first {limit:,} of {total:,} tokens (see --limit)")
+        tr = trace(net, tokens, top_k=top_k, seq_len=seq_len)
+        text, pieces, spans = token_spans(vocab, tokens)
+        ranking = rank_units(tr, pattern_indicator(text, spans, find), SHOWN_TOP) if find is not None else None
+        if chosen is None and ranking:
+            chosen, value = (ranking[0].layer, ranking[0].unit), ranking[0].kind
+        values = tr.layers[chosen[0]][value][:, chosen[1]] if chosen is not None else None
+        unit_name = f"layer {chosen[0]} unit {chosen[1]} {value}" if chosen is not None else None
+
+        if as_json:
+            # Plain text: rich's JSON highlighting takes seconds over thousands of records.
+            report = json_report(path, file, vocab, tr, pieces, total, chosen, value, find, ranking)
+            sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        else:
+            show_terminal(tr, pieces, values, unit_name, ranking, vocab)
+        if html_path is not None:
+            write_html(html_path, path, file, tr, pieces, values, unit_name, vocab)
+
+
+def check_html_target(path: Path) -> None:
+    """Only a new file, or a page an earlier `charlm inspect` wrote, may be written: never
+    another file of the user's."""
+    from .inspect_view import MARKER
+
+    if path.is_dir():
+        raise ConfigError(f"--html {path}: is a folder; give a file name such as {path / 'inspect.html'}")
+    if path.exists():
+        with open(path, "rb") as handle:
+            head = handle.read(len(MARKER.encode()))
+        if head != MARKER.encode():
+            raise ConfigError(f"--html {path}: the file exists and was not written by charlm inspect; "
+                              "choose another name or remove it")
+    if not path.parent.exists():
+        raise ConfigError(f"--html {path}: the folder {path.parent} does not exist")
+
+
+def top_list(vocab, tr, i: int) -> list:
+    return [[vocab.tokens[int(t)], round(float(p), 5)] for t, p in zip(tr.top_ids[i], tr.top_probs[i])]
+
+
+def json_report(path, file, vocab, tr, pieces, total, chosen, value, find, ranking) -> dict:
+    layers = tr.layers
+    records = []
+    for i, piece in enumerate(pieces):
+        record = {"token": vocab.tokens[int(tr.tokens[i])],
+                  "surprisal": None if i == 0 else float(tr.surprisal[i]), "top": top_list(vocab, tr, i)}
+        if chosen is not None:
+            layer, j = chosen
+            record["unit"] = {name: float(v[i, j]) for name, v in layers[layer].items()}
+        records.append(record)
+    report = {"model": str(path), "file": str(file), "level": vocab.level, "tokens": int(tr.tokens.size),
+              "tokens_total": total, "bits_per_token": float(np.nanmean(tr.surprisal)),
+              "unit": None if chosen is None else {"layer": chosen[0], "unit": chosen[1], "value": value},
+              "records": records}
+    if ranking is not None:
+        report["find"] = {"pattern": find, "units": [vars(m) for m in ranking]}
+    return report
+
+
+def show_terminal(tr, pieces, values, unit_name, ranking, vocab) -> None:
+    from .inspect_view import colours, terminal_text
+
+    backgrounds, legend = colours(tr.surprisal, values)
+    out.print(terminal_text(pieces, backgrounds))
+    out.print(f"\n{legend}" + (f" ({unit_name})" if unit_name else ""))
+    out.print(f"{tr.tokens.size:,} tokens, {np.nanmean(tr.surprisal):.4f} bits per token on average")
+    if ranking is not None:
+        table = Table(title="units that track the pattern (Pearson's r)")
+        for name in ("layer", "unit", "value", "r"):
+            table.add_column(name, justify="right")
+        for m in ranking:
+            table.add_row(str(m.layer), str(m.unit), m.kind, f"{m.correlation:+.3f}")
+        out.print(table)
+    table = Table(title="the most surprising tokens")
+    for name in ("position", "token", "bits", "expected instead"):
+        table.add_column(name, justify="right" if name in ("position", "bits") else "left")
+    order = np.argsort(-tr.surprisal[1:], kind="stable")[:SHOWN_TOP] + 1  # the first token is not predicted
+    for i in order:
+        expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:3])
+        table.add_row(f"{i:,}", repr(vocab.tokens[int(tr.tokens[i])]), f"{tr.surprisal[i]:.2f}", expected)
+    out.print(table)
+
+
+def write_html(html_path, path, file, tr, pieces, values, unit_name, vocab) -> None:
+    from ..store.atomic import write_atomically
+    from .inspect_view import colours, html_page
+
+    backgrounds, legend = colours(tr.surprisal, values)
+    page = html_page(title=str(file), subtitle=f"{file} read by {path}: {tr.tokens.size:,} tokens"
+                     + (f", coloured by {unit_name}" if unit_name else ", coloured by surprisal"),
+                     pieces=pieces, backgrounds=backgrounds, legend=legend, surprisal=tr.surprisal,
+                     top=[top_list(vocab, tr, i) for i in range(tr.tokens.size)], unit_values=values,
+                     unit_name=unit_name)
+    write_atomically(html_path, lambda handle: handle.write(page.encode("utf-8")))
+    err.print(f"wrote {html_path}")

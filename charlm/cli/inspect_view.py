@@ -1,0 +1,132 @@
+"""How `charlm inspect` shows a trace: colour scales, the terminal's coloured text and the
+self-contained HTML page (inline style and script, nothing fetched from a network)."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+from rich.text import Text
+
+# The first line of every page written, so a later run may replace its own page but never
+# another file (see cli/inspect.py).
+MARKER = "<!-- written by charlm inspect -->"
+
+
+def surprisal_scale(surprisal: np.ndarray) -> float:
+    """The top of the surprisal colour scale, in bits: the 99th percentile (at least 1)."""
+    finite = surprisal[np.isfinite(surprisal)]
+    return max(1.0, float(np.quantile(finite, 0.99))) if finite.size else 1.0
+
+
+def unit_scale(values: np.ndarray) -> float:
+    """A symmetric scale around zero: the largest |value| (at least 1e-6)."""
+    return max(1e-6, float(np.abs(values).max()))
+
+
+def surprisal_colour(bits: float, top: float) -> tuple[int, int, int]:
+    """White (expected) to red (surprising); the first token, never predicted, stays white."""
+    if not np.isfinite(bits):
+        return (255, 255, 255)
+    x = min(max(bits / top, 0.0), 1.0)
+    return (255, int(255 - 200 * x), int(255 - 230 * x))
+
+
+def unit_colour(value: float, scale: float) -> tuple[int, int, int]:
+    """Blue (negative) through white (zero) to red (positive)."""
+    x = min(max(value / scale, -1.0), 1.0)
+    if x >= 0:
+        return (255, int(255 - 190 * x), int(255 - 190 * x))
+    return (int(255 + 190 * x), int(255 + 120 * x), 255)
+
+
+def colours(surprisal: np.ndarray, values: np.ndarray | None) -> tuple[list, str]:
+    """Each token's background and the legend's words."""
+    if values is None:
+        top = surprisal_scale(surprisal)
+        return [surprisal_colour(s, top) for s in surprisal], f"surprisal: white 0 bits, red {top:.1f} bits or more"
+    scale = unit_scale(values)
+    return [unit_colour(v, scale) for v in values], f"unit value: blue {-scale:.3g}, white 0, red {scale:.3g}"
+
+
+def terminal_text(pieces: list[str], backgrounds: list) -> Text:
+    text = Text()
+    for piece, (r, g, b) in zip(pieces, backgrounds):
+        if piece == "\n":
+            text.append("\n")
+        else:
+            text.append(piece, style=f"black on rgb({r},{g},{b})")
+    return text
+
+
+def _script_json(value) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+PAGE = """{marker}
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>charlm inspect: {title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+#text {{ font-family: monospace; font-size: 15px; line-height: 1.6; white-space: pre-wrap; word-break: break-all; }}
+.t {{ cursor: default; }}
+.t:hover {{ outline: 1px solid #333; }}
+#tip {{ position: fixed; display: none; background: #fff; border: 1px solid #888; padding: 6px 9px;
+  font-family: monospace; font-size: 13px; box-shadow: 2px 2px 6px rgba(0,0,0,.2); pointer-events: none; }}
+.legend {{ display: flex; align-items: center; gap: .6em; margin: 1em 0; }}
+.bar {{ width: 220px; height: 14px; border: 1px solid #999; background: linear-gradient(to right, {gradient}); }}
+</style></head>
+<body>
+<h1>charlm inspect</h1>
+<p>{subtitle}</p>
+<div class="legend"><span>{low}</span><span class="bar"></span><span>{high}</span><span>({legend})</span></div>
+<div id="text">{spans}</div>
+<div id="tip"></div>
+<script>
+const TOKENS = {tokens};
+const SURPRISAL = {surprisal};
+const TOP = {top};
+const UNIT = {unit};
+const UNIT_NAME = {unit_name};
+const tip = document.getElementById("tip");
+function show(event) {{
+  const i = Number(event.target.dataset.i);
+  const esc = s => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\\n/g, "\\u21b5");
+  let lines = ["token " + i + ": " + esc(TOKENS[i])];
+  lines.push(SURPRISAL[i] === null ? "(the first token: not predicted)" : "surprisal " + SURPRISAL[i].toFixed(2) + " bits");
+  if (UNIT !== null) lines.push(UNIT_NAME + " = " + UNIT[i].toFixed(4));
+  lines.push("next, predicted:");
+  for (const [tok, p] of TOP[i]) lines.push("&nbsp;&nbsp;" + esc(tok) + "&nbsp;&nbsp;" + (100 * p).toFixed(1) + "%");
+  tip.innerHTML = lines.join("<br>");
+  tip.style.display = "block";
+  tip.style.left = Math.min(event.clientX + 14, window.innerWidth - 260) + "px";
+  tip.style.top = (event.clientY + 14) + "px";
+}}
+for (const el of document.querySelectorAll(".t")) {{
+  el.addEventListener("mouseenter", show);
+  el.addEventListener("mouseleave", () => {{ tip.style.display = "none"; }});
+}}
+</script>
+</body></html>
+"""
+
+
+def html_page(*, title: str, subtitle: str, pieces: list[str], backgrounds: list, legend: str,
+              surprisal: np.ndarray, top: list, unit_values: np.ndarray | None, unit_name: str | None) -> str:
+    """One page: one <span class="t"> per token, coloured, with its predictions on hover."""
+    spans = "".join(
+        f'<span class="t" data-i="{i}" style="background:rgb({r},{g},{b})">{html.escape(piece)}</span>'
+        for i, (piece, (r, g, b)) in enumerate(zip(pieces, backgrounds)))
+    if unit_values is None:
+        gradient, low, high = "rgb(255,255,255), rgb(255,55,25)", "expected", "surprising"
+    else:
+        gradient, low, high = "rgb(65,135,255), rgb(255,255,255), rgb(255,65,65)", "negative", "positive"
+    return PAGE.format(
+        marker=MARKER, title=html.escape(title), subtitle=html.escape(subtitle), gradient=gradient, low=low,
+        high=high, legend=html.escape(legend), spans=spans, tokens=_script_json(pieces),
+        surprisal=_script_json([None if not np.isfinite(s) else round(float(s), 4) for s in surprisal]),
+        top=_script_json(top),
+        unit=_script_json(None if unit_values is None else [round(float(v), 5) for v in unit_values]),
+        unit_name=_script_json(unit_name))
