@@ -151,7 +151,7 @@ def write_html(html_path, path, file, tr, pieces, values, unit_name, vocab) -> N
     backgrounds, legend = colours(tr.surprisal, values)
     page = html_page(title=str(file), subtitle=f"{file} read by {path}: {tr.tokens.size:,} tokens"
                      + (f", coloured by {unit_name}" if unit_name else ", coloured by surprisal"),
-                     pieces=pieces, backgrounds=backgrounds, legend=legend, surprisal=tr.surprisal,
+                     pieces=pieces, names=[vocab.tokens[int(t)] for t in tr.tokens], backgrounds=backgrounds, legend=legend, surprisal=tr.surprisal,
                      top=[top_list(vocab, tr, i) for i in range(tr.tokens.size)], unit_values=values,
                      unit_name=unit_name)
     write_atomically(html_path, lambda handle: handle.write(page.encode("utf-8")))

@@ -65,7 +65,7 @@ def _script_json(value) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
 
 
-PAGE = """{marker}
+PAGE = r"""{marker}
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>charlm inspect: {title}</title>
 <style>
@@ -91,9 +91,9 @@ const TOP = {top};
 const UNIT = {unit};
 const UNIT_NAME = {unit_name};
 const tip = document.getElementById("tip");
-function show(event) {{
-  const i = Number(event.target.dataset.i);
-  const esc = s => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\\n/g, "\\u21b5");
+function show(el, x, y) {{
+  const i = Number(el.dataset.i);
+  const esc = s => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\n/g, "\u21b5").replace(/ /g, "\u2423");
   let lines = ["token " + i + ": " + esc(TOKENS[i])];
   lines.push(SURPRISAL[i] === null ? "(the first token: not predicted)" : "surprisal " + SURPRISAL[i].toFixed(2) + " bits");
   if (UNIT !== null) lines.push(UNIT_NAME + " = " + UNIT[i].toFixed(4));
@@ -101,21 +101,28 @@ function show(event) {{
   for (const [tok, p] of TOP[i]) lines.push("&nbsp;&nbsp;" + esc(tok) + "&nbsp;&nbsp;" + (100 * p).toFixed(1) + "%");
   tip.innerHTML = lines.join("<br>");
   tip.style.display = "block";
-  tip.style.left = Math.min(event.clientX + 14, window.innerWidth - 260) + "px";
-  tip.style.top = (event.clientY + 14) + "px";
+  tip.style.left = Math.min(x + 14, window.innerWidth - 260) + "px";
+  tip.style.top = (y + 14) + "px";
 }}
 for (const el of document.querySelectorAll(".t")) {{
-  el.addEventListener("mouseenter", show);
+  el.addEventListener("mouseenter", event => show(el, event.clientX, event.clientY));
   el.addEventListener("mouseleave", () => {{ tip.style.display = "none"; }});
+}}
+// page.html#123 opens with token 123's box shown (for links and screenshots).
+const pinned = /^#(\d+)$/.exec(location.hash);
+if (pinned) {{
+  const el = document.querySelector('.t[data-i="' + pinned[1] + '"]');
+  if (el) {{ const box = el.getBoundingClientRect(); show(el, box.right, box.bottom); }}
 }}
 </script>
 </body></html>
 """
 
 
-def html_page(*, title: str, subtitle: str, pieces: list[str], backgrounds: list, legend: str,
+def html_page(*, title: str, subtitle: str, pieces: list[str], names: list[str], backgrounds: list, legend: str,
               surprisal: np.ndarray, top: list, unit_values: np.ndarray | None, unit_name: str | None) -> str:
-    """One page: one <span class="t"> per token, coloured, with its predictions on hover."""
+    """One page: one <span class="t"> per token (its text ``pieces[i]``, its name in the
+    vocabulary ``names[i]``), coloured, with its predictions on hover."""
     spans = "".join(
         f'<span class="t" data-i="{i}" style="background:rgb({r},{g},{b})">{html.escape(piece)}</span>'
         for i, (piece, (r, g, b)) in enumerate(zip(pieces, backgrounds)))
@@ -125,7 +132,7 @@ def html_page(*, title: str, subtitle: str, pieces: list[str], backgrounds: list
         gradient, low, high = "rgb(65,135,255), rgb(255,255,255), rgb(255,65,65)", "negative", "positive"
     return PAGE.format(
         marker=MARKER, title=html.escape(title), subtitle=html.escape(subtitle), gradient=gradient, low=low,
-        high=high, legend=html.escape(legend), spans=spans, tokens=_script_json(pieces),
+        high=high, legend=html.escape(legend), spans=spans, tokens=_script_json(names),
         surprisal=_script_json([None if not np.isfinite(s) else round(float(s), 4) for s in surprisal]),
         top=_script_json(top),
         unit=_script_json(None if unit_values is None else [round(float(v), 5) for v in unit_values]),
