@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..lm.config import TrainConfig, help_text
-from .errors import user_errors
+from .errors import err, user_errors
 
 out = Console(highlight=False)
 
@@ -67,9 +67,12 @@ def run_dynamic(model, file, batch_size, seq_len, encoding, threads, lr, decay, 
         raise ConfigError("--batch-size cannot take effect with --dynamic: dynamic evaluation reads the text as one stream")
     if stats_windows is not None and stats is None:
         raise ConfigError("--stats-windows needs --stats (the training text to read them from)")
+    def progress(k: int, n: int, trial: dict) -> None:
+        err.print(f"tuning {k}/{n}: lr {trial['lr']:g}, decay {trial['decay']:g}: loss {trial['loss']:.4f}")
+
     return dynamic_evaluate_file(model, file, seq_len=seq_len, lr=lr, decay=decay, stats_file=stats,
                                  stats_windows=stats_windows or STATS_WINDOWS, tune_file=tune, encoding=encoding,
-                                 threads=threads)
+                                 threads=threads, progress=progress)
 
 
 def eval_table(report: dict) -> Table:

@@ -22,13 +22,13 @@ from .evaluate import Evaluation, evaluate
 DEFAULTS = {
     ("word", "sgd"): dict(seq_len=5, lr=0.5, decay=0.002),
     ("word", "rms"): dict(seq_len=5, lr=3e-5, decay=0.01),
-    ("char", "sgd"): dict(seq_len=20, lr=0.3, decay=0.002),
+    ("char", "sgd"): dict(seq_len=20, lr=0.02, decay=0.001),
     ("char", "rms"): dict(seq_len=20, lr=3e-5, decay=0.01),
 }
 # The --tune grids: each rate with each decay.
 GRIDS = {
-    "sgd": dict(lr=(0.1, 0.3, 1.0, 3.0), decay=(0.0, 0.002, 0.01)),
-    "rms": dict(lr=(1e-5, 3e-5, 1e-4, 3e-4), decay=(0.001, 0.01, 0.1)),
+    "sgd": dict(lr=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0), decay=(0.0, 0.002, 0.01)),
+    "rms": dict(lr=(1e-5, 2e-5, 3e-5, 5e-5, 1e-4), decay=(0.001, 0.003, 0.01, 0.03)),
 }
 STATS_WINDOWS = 300  # training windows of 100 streams for the RMS statistics, by default
 STATS_STREAMS = 100
@@ -69,9 +69,10 @@ def figures(result: Evaluation, seconds: float, characters: int) -> dict:
 
 
 def tune(model, tokens: np.ndarray, settings: DynamicSettings, stats: GradientStatistics | None,
-         lr_fixed: bool, decay_fixed: bool) -> tuple[DynamicSettings, list[dict]]:
+         lr_fixed: bool, decay_fixed: bool, progress=None) -> tuple[DynamicSettings, list[dict]]:
     """Every (lr, decay) of the rule's grid (a value the user gave stays fixed) on validation
-    tokens; returns the settings with the lowest loss and the grid's results."""
+    tokens; returns the settings with the lowest loss and the grid's results. ``progress(k, n,
+    trial)`` is called after each trial."""
     grid = GRIDS[settings.rule]
     rates = (settings.lr,) if lr_fixed else grid["lr"]
     decays = (settings.decay,) if decay_fixed else grid["decay"]
@@ -81,6 +82,8 @@ def tune(model, tokens: np.ndarray, settings: DynamicSettings, stats: GradientSt
             result = dynamic_evaluate(model, tokens, seq_len=settings.seq_len, lr=lr, decay=decay, stats=stats)
             loss = result.loss if math.isfinite(result.loss) else math.inf
             trials.append({"lr": lr, "decay": decay, "loss": loss})
+            if progress is not None:
+                progress(len(trials), len(rates) * len(decays), trials[-1])
     best = min(trials, key=lambda trial: trial["loss"])
     return DynamicSettings(settings.seq_len, best["lr"], best["decay"], settings.rule), trials
 
@@ -88,7 +91,7 @@ def tune(model, tokens: np.ndarray, settings: DynamicSettings, stats: GradientSt
 def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None = None, lr: float | None = None,
                           decay: float | None = None, stats_file: Path | None = None,
                           stats_windows: int = STATS_WINDOWS, tune_file: Path | None = None,
-                          encoding: str = "utf-8", threads: int | None = None) -> dict:
+                          encoding: str = "utf-8", threads: int | None = None, progress=None) -> dict:
     from ..core.threads import set_threads
     from ..errors import ConfigError
     from ..store.runfolder import resolve_checkpoint
@@ -119,7 +122,8 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
                                     max_windows=stats_windows)
     trials = None
     if valid is not None:
-        settings, trials = tune(net, valid, settings, stats, lr_fixed=lr is not None, decay_fixed=decay is not None)
+        settings, trials = tune(net, valid, settings, stats, lr_fixed=lr is not None, decay_fixed=decay is not None,
+                               progress=progress)
 
     characters = int(data.count_codepoints(file, encoding).sum()) if word_level else None
     # A short run of each first, so neither timing below includes compiling or loading kernels.

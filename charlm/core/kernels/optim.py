@@ -57,3 +57,22 @@ def adagrad_update(param, grad, total, lr, eps):
         s = total[i] + g * g
         total[i] = s
         param[i] -= lr_ * g / (math.sqrt(s) + e)
+
+
+@kernel
+def dynamic_sgd_update(param, grad, trained, lr, decay):
+    """Dynamic evaluation's SGD rule (lm/dynamic.py): param += decay (trained - param) - lr grad."""
+    t = param.dtype.type
+    lr_, d = t(lr), t(decay)
+    for i in range(param.size):
+        param[i] += d * (trained[i] - param[i]) - lr_ * grad[i]
+
+
+@kernel
+def dynamic_rms_update(param, grad, trained, lr, decay, ms, rate, eps):
+    """Dynamic evaluation's RMS rule (lm/dynamic.py): param += decay rate (trained - param)
+    - lr grad / (ms + eps)."""
+    t = param.dtype.type
+    lr_, d, e = t(lr), t(decay), t(eps)
+    for i in range(param.size):
+        param[i] += d * rate[i] * (trained[i] - param[i]) - lr_ * grad[i] / (ms[i] + e)
