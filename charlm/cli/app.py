@@ -10,7 +10,7 @@ from rich.console import Console
 
 from .. import __version__
 from . import eval as eval_module
-from . import info, inspect_command, sample, train
+from . import export, info, inspect_command, sample, train
 from .classify import app as classify_app
 from .errors import run_app
 
@@ -36,6 +36,7 @@ app.command()(sample.sample)
 app.command(name="eval")(eval_module.eval_command)
 app.command()(info.info)
 app.command(name="inspect")(inspect_command.inspect_command)
+app.command()(export.export)
 app.add_typer(classify_app, name="classify")
 
 

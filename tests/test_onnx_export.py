@@ -1,0 +1,129 @@
+"""`charlm export`: onnxruntime runs every cell's exported graphs to charlm's own numbers (the state
+carried across calls), the step graph agrees with the sequence graph, the file alone is enough to
+encode and decode text, examples/onnx_sample.py reproduces `charlm sample --greedy`, and bad input
+is refused in one line with nothing on disk changed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the onnx package is not installed (pip install -e '.[test]')")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
+
+from charlm.cli.export import step_path  # noqa: E402
+from charlm.lm.config import ModelConfig  # noqa: E402
+from charlm.lm.model import LanguageModel  # noqa: E402
+from charlm.lm.onnx_export import build_model  # noqa: E402
+from charlm.text.vocab import Vocab  # noqa: E402
+from classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
+from cli_helpers import run_cli  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_sample.py"
+VOCAB = Vocab.build_char("abcdefghij klmnop\n")
+H, N, T = 8, 3, 7
+
+
+def random_model(cell: str, layers: int, tie: bool) -> LanguageModel:
+    model = LanguageModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, hidden_size=H, layers=layers, tie_weights=tie))
+    rng = np.random.default_rng(layers)
+    for array in model.params.values():  # larger than the initialisation, so every gate matters
+        array[...] = rng.uniform(-0.6, 0.6, array.shape)
+    model.refresh()
+    return model
+
+
+def session(model: LanguageModel, step: bool):
+    proto = build_model(model, VOCAB, step=step)
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def zero_states(model, layers):
+    states = {"h0": np.zeros((layers, N, H), np.float32)}
+    if model.cell.has_cell_state:
+        states["c0"] = np.zeros((layers, N, H), np.float32)
+    return states
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("tie", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "lstm-peephole", "lstm-coupled", "gru", "rnn-tanh", "rnn-relu"])
+def test_onnxruntime_computes_charlms_logits_with_the_state_carried(cell, tie, layers):
+    model = random_model(cell, layers, tie)
+    sequence, step = session(model, step=False), session(model, step=True)
+    rng = np.random.default_rng(7)
+    state, feeds = model.initial_state(N), zero_states(model, layers)
+    step_feeds = dict(feeds)
+    for _ in range(2):  # the second call starts from the first call's final state
+        x = rng.integers(0, len(VOCAB), (T, N))
+        logits, *finals = sequence.run(None, {"tokens": x.astype(np.int64), **feeds})
+        outputs, state = model.outputs(x, state)
+        expected = outputs @ model.decoder_weight().T + model.params["decoder.bias"]
+        np.testing.assert_allclose(logits, expected, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(finals[0], np.stack([s[0] for s in state]), atol=1e-5)
+        feeds = dict(zip(feeds, finals))
+        for t in range(T):  # the step graph, one token at a time, agrees
+            step_logits, *step_finals = step.run(None, {"token": x[t].astype(np.int64), **step_feeds})
+            step_feeds = dict(zip(step_feeds, step_finals))
+            np.testing.assert_allclose(step_logits, logits[t], atol=1e-5, rtol=1e-5)
+
+
+def test_the_file_carries_its_vocabulary_and_configuration_and_passes_the_checker(trained_run, tmp_path, capsys):
+    _, _, run, _ = trained_run
+    target = tmp_path / "model.onnx"
+    result = run_cli(capsys, "export", run, target)
+    assert result.code == 0, result.err
+    for path in (target, step_path(target)):
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto, full_check=True)
+        props = {p.key: p.value for p in proto.metadata_props}
+        vocab = Vocab(json.loads(props["charlm.vocab"]), props["charlm.level"])
+        assert vocab.decode(vocab.encode("the king")) == "the king"
+        assert json.loads(props["charlm.config"])["hidden_size"] == 32
+        assert all(i.doc_string for i in proto.graph.input) and all(o.doc_string for o in proto.graph.output)
+    assert props["charlm.graph"] == "step" and step_path(target).name == "model.step.onnx"
+
+
+def test_the_example_reproduces_greedy_sampling(trained_run, tmp_path, capsys):
+    _, _, run, _ = trained_run
+    target = tmp_path / "model.onnx"
+    assert run_cli(capsys, "export", run, target).code == 0
+    ours = run_cli(capsys, "sample", run, "--greedy", "--prime", "The ", "--length", 200)
+    theirs = subprocess.run([sys.executable, str(EXAMPLE), str(step_path(target)), "--prime", "The ", "--length", "200",
+                             "--greedy"], capture_output=True, text=True, timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == ours.out and len(ours.out) >= 204
+    assert len(EXAMPLE.read_text(encoding="utf-8").splitlines()) <= 40
+
+
+def one_line_refusal(result, fragment):
+    assert result.code != 0 and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1 and fragment in result.err, result.err
+
+
+def test_bad_input_is_refused_and_nothing_is_overwritten(trained_run, tmp_path, capsys):
+    _, _, run, _ = trained_run
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"mine")
+    one_line_refusal(run_cli(capsys, "export", run, target), "add --force")
+    assert target.read_bytes() == b"mine" and not step_path(target).exists()
+    assert run_cli(capsys, "export", run, target, "--force").code == 0 and target.read_bytes() != b"mine"
+    foreign = tmp_path / "foreign.npz"
+    foreign.write_bytes(b"PK\x03\x04 not really a zip")
+    one_line_refusal(run_cli(capsys, "export", foreign, tmp_path / "f.onnx"), "foreign.npz")
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes((run / "best.npz").read_bytes()[:5000])
+    one_line_refusal(run_cli(capsys, "export", damaged, tmp_path / "d.onnx"), "damaged.npz")
+    assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "d.onnx").exists()
+
+
+def test_a_classifier_checkpoint_is_refused(tmp_path, capsys):
+    folder = write_split_folder(tmp_path / "data", train=60, dev=20, test=20)
+    trained = run_cli(capsys, "classify", "train", folder, "--out", tmp_path / "clf", *CLASSIFY_TINY, "--epochs", 1, "--quiet")
+    assert trained.code == 0, trained.err
+    one_line_refusal(run_cli(capsys, "export", tmp_path / "clf", tmp_path / "c.onnx"), "not a language model")
