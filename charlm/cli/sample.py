@@ -102,6 +102,8 @@ def run(
     threads: int | None,
     out: TextIO,
     err,
+    beam: int = 0,
+    length_penalty: float | None = None,
 ) -> None:
     if length < 1:
         raise ConfigError(f"--length must be at least 1, got {length}")
@@ -111,6 +113,18 @@ def run(
         stop = unescape(stop)
         if stop == "":
             raise ConfigError("--stop is empty")
+    if beam < 0:
+        raise ConfigError(f"--beam must be a positive integer (0: sample), got {beam}")
+    if beam:
+        given = [name for name, value, default in (("--temperature", temperature, 1.0), ("--top-k", top_k, 0),
+                                                   ("--top-p", top_p, 1.0), ("--greedy", greedy, False),
+                                                   ("--seed", seed, None)) if value != default]
+        if given:
+            raise ConfigError(f"{', '.join(given)} cannot take effect with --beam: beam search draws nothing")
+        if num_samples > beam:
+            raise ConfigError(f"--num-samples {num_samples} is more than the --beam {beam} hypotheses kept")
+    elif length_penalty is not None:
+        raise ConfigError("--length-penalty takes effect only with --beam")
     # Here, not at the top: the command's --help must not load Numba.
     from ..core.threads import set_threads
     from ..lm.sampler import Sampler
@@ -120,6 +134,8 @@ def run(
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
     vocab = snap.vocab
+    if beam:
+        return run_beam(snap, vocab, beam, length, prime, length_penalty or 0.0, stop, num_samples, out, err)
     cell, dtype = snap.model.config.cell, snap.model.dtype
     wait_for_background_compile(cell, dtype, say=lambda text: err.print(text, markup=False))
     if not is_compiled("sample", cell, dtype):
@@ -143,6 +159,29 @@ def run(
     else:
         _print_batch(chunks, decoders, head, stop, out)
     mark_compiled("sample", cell, dtype)
+
+
+def run_beam(snap, vocab, beam: int, length: int, prime: str | None, length_penalty: float, stop: str | None,
+             num_samples: int, out: TextIO, err) -> None:
+    """The ``num_samples`` best of ``beam`` hypotheses, each with its log-probability on stderr."""
+    from ..lm.beam import beam_search
+
+    prime_ids = encode_prime(vocab, prime, err) if prime is not None else np.array([start_token(vocab)])
+    stop_ids = None
+    if stop is not None:
+        stop_ids = vocab.encode(stop, unknown="error")  # a stop the model cannot write is named
+    hyps = beam_search(snap.model, beam=beam, length=length, prime_ids=prime_ids, length_penalty=length_penalty,
+                       stop_ids=stop_ids)
+    line_start = prime is None or prime[-1:].isspace()
+    for n, hyp in enumerate(hyps[:num_samples]):
+        text = (prime or "") + StreamDecoder(vocab, line_start)(hyp.ids)
+        if num_samples > 1:
+            out.write(("\n" if n else "") + f"==> sample {n + 1} <==\n")
+        out.write(text if text.endswith("\n") else text + "\n")
+        ranked = f", ranked {hyp.ranked(length_penalty):.4f}" if length_penalty else ""
+        err.print(f"beam {n + 1}/{beam}: log-prob {hyp.log_prob:.4f} nats over {len(hyp.ids)} tokens{ranked}"
+                  + (" (reached --stop)" if hyp.finished else ""), markup=False)
+    out.flush()
 
 
 def _stream_one(chunks, decode: StreamDecoder, head: str, stop: str | None, out: TextIO) -> None:
@@ -205,10 +244,13 @@ def sample(
     num_samples: Annotated[int, typer.Option(help="Samples, generated together as a batch.")] = 1,
     stop: Annotated[Optional[str], typer.Option(help="Stop a sample when it produces this text.")] = None,
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
+    beam: Annotated[int, typer.Option(help="Beam search over this many hypotheses instead of sampling: the most likely continuations (0: sample).")] = 0,
+    length_penalty: Annotated[Optional[float], typer.Option(help="With --beam: rank by log-prob / length^A instead of the total. \\[default: 0]", show_default=False)] = None,
 ):
     """Generate text from a trained model; only the text goes to stdout."""
     with user_errors(), quiet_broken_pipe():
         run(
             model, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
             seed=seed, num_samples=num_samples, stop=stop, threads=threads, out=sys.stdout, err=err,
+            beam=beam, length_penalty=length_penalty,
         )

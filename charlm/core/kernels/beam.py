@@ -1,0 +1,135 @@
+"""Beam search, jitted end to end: K hypotheses advance together as K rows of one batch; after
+each step the K best of all (hypothesis, next token) pairs are kept, their states and histories
+copied from their parents, all inside this loop (no Python per step).
+
+The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
+then per layer the input and recurrent products and the cell's own step kernel, written once for
+training. A finished hypothesis (its text ended with the stop tokens) stays in the beam as one
+candidate, itself, at its final score, until K unfinished ones all score better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+from .gru import gru_forward_step
+from .lstm import coupled_forward_step, lstm_forward_step, peephole_forward_step
+from .rnn import rnn_relu_forward_step, rnn_tanh_forward_step
+from .sampling import matmul_nt
+
+
+@kernel
+def _network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
+    """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place."""
+    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
+    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
+    L, K, H = h.shape
+    for n in range(K):
+        a[n, :] = table[tokens[n]]
+    for layer in range(L):
+        if layer > 0:
+            matmul_nt(h[layer - 1], w_ih[layer - 1], a)
+        matmul_nt(h[layer], w_hh[layer], r)
+        bl, cl = b[layer], c[layer]
+        if cell == 0:
+            lstm_forward_step(a, r, bl, cl, h_new, c_new)
+        elif cell == 1:
+            peephole_forward_step(a, r, bl, peep[layer], cl, h_new, c_new)
+        elif cell == 2:
+            coupled_forward_step(a, r, bl, cl, h_new, c_new)
+        elif cell == 3:
+            gru_forward_step(a, r, bl[: 2 * H], b_ih[layer][2 * H:], b_hh[layer][2 * H:], h[layer], hn, h_new)
+        elif cell == 4:
+            rnn_tanh_forward_step(a, r, bl, h_new)
+        else:
+            rnn_relu_forward_step(a, r, bl, h_new)
+        h[layer] = h_new
+        if cell <= 2:
+            c[layer] = c_new
+
+
+@kernel
+def _push(best_score, best_row, best_token, score, row, token):
+    """Insert a candidate into the sorted (descending) top-K lists if it belongs there."""
+    K = best_score.size
+    if score <= best_score[K - 1]:
+        return
+    i = K - 1
+    while i > 0 and best_score[i - 1] < score:
+        best_score[i], best_row[i], best_token[i] = best_score[i - 1], best_row[i - 1], best_token[i - 1]
+        i -= 1
+    best_score[i], best_row[i], best_token[i] = score, row, token
+
+
+@kernel
+def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, finished, history, stop):
+    """Advance K hypotheses (rows) by up to S = history.shape[1] tokens.
+
+    h, c: (L, K, H) states, every row the primed state; tokens: (K,) the next input of each row;
+    scores: (K,) float64 total log-probabilities, -inf for rows that must not start (all but one:
+    the rows begin identical); lengths: (K,) tokens generated; finished: (K,) bool; history:
+    (K, S) the generated ids; stop: (M,) ids that end a hypothesis (M = 0: none). Returns the
+    number of steps run (fewer than S when every hypothesis finished)."""
+    L, K, H = h.shape
+    V = w_dec.shape[0]
+    S = history.shape[1]
+    M = stop.size
+    GH = weights[2].shape[1]
+    dtype = h.dtype
+    a, r = np.empty((K, GH), dtype), np.empty((K, GH), dtype)
+    hn, h_new, c_new = np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype)
+    logits = np.empty((K, V), dtype)
+    best_score = np.empty(K, np.float64)
+    best_row, best_token = np.empty(K, np.int64), np.empty(K, np.int64)
+    h_old, c_old, history_old = h.copy(), c.copy(), history.copy()
+    lengths_old, finished_old = lengths.copy(), finished.copy()
+    for step in range(S):
+        done = True
+        for k in range(K):
+            done = done and (finished[k] or scores[k] == -np.inf)
+        if done:
+            return step
+        _network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
+        matmul_nt(h[L - 1], w_dec, logits)
+        best_score[:] = -np.inf
+        best_row[:] = -1
+        best_token[:] = -1
+        for k in range(K):
+            if scores[k] == -np.inf:
+                continue
+            if finished[k]:
+                _push(best_score, best_row, best_token, scores[k], k, -1)
+                continue
+            row = logits[k]
+            top = -np.inf
+            for v in range(V):
+                row[v] += b_dec[v]
+                top = max(top, float(row[v]))
+            total = 0.0
+            for v in range(V):
+                total += np.exp(float(row[v]) - top)
+            log_norm = top + np.log(total)
+            for v in range(V):
+                _push(best_score, best_row, best_token, scores[k] + float(row[v]) - log_norm, k, v)
+        h_old[:], c_old[:], history_old[:] = h, c, history
+        lengths_old[:], finished_old[:] = lengths, finished
+        for i in range(K):
+            parent = best_row[i]
+            if parent < 0:  # fewer live candidates than rows
+                scores[i] = -np.inf
+                continue
+            h[:, i], c[:, i] = h_old[:, parent], c_old[:, parent]
+            history[i] = history_old[parent]
+            lengths[i], finished[i], scores[i] = lengths_old[parent], finished_old[parent], best_score[i]
+            if best_token[i] >= 0:
+                n = lengths[i]
+                history[i, n] = best_token[i]
+                lengths[i] = n + 1
+                tokens[i] = best_token[i]
+                if M > 0 and n + 1 >= M:
+                    hit = True
+                    for j in range(M):
+                        hit = hit and history[i, n + 1 - M + j] == stop[j]
+                    finished[i] = hit
+    return S
