@@ -70,7 +70,7 @@ PAGE = r"""{marker}
 <html lang="en"><head><meta charset="utf-8"><title>charlm inspect: {title}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-#text {{ font-family: monospace; font-size: 15px; line-height: 1.6; white-space: pre-wrap; word-break: break-all; }}
+#text {{ font-family: monospace; font-size: 15px; line-height: 1.6; white-space: pre-wrap; overflow-wrap: anywhere; }}
 .t {{ cursor: default; }}
 .t:hover {{ outline: 1px solid #333; }}
 #tip {{ position: fixed; display: none; background: #fff; border: 1px solid #888; padding: 6px 9px;
