@@ -22,8 +22,8 @@ from .evaluate import Evaluation, evaluate
 DEFAULTS = {
     ("word", "sgd"): dict(seq_len=5, lr=0.5, decay=0.002),
     ("word", "rms"): dict(seq_len=5, lr=3e-5, decay=0.01),
-    ("char", "sgd"): dict(seq_len=20, lr=0.02, decay=0.001),
-    ("char", "rms"): dict(seq_len=20, lr=3e-5, decay=0.01),
+    ("char", "sgd"): dict(seq_len=20, lr=0.03, decay=0.002),
+    ("char", "rms"): dict(seq_len=20, lr=2e-5, decay=0.001),
 }
 # The --tune grids: each rate with each decay.
 GRIDS = {
