@@ -20,7 +20,7 @@ from .evaluate import Evaluation, evaluate
 # Window lengths as in Krause et al. (segments of 5 words, 20 characters); rates and decays tuned
 # on Penn Treebank validation text for the models of docs/results.md. Keyed by (level, rule).
 DEFAULTS = {
-    ("word", "sgd"): dict(seq_len=5, lr=0.5, decay=0.002),
+    ("word", "sgd"): dict(seq_len=5, lr=0.3, decay=0.002),
     ("word", "rms"): dict(seq_len=5, lr=5e-5, decay=0.001),
     ("char", "sgd"): dict(seq_len=20, lr=0.03, decay=0.002),
     ("char", "rms"): dict(seq_len=20, lr=2e-5, decay=0.001),
