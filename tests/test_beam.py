@@ -115,3 +115,23 @@ def test_stop_ends_a_hypothesis_and_word_models_work(tmp_path, capsys):
 def test_options_that_cannot_take_effect_are_refused(trap, capsys, args, named):
     result = run_cli(capsys, "sample", trap, *args)
     assert result.code != 0 and named in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lstm-peephole", "lstm-coupled", "gru", "rnn-tanh", "rnn-relu"])
+def test_a_beam_of_one_is_greedy_for_every_cell(cell):
+    """The beam kernel's own network step against the sampling loop's, through the library."""
+    from charlm.lm.beam import beam_search
+    from charlm.lm.sampler import Sampler
+
+    vocab = Vocab.build_char("abcdefgh \n")
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=16, layers=2), np.float32, seed=4)
+    rng = np.random.default_rng(5)
+    for array in model.params.values():
+        array[...] = rng.uniform(-0.8, 0.8, array.shape)
+    model.refresh()
+    prime = vocab.encode("abc ")
+    (best,) = beam_search(model, beam=1, length=60, prime_ids=prime)
+    sampler = Sampler(model, greedy=True)
+    sampler.prime(prime)
+    greedy = np.concatenate(list(sampler.generate(60)), axis=1)[0]
+    np.testing.assert_array_equal(best.ids, greedy)

@@ -192,3 +192,17 @@ def test_the_pages_script_runs_in_a_real_browser(run_and_text, capsys, tmp_path)
     tip = re.search(r'<div id="tip" style="display: block;[^>]*>(.*?)</div>', dom)
     assert tip is not None, dom[-2000:]
     assert "token 40:" in tip.group(1) and "layer 0 unit 3 h = " in tip.group(1) and "next, predicted:" in tip.group(1)
+
+
+@pytest.mark.parametrize("cell, gates", [("gru", "rzn"), ("rnn-tanh", ""), ("lstm-coupled", "fgo")])
+def test_every_cell_shows_its_own_values(tmp_path, capsys, cell, gates):
+    text = english_text(300)
+    vocab = Vocab.build_char(text)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=8, layers=2), np.float32, seed=2)
+    save_model(tmp_path / "m.npz", model, vocab)
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    report = inspect_json(capsys, tmp_path / "m.npz", tmp_path / "t.txt", "--unit", "1:7")
+    values = report["records"][5]["unit"]
+    assert set(values) == {"h"} | set(gates) | ({"c"} if cell.startswith("lstm") else set())
+    outputs, _ = model.outputs(vocab.encode(text).reshape(-1, 1), model.initial_state(1))
+    assert values["h"] == pytest.approx(float(outputs[5, 0, 7]), abs=1e-6)
