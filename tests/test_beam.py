@@ -135,3 +135,8 @@ def test_a_beam_of_one_is_greedy_for_every_cell(cell):
     sampler.prime(prime)
     greedy = np.concatenate(list(sampler.generate(60)), axis=1)[0]
     np.testing.assert_array_equal(best.ids, greedy)
+
+
+def test_a_stop_the_model_cannot_write_is_named(trap, capsys):
+    result = run_cli(capsys, "sample", trap, "--beam", 2, "--stop", "\u2603")
+    assert result.code != 0 and "--stop" in result.err and "\u2603" in result.err and "Traceback" not in result.err

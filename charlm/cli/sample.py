@@ -169,7 +169,10 @@ def run_beam(snap, vocab, beam: int, length: int, prime: str | None, length_pena
     prime_ids = encode_prime(vocab, prime, err) if prime is not None else np.array([start_token(vocab)])
     stop_ids = None
     if stop is not None:
-        stop_ids = vocab.encode(stop, unknown="error")  # a stop the model cannot write is named
+        try:
+            stop_ids = vocab.encode(stop, unknown="error")
+        except CharlmError as exc:  # a stop the model cannot write is named as the --stop
+            raise ConfigError(f"--stop {stop!r}: {exc}") from None
     hyps = beam_search(snap.model, beam=beam, length=length, prime_ids=prime_ids, length_penalty=length_penalty,
                        stop_ids=stop_ids)
     line_start = prime is None or prime[-1:].isspace()
