@@ -17,9 +17,9 @@ def texts(trained_run):
     folder, corpus, run, result = trained_run
     assert result.code == 0, result.err
     text = corpus.read_text(encoding="utf-8")
-    passage = text[-200:]
+    passage = text[-60:]
     repeated = folder / "repeated.txt"
-    repeated.write_text(passage * 5, encoding="utf-8")  # a model this small learns a short passage
+    repeated.write_text(passage * 15, encoding="utf-8")  # a model this small learns a short passage
     valid = folder / "dyn-valid.txt"
     valid.write_text(text[-4000:-2500], encoding="utf-8")
     return run, corpus, repeated, valid, len(passage)
@@ -38,8 +38,9 @@ def test_the_static_column_is_plain_evaluation_in_one_stream_and_a_repeat_is_lea
     assert report["static"]["tokens"] == report["dynamic"]["tokens"] == plain["tokens"]
     assert report["static"]["loss"] == pytest.approx(plain["loss"], rel=1e-6)
     assert report["seq_len"] == 20 and report["rule"] == "sgd"  # the character default, the SGD rule without --stats
-    # The passage is read five times: an adapting model has read it and must do much better.
-    assert report["dynamic"]["loss"] < 0.93 * report["static"]["loss"]
+    # The passage is read 15 times: an adapting model has read it and must do much better (measured:
+    # 0.61 of the static loss on Shakespeare, 0.71 on the bundled corpus of a user's clone).
+    assert report["dynamic"]["loss"] < 0.85 * report["static"]["loss"]
     assert report["dynamic"]["tokens_per_second"] > 0 and report["static"]["tokens_per_second"] > 0
 
 
