@@ -36,20 +36,15 @@ def inspect_command(
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
 ):
     """Surprisal, top predictions and hidden units of a model over FILE."""
-    from ..core.threads import set_threads
-    from ..lm import corpus as data
+    from ..lm.evaluate import encode_for_scoring, open_model
     from ..lm.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
-    from ..lm.saved_model import load_model
-    from ..store.runfolder import resolve_checkpoint
 
     with user_errors():
         if top_k < 1 or limit < 2 or seq_len < 1:
             raise ConfigError("--top-k and --seq-len must be positive and --limit at least 2")
         if html_path is not None:
             check_html_target(html_path)
-        set_threads(threads)
-        path = resolve_checkpoint(model)
-        snap = load_model(path)
+        path, snap = open_model(model, threads)
         vocab, net = snap.vocab, snap.model
         chosen = parse_unit(unit, len(net.layers), net.config.hidden_size) if unit is not None else None
         kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
@@ -57,7 +52,7 @@ def inspect_command(
             raise ConfigError(f"--value {value!r}: a {net.config.cell} model has {', '.join(kinds)}")
         if value != "h" and chosen is None:
             raise ConfigError("--value takes effect only with --unit")
-        encoded = data.encode_file(file, vocab, encoding=encoding, unknown="unk" if vocab.level == "word" else "error")
+        encoded = encode_for_scoring(file, vocab, encoding)
         total = int(encoded.tokens.size)
         tokens = encoded.tokens[:limit]
         if total > limit:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .dynamic import GradientStatistics, check_settings, dynamic_evaluate, gradient_statistics
-from .evaluate import Evaluation, evaluate
+from .evaluate import Evaluation, encode_for_scoring, evaluate, open_model
 
 # Window lengths as in Krause et al. (segments of 5 words, 20 characters); rates and decays tuned
 # on Penn Treebank validation text for the models of docs/results.md. Keyed by (level, rule).
@@ -92,23 +92,16 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
                           decay: float | None = None, stats_file: Path | None = None,
                           stats_windows: int = STATS_WINDOWS, tune_file: Path | None = None,
                           encoding: str = "utf-8", threads: int | None = None, progress=None) -> dict:
-    from ..core.threads import set_threads
     from ..errors import ConfigError
-    from ..store.runfolder import resolve_checkpoint
     from . import corpus as data
-    from .saved_model import load_model
 
     if stats_windows < 1:
         raise ConfigError(f"--stats-windows must be a positive integer, got {stats_windows}")
-    set_threads(threads)
-    path = resolve_checkpoint(model)
-    snap = load_model(path)
+    path, snap = open_model(model, threads)
     vocab, net = snap.vocab, snap.model
-    word_level = vocab.level == "word"
 
     def encode(text_file: Path) -> np.ndarray:
-        # Unknown characters are named and refused; unknown words become <unk>, as in `charlm eval`.
-        return data.encode_file(text_file, vocab, encoding=encoding, unknown="unk" if word_level else "error").tokens
+        return encode_for_scoring(text_file, vocab, encoding).tokens
 
     # The settings are checked and every file is read before the long work starts.
     settings = settings_for(vocab.level, "rms" if stats_file is not None else "sgd", seq_len, lr, decay)
@@ -125,7 +118,6 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
         settings, trials = tune(net, valid, settings, stats, lr_fixed=lr is not None, decay_fixed=decay is not None,
                                progress=progress)
 
-    characters = int(data.count_codepoints(file, encoding).sum()) if word_level else None
     # A short run of each first, so neither timing below includes compiling or loading kernels.
     evaluate(net, tokens[:2 * settings.seq_len + 1], batch_size=1, seq_len=settings.seq_len)
     dynamic_evaluate(net, tokens[:2 * settings.seq_len + 1], seq_len=settings.seq_len, lr=settings.lr,
@@ -133,7 +125,7 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
     static, static_s = timed(lambda: evaluate(net, tokens, batch_size=1, seq_len=settings.seq_len))
     dynamic, dynamic_s = timed(lambda: dynamic_evaluate(net, tokens, seq_len=settings.seq_len, lr=settings.lr,
                                                         decay=settings.decay, stats=stats))
-    characters = characters if characters is not None else static.tokens
+    characters = int(data.count_codepoints(file, encoding).sum()) if vocab.level == "word" else static.tokens
     report = {
         "model": str(path),
         "file": str(file),

@@ -92,24 +92,38 @@ def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100
 EVAL_BATCH_SIZE, EVAL_SEQ_LEN = 10, 100
 
 
+def open_model(model: Path | None, threads: int | None = None):
+    """(checkpoint path, Snapshot) of a run folder or checkpoint, with the thread count set: how
+    ``charlm eval``, ``eval --dynamic`` and ``inspect`` start."""
+    from ..core.threads import set_threads
+    from ..store.runfolder import resolve_checkpoint
+    from .saved_model import load_model
+
+    set_threads(threads)
+    path = resolve_checkpoint(model)
+    return path, load_model(path)
+
+
+def encode_for_scoring(file: Path, vocab, encoding: str = "utf-8"):
+    """FILE in the model's vocabulary for scoring: characters the model never saw are named and
+    refused; unknown words become <unk>, counted (``.unknown``)."""
+    from . import corpus as data
+
+    return data.encode_file(file, vocab, encoding=encoding, unknown="unk" if vocab.level == "word" else "error")
+
+
 def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = None, seq_len: int | None = None,
                   encoding: str = "utf-8", threads: int | None = None) -> dict:
     """``charlm eval MODEL FILE``: encode FILE with the model's vocabulary, run forward only with
     the state carried across windows, and report loss, perplexity and bits per token and per
     character. By default in the streams and windows the model was validated with during training,
     so the figure is its validation loss on the same text."""
-    from ..core.threads import set_threads
-    from ..store.runfolder import resolve_checkpoint
     from . import corpus as data
-    from .saved_model import load_model
 
-    set_threads(threads)
-    path = resolve_checkpoint(model)
-    snap = load_model(path)
+    path, snap = open_model(model, threads)
     vocab = snap.vocab
     word_level = vocab.level == "word"
-    # Characters the model never saw are named and refused; unknown words become <unk>, counted.
-    encoded = data.encode_file(file, vocab, encoding=encoding, unknown="unk" if word_level else "error")
+    encoded = encode_for_scoring(file, vocab, encoding)
     tokens = encoded.tokens
     trained = snap.meta.get("train") or {}
     batch_size = batch_size or trained.get("batch_size") or EVAL_BATCH_SIZE

@@ -49,7 +49,10 @@ def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> T
         rows = np.arange(x.shape[0])
         following = tokens[start + 1:start + 1 + x.shape[0]]
         log_p_next[start:start + following.size] = log_probs[rows[:following.size], following]
-        best = np.argsort(-log_probs, axis=1, kind="stable")[:, :k]
+        # The k best without sorting the whole vocabulary: partition, then sort those k.
+        best = np.argpartition(-log_probs, k - 1, axis=1)[:, :k] if k < V else np.tile(np.arange(V), (x.shape[0], 1))
+        best = np.take_along_axis(best, np.argsort(-np.take_along_axis(log_probs, best, axis=1), axis=1, kind="stable"),
+                                  axis=1)
         top_ids[start:start + x.shape[0]] = best
         top_probs[start:start + x.shape[0]] = np.exp(np.take_along_axis(log_probs, best, axis=1))
         parts.append([{name: value[:, 0, :] for name, value in layer.items()} for layer in acts])
