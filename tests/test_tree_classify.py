@@ -87,6 +87,17 @@ def test_a_saved_tree_model_comes_back_with_the_same_outputs(trained):
     assert first.meta["train"]["optimizer"] == "adagrad" and first.meta["train"]["l2"] == 1e-4
 
 
+def test_corenlps_recipe_learns_and_is_saved_with_the_model(treebank, tmp_path, capsys):
+    result = run_cli(capsys, "classify", "train", treebank, "--model", "rntn", "--recipe", "corenlp", "--hidden-size", 8,
+                     "--lr", 0.1, "--epochs", 8, "--threads", 1, "--out", tmp_path / "run", "--json", "--quiet")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["dev_acc"] > 0.6
+    snap = load_classifier(tmp_path / "run" / "best.npz")
+    train = snap.meta["train"]
+    assert snap.model.config.leaf_tanh and snap.model.config.hidden_size == 8
+    assert (train["recipe"], train["batch_size"], train["patience"], train["l2"]) == ("corenlp", 27, 25, None)
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--model", "textrnn"], "holds bracketed parse trees: train a tree model on it"),
     (["--model", "rntn", "--cell", "gru"], "--cell is for the sequence classifiers"),
@@ -94,6 +105,10 @@ def test_a_saved_tree_model_comes_back_with_the_same_outputs(trained):
     (["--model", "rcnn", "--classes", 2], "--classes is for the tree models"),
     (["--model", "rntn", "--classes", 3], "--classes must be 5 (fine-grained) or 2 (binary)"),
     (["--model", "rntn", "--embed-size", 5], "--embed-size must equal --hidden-size for rntn"),
+    (["--model", "treelstm", "--recipe", "corenlp"], "--recipe corenlp is CoreNLP's recipe for treernn and rntn"),
+    (["--model", "rntn", "--recipe", "corenlp", "--l2", 0.01], "--l2 cannot take effect with --recipe corenlp"),
+    (["--model", "rntn", "--recipe", "corenlp", "--optimizer", "adam"], "--optimizer adam cannot take effect"),
+    (["--model", "rcnn", "--recipe", "corenlp"], "--recipe is for the tree models"),
 ])
 def test_impossible_options_are_refused_by_name(treebank, tmp_path, capsys, args, fragment):
     result = run_cli(capsys, "classify", "train", treebank, *args, "--out", tmp_path / "run")

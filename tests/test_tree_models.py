@@ -14,6 +14,9 @@ from charlm.classify.treebank import fallback_tree, parse_tree
 from gradcheck import max_relative_error, numeric_gradient
 
 MODELS = ["treernn", "rntn", "treelstm"]
+# and the recursive NN and the RNTN with tanh on the leaves (CoreNLP's recipe)
+VARIANTS = [(m, {}) for m in MODELS] + [(m, {"leaf_tanh": True}) for m in ("treernn", "rntn")]
+VARIANT_IDS = [m + ("-leaf-tanh" if o else "") for m, o in VARIANTS]
 TREES = [
     "(3 (2 (2 The) (2 Rock)) (4 (3 (2 is) (4 (3 good) (2 fun))) (2 .)))",
     "(1 (0 bad) (2 film))",
@@ -40,9 +43,9 @@ def make(model, dtype=np.float64, seed=1, **overrides):
     return net
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_gradients_match_finite_differences(model):
-    net = make(model)
+@pytest.mark.parametrize("model,options", VARIANTS, ids=VARIANT_IDS)
+def test_gradients_match_finite_differences(model, options):
+    net = make(model, **options)
     batch = batch_of([parse_tree(t) for t in TREES])
     net.train_step(batch)
     analytic = {name: g.copy() for name, g in net.grads.items()}
@@ -51,9 +54,9 @@ def test_gradients_match_finite_differences(model):
         assert max_relative_error(analytic[name], numeric) < 1e-6, name
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_a_batch_of_trees_equals_the_trees_one_at_a_time(model):
-    net = make(model)
+@pytest.mark.parametrize("model,options", VARIANTS, ids=VARIANT_IDS)
+def test_a_batch_of_trees_equals_the_trees_one_at_a_time(model, options):
+    net = make(model, **options)
     trees = [parse_tree(t) for t in TREES]
     loss, correct, scored = net.train_step(batch_of(trees))
     together = net.store.grad.copy()
@@ -86,6 +89,15 @@ def test_unscored_nodes_add_nothing_to_the_loss():
     logits = net.node_logits(batch_of([tree]))[-1]
     z = logits - logits.max()
     assert root_only[0] == pytest.approx(np.log(np.exp(z).sum()) - z[tree.root_label], rel=1e-12)
+
+
+def test_leaf_tanh_squashes_the_leaves_only():
+    plain, squashed = make("treernn"), make("treernn", leaf_tanh=True)
+    batch = batch_of([parse_tree("(3 (2 good) (4 fun))")])
+    plain._forward(batch), squashed._forward(batch)
+    leaves = batch.leaves
+    np.testing.assert_allclose(squashed._p[leaves], np.tanh(plain._p[leaves]), rtol=1e-13)
+    assert not np.allclose(squashed._p[leaves], plain._p[leaves])
 
 
 def test_the_tensor_changes_the_rntn_and_only_it():
@@ -134,7 +146,8 @@ def _torch_reference(torch, model, net, tree, ids):
                 c = i * torch.tanh(g[4 * H:]) + fl * cells[a] + fr * cells[b]
             vectors[n], cells[n] = o * torch.tanh(c), c
         elif leaf:
-            vectors[n] = P["embedding.weight"][ids[n]]
+            word = P["embedding.weight"][ids[n]]
+            vectors[n] = torch.tanh(word) if net.config.leaf_tanh else word
         else:
             x = torch.cat((vectors[tree.left[n]], vectors[tree.right[n]]))
             z = P["compose.weight"] @ x + P["compose.bias"]
@@ -147,10 +160,10 @@ def _torch_reference(torch, model, net, tree, ids):
     return logits.detach().numpy(), float(loss.detach()), {name: p.grad.numpy() for name, p in P.items()}
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_the_same_weights_give_pytorchs_outputs_and_gradients_node_by_node(model):
+@pytest.mark.parametrize("model,options", VARIANTS, ids=VARIANT_IDS)
+def test_the_same_weights_give_pytorchs_outputs_and_gradients_node_by_node(model, options):
     torch = pytest.importorskip("torch", reason="PyTorch (the bench extra) is the reference")
-    net = make(model)
+    net = make(model, **options)
     tree = parse_tree(TREES[0])
     batch = batch_of([tree])
     ids = np.array([VOCAB.get(w, 0) for w in tree.words])

@@ -134,6 +134,9 @@ class TreeModelConfig(StrictSettings):
     hidden_size: int | None = None  # node vectors; None: TREE_DEFAULT_SIZE
     embed_size: int | None = None  # word vectors; must equal hidden_size but for the Tree-LSTM
     dropout: float | None = None  # on every node's vector before its classifier
+    # recursive NN / RNTN: a leaf's vector is tanh(word vector), as CoreNLP's (--recipe corenlp);
+    # False in checkpoints from before it existed
+    leaf_tanh: bool = False
 
     def __post_init__(self):
         if self.model not in TREE_MODELS:
@@ -152,6 +155,12 @@ class TreeModelConfig(StrictSettings):
             raise ConfigError(f"--embed-size must equal --hidden-size for {self.model}: a leaf's vector is its word's")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not isinstance(self.leaf_tanh, bool):
+            raise ConfigError(f"leaf_tanh must be true or false, got {self.leaf_tanh!r}")
+        if self.leaf_tanh and self.model == "treelstm":
+            raise ConfigError("a Tree-LSTM's leaves go through its own gates: leaf_tanh is for treernn and rntn")
+
+
 # Training, where a tree model's defaults differ from the sequence classifiers' (FitConfig): AdaGrad
 # with L2 1e-4 and batches of 25 trees, as Tai et al. 2015 trained (Socher et al. 2013 used AdaGrad too).
 TREE_FIT_DEFAULTS = {"optimizer": "adagrad", "batch_size": 25, "epochs": 30, "patience": 5}

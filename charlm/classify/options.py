@@ -30,6 +30,7 @@ class ClassifyOptions(GivenOptions):
     # tree models (tree_session.py)
     classes: int | None = None  # 5: fine-grained, 2: binary
     l2: float | None = None
+    recipe: str | None = None  # tree_recipe.RECIPES
     # training (FitConfig)
     optimizer: str | None = None
     lr: float | None = None

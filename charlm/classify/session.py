@@ -97,7 +97,7 @@ def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
     if options.model in TREE_MODELS:
         run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
         return tree_session.prepare(options, run)
-    for name in ("classes", "l2"):
+    for name in ("classes", "l2", "recipe"):
         if getattr(options, name) is not None:
             raise ConfigError(f"--{name} is for the tree models (--model {', '.join(TREE_MODELS)}), "
                               f"not --model {options.model or MODELS[0]}")

@@ -5,7 +5,8 @@
 - ``treelstm``, the binary constituency Tree-LSTM (Tai et al. 2015): gates from both children's
   h, a forget gate per child (core/kernels/trees.py); a leaf's cell reads its word vector.
 
-A leaf's vector is its word's embedding (the Tree-LSTM: the leaf cell's h). Every node's vector,
+A leaf's vector is its word's embedding, or its tanh (``leaf_tanh``, CoreNLP's recipe); the
+Tree-LSTM's is the leaf cell's h. Every node's vector,
 through dropout, goes to one classifier: logits = W_s p + b_s. The loss is the cross-entropy
 summed over every scored node (label >= 0) and averaged over the batch's trees, the papers'
 all-phrase supervision. The work is scheduled by height (tree_batch.py): each level is one
@@ -60,10 +61,6 @@ class TreeModel:
 
     def refresh(self) -> None:
         """Nothing is cached from the parameters (the classifiers' interface)."""
-
-    def decayed(self) -> list[str]:
-        """The parameters an L2 penalty applies to: every weight, tensor and embedding, no bias."""
-        return [name for name in self.params if not name.endswith("bias")]
 
     # ------------------------------------------------------------------ forward / backward
     def node_logits(self, batch: TreeBatch, dropout: Dropout | None = None) -> np.ndarray:
@@ -131,7 +128,8 @@ class TreeRNN(TreeModel):
     def _forward(self, batch):
         H = self.config.hidden_size
         p = np.empty((batch.size, H), self.dtype)
-        p[batch.leaves] = self._embed(batch)
+        leaves = self._embed(batch)
+        p[batch.leaves] = np.tanh(leaves, out=leaves) if self.config.leaf_tanh else leaves
         W, b = self.params["compose.weight"], self.params["compose.bias"]
         if self.tensor:
             V = self.params["compose.tensor"]
@@ -169,7 +167,10 @@ class TreeRNN(TreeModel):
             dp[level.left] += dx[:, :H]  # one parent per node: no row is written twice
             dp[level.right] += dx[:, H:]
         _weight_gradients(g["compose.weight"], g["compose.bias"], dzs, self._inputs[::-1])
-        self._embedding_backward(batch, dp[batch.leaves])
+        dleaves = dp[batch.leaves]
+        if self.config.leaf_tanh:
+            dleaves *= 1 - self._p[batch.leaves] ** 2
+        self._embedding_backward(batch, dleaves)
 
 
 class RNTN(TreeRNN):

@@ -21,6 +21,7 @@ from .metrics import report
 from .options import ClassifyOptions
 from .saved_model import ClassifierSnapshot, save_classifier
 from .tree_models import build_tree_model
+from . import tree_recipe
 from .data import hold_out_index
 from .models import softmax
 from .tree_train import EVAL_TREES, EncodedTrees, TreeTrainer, node_predictions
@@ -37,6 +38,7 @@ class TreePlan:
     config: dict  # TreeModelConfig values but the vocabulary size
     fit: FitConfig
     l2: float
+    recipe: str
     classes: int
     splits: dict  # split -> list[Tree]
     dev_source: str
@@ -45,12 +47,15 @@ class TreePlan:
     @property
     def title(self) -> str:
         kind = "fine-grained" if self.classes == 5 else "binary"
-        return f"{self.options.model} ({kind}, every node supervised)"
+        recipe = ", CoreNLP's recipe" if self.recipe == "corenlp" else ""
+        return f"{self.options.model} ({kind}, every node supervised{recipe})"
 
 
-def _fit_config(options: ClassifyOptions) -> FitConfig:
-    values = {**TREE_FIT_DEFAULTS, "lr": TREE_DEFAULT_LR[options.model], **options.given(("optimizer", "lr", "clip_norm", "batch_size", "epochs",
-                                                     "patience", "seed"))}
+def _fit_config(options: ClassifyOptions, recipe: str) -> FitConfig:
+    defaults = {**TREE_FIT_DEFAULTS, "lr": TREE_DEFAULT_LR[options.model]}
+    if recipe == "corenlp":
+        defaults.update({k: v for k, v in tree_recipe.CORENLP_DEFAULTS.items() if k in FitConfig.__dataclass_fields__})
+    values = {**defaults, **options.given(("optimizer", "lr", "clip_norm", "batch_size", "epochs", "patience", "seed"))}
     if values.get("clip_norm") == 0:
         values["clip_norm"] = None
     if values.get("patience") == 0:
@@ -68,17 +73,21 @@ def prepare(options: ClassifyOptions, run: RunFolder | None) -> TreePlan:
     classes = options.classes if options.classes is not None else TREE_DEFAULT_CLASSES
     if classes not in LABELS:
         raise ConfigError(f"--classes must be 5 (fine-grained) or 2 (binary), got {classes}")
+    recipe = options.recipe if options.recipe is not None else tree_recipe.DEFAULT_RECIPE
+    tree_recipe.check_recipe(recipe, options.model, {"l2": options.l2, "optimizer": options.optimizer})
     l2 = options.l2 if options.l2 is not None else TREE_DEFAULT_L2
     if not l2 >= 0:
         raise ConfigError(f"--l2 must be 0 or more, got {l2}")
     config = {"model": options.model, "hidden_size": options.hidden_size, "embed_size": options.embed_size,
-              "dropout": options.dropout}
+              "dropout": options.dropout, "leaf_tanh": recipe == "corenlp"}
+    if recipe == "corenlp" and options.hidden_size is None:
+        config["hidden_size"] = tree_recipe.CORENLP_DEFAULTS["hidden_size"]
     TreeModelConfig(vocab_size=1, num_classes=classes, **config)  # validates the model options
-    fit = _fit_config(options)
+    fit = _fit_config(options, recipe)
     settings = ClassifyDataConfig(**options.given(("min_freq", "max_vocab", "dev_frac", "encoding", "dtype")))
     set_threads(options.threads)
     splits, dev_source = _read_splits(options, settings, classes, fit.seed)
-    return TreePlan(options, config, fit, l2, classes, splits, dev_source, run)
+    return TreePlan(options, config, fit, l2, recipe, classes, splits, dev_source, run)
 
 
 def _tree_file(path: Path, encoding: str, model: str) -> list[Tree]:
@@ -148,10 +157,13 @@ def train(plan: TreePlan, sink=None) -> dict:
     config = TreeModelConfig(vocab_size=len(vocab), num_classes=plan.classes, **plan.config)
     dtype = np.dtype(plan.options.dtype or ClassifyDataConfig.dtype)
     model = build_tree_model(config, dtype, seed=plan.fit.seed)
+    corenlp = plan.recipe == "corenlp"
+    if corenlp:
+        tree_recipe.corenlp_initialize(model.params, np.random.default_rng([plan.fit.seed, 3]))
     labels, run = LABELS[plan.classes], plan.run
     if run is not None:
         run.create(resume=False, force=plan.options.force)
-    meta = {"train": {**plan.fit.to_dict(), "l2": plan.l2, "classes": plan.classes, "min_freq": min_freq,
+    meta = {"train": {**plan.fit.to_dict(), "l2": None if corenlp else plan.l2, "recipe": plan.recipe, "classes": plan.classes, "min_freq": min_freq,
                       "max_vocab": plan.options.max_vocab, "threads": plan.options.threads},
             "data": {"path": str(Path(plan.options.data).resolve()), "dev": plan.dev_source}}
 
@@ -160,8 +172,9 @@ def train(plan: TreePlan, sink=None) -> dict:
                     "history": trainer.history}
         save_classifier(run.best, trainer.model, vocab, labels, {**meta, **progress})
 
-    trainer = TreeTrainer(model, plan.fit, train_set, dev_set, plan.l2, sink, on_best=on_best if run else None,
-                          log=run.append_metrics if run else None)
+    trainer = TreeTrainer(model, plan.fit, train_set, dev_set, tree_recipe.l2_weights(plan.recipe, model.params, plan.l2),
+                          sink, on_best=on_best if run else None, log=run.append_metrics if run else None,
+                          adagrad_eps=tree_recipe.CORENLP_ADAGRAD_EPS if corenlp else None, reset_adagrad=corenlp)
     summary = trainer.fit()
     summary.update({"model": config.to_dict(), "vocab_size": len(vocab), "labels": labels,
                     "train_examples": len(train_set), "dev_examples": len(dev_set), "dev_source": plan.dev_source,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.optim import Adagrad
 from .config import FitConfig
 from .train import Sink, Trainer as SequenceTrainer
 from .tree_batch import TreeBatch
@@ -53,10 +54,19 @@ class TreeTrainer(SequenceTrainer):
     tree model's batches, step and measure."""
 
     def __init__(self, model: TreeModel, config: FitConfig, train: EncodedTrees, dev: EncodedTrees,
-                 l2: float = 0.0, sink: Sink | None = None, on_best=None, log=None):
+                 l2: dict[str, float] | None = None, sink: Sink | None = None, on_best=None, log=None,
+                 adagrad_eps: float | None = None, reset_adagrad: bool = False):
+        """``l2``: the L2 weight of each penalised parameter, by name (tree_recipe.l2_weights);
+        ``adagrad_eps`` replaces AdaGrad's, ``reset_adagrad`` zeroes its sums every epoch (both
+        CoreNLP's recipe)."""
         super().__init__(model, config, train, dev, sink, on_best, log)
-        self.l2 = l2
-        self._decayed = [(model.params[n], model.grads[n]) for n in model.decayed()]
+        if adagrad_eps is not None or reset_adagrad:
+            if not isinstance(self.optimizer, Adagrad):
+                raise ValueError("adagrad_eps and reset_adagrad need the adagrad optimizer")
+            if adagrad_eps is not None:
+                self.optimizer.eps = adagrad_eps
+        self.reset_adagrad = reset_adagrad
+        self._decayed = [(model.params[n], model.grads[n], model.params[n].dtype.type(w)) for n, w in (l2 or {}).items()]
 
     def _dev_accuracy(self) -> float:
         return root_accuracy(self.model, self.dev)
@@ -68,8 +78,12 @@ class TreeTrainer(SequenceTrainer):
 
     def _forward_backward(self, index: np.ndarray) -> tuple[float, int, int]:
         loss, hits, count = self.model.train_step(self.train.batch(index), self.dropout_rng)
-        if self.l2:
-            # L2 penalty (l2/2) ||theta||^2 per tree: its gradient l2 * theta, no bias included.
-            for param, grad in self._decayed:
-                grad += param.dtype.type(self.l2) * param
+        # L2 penalty (w/2) ||theta||^2 per tree: its gradient w * theta
+        for param, grad, weight in self._decayed:
+            grad += weight * param
         return loss, hits, count
+
+    def _train_epoch(self) -> dict:
+        if self.reset_adagrad:
+            self.optimizer.total[:] = 0
+        return super()._train_epoch()

@@ -44,6 +44,11 @@ class ModelName(str, Enum):
     treelstm = "treelstm"
 
 
+class Recipe(str, Enum):
+    charlm = "charlm"
+    corenlp = "corenlp"
+
+
 class Pool(str, Enum):
     last = "last"
     mean = "mean"
@@ -58,6 +63,7 @@ def train(
     model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool); over parse trees: treernn (recursive NN), rntn (Socher et al. 2013), treelstm (binary Tree-LSTM, Tai et al. 2015). \\[default: " + MODELS[0] + "]")] = None,
     classes: Annotated[Optional[int], typer.Option(help="Tree models: 5 (fine-grained, labels 0-4) or 2 (binary: 0-1 negative, 3-4 positive, neutral roots dropped, neutral phrases unscored). \\[default: " + str(TREE_DEFAULT_CLASSES) + "]")] = None,
     l2: Annotated[Optional[float], typer.Option(help="Tree models: L2 penalty on the weights and word vectors (not biases), per tree. \\[default: " + f"{TREE_DEFAULT_L2:g}" + "]")] = None,
+    recipe: Annotated[Optional[Recipe], typer.Option(help="Tree models: charlm's training recipe, or corenlp: Stanford CoreNLP's for treernn and rntn (identity-initialised composition, tanh on the leaves, L2 1e-3 on the composition and 1e-4 on the rest, AdaGrad eps 1e-3 reset every epoch; defaults --hidden-size 25 --batch-size 27 --lr 0.01 --epochs 100 --patience 25). \\[default: charlm]")] = None,
     cell: Annotated[Optional[CellName], typer.Option(help=help_text(ClassifierConfig, "cell"))] = None,
     level: Annotated[Optional[Level], typer.Option(help=help_text(ClassifyDataConfig, "level"))] = None,
     embed_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "embed_size"))] = None,
@@ -89,7 +95,7 @@ def train(
     """Train a classifier on DATA (the help text is in the decorator: it states the tree models' defaults)."""
     options = ClassifyOptions(
         data=data, out_dir=out_dir, force=force, folds=folds, dev=dev, test=test, threads=threads,
-        model=value_of(model), classes=classes, l2=l2, cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
+        model=value_of(model), classes=classes, l2=l2, recipe=value_of(recipe), cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
         dropout=dropout, pool=value_of(pool), proj_size=proj_size, optimizer=value_of(optimizer), lr=lr,
         clip_norm=clip_norm, batch_size=batch_size, epochs=epochs, patience=patience, seed=seed,
         level=value_of(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=value_of(dtype),

@@ -54,6 +54,8 @@ def classifier_renderables(report: dict) -> list:
     train = report.get("train") or {}
     if train:
         extra = f", L2 {train['l2']:g}" if train.get("l2") is not None else ""
+        if train.get("recipe") == "corenlp":
+            extra += ", CoreNLP's recipe"
         table.add_row("training", f"{train.get('optimizer')} lr {train.get('lr')}, batch {train.get('batch_size')}{extra}")
     if report.get("data"):
         table.add_row("data", Text(str(report["data"].get("path"))))
