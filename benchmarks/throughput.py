@@ -60,7 +60,9 @@ CONFIGS = [
     Config("lstm-512x2", "train", "lstm", 65, 512, 2, 100, 64, torch_reference=6_763, bar=1.0),
     Config("gru-256x2", "train", "gru", 65, 256, 2, 100, 50, torch_reference=23_095, bar=1.5),
     Config("rnn-256x2", "train", "rnn-tanh", 65, 256, 2, 100, 50, torch_reference=63_019, bar=1.5),
-    Config("word-200x2", "train", "lstm", 10_000, 200, 2, 35, 20, "sgd", torch_reference=7_258, bar=1.3),
+    # the seed book's ch06 Rnnlm (LSTM 100x1, V = 10,000, T = 35, N = 20, SGD) and PTB "small"
+    Config("rnnlm-100x1", "train", "lstm", 10_000, 100, 1, 35, 20, "sgd", torch_reference=14_200, bar=1.4),
+    Config("word-200x2", "train", "lstm", 10_000, 200, 2, 35, 20, "sgd", torch_reference=7_258, bar=1.7),
     Config("eval-lstm-256x2", "eval", "lstm", 65, 256, 2, 100, 50, torch_reference=93_318, bar=1.2),
 ]
 
