@@ -51,7 +51,7 @@ def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help)
     model_values, train, data = new_run_settings(TrainOptions())
     model = ModelConfig(vocab_size=1, **model_values)
     used = {**vars(model), **vars(train), **vars(data)}
-    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac", "lr"}  # checked below
+    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac", "lr", "cutoffs"}  # checked below
     checked = 0
     for option, shown in train_help.items():
         name = option[2:].replace("-", "_")
@@ -68,6 +68,9 @@ def test_the_computed_defaults_are_what_their_help_says(train_help):
     from charlm.lm.training_run import new_run_settings
 
     assert train_help["--embed-size"] == "the hidden size"
+    assert train_help["--cutoffs"] == "2000,10000 with --softmax adaptive"
+    model_values, _, _ = new_run_settings(TrainOptions(softmax="adaptive", level="word"))
+    assert ModelConfig(vocab_size=1, **model_values).cutoffs == [2000, 10000]
     model_values, _, _ = new_run_settings(TrainOptions(hidden_size=48))
     assert ModelConfig(vocab_size=1, **model_values).embed_size == 48
     assert train_help["--forget-bias"] == "1 for LSTMs"
@@ -119,7 +122,7 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
 
     model = ClassifierConfig(vocab_size=1, num_classes=2, **model_values)
     used = {**vars(model), **vars(fit), **vars(data)}
-    computed = {"proj_size", "threads", "classes", "l2"}  # the last two: tree models only, below
+    computed = {"proj_size", "threads", "classes", "l2", "recipe"}  # the last three: tree models only, below
     for option, text in shown.items():
         name = option[2:].replace("-", "_")
         if name not in computed:
@@ -132,8 +135,13 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
 
     assert (shown["--classes"], shown["--l2"]) == (str(TREE_DEFAULT_CLASSES), f"{TREE_DEFAULT_L2:g}")
     assert "--lr 0.05 (treernn), 0.01 (rntn), 0.05 (treelstm)" in tree_defaults_text()
-    tree_fit = _fit_config(ClassifyOptions(model="rntn"))
+    tree_fit = _fit_config(ClassifyOptions(model="rntn"), "charlm")
     assert {k: getattr(tree_fit, k) for k in TREE_FIT_DEFAULTS} == TREE_FIT_DEFAULTS
+    from charlm.classify import tree_recipe
+
+    assert shown["--recipe"] == tree_recipe.DEFAULT_RECIPE == "charlm"
+    corenlp = _fit_config(ClassifyOptions(model="rntn"), "corenlp")
+    assert (corenlp.batch_size, corenlp.lr, corenlp.epochs, corenlp.patience) == (27, 0.01, 100, 25)
     from charlm.classify.config import TREE_DEFAULT_LR
 
     assert [_fit_config(ClassifyOptions(model=m)).lr for m in TREE_DEFAULT_LR] == list(TREE_DEFAULT_LR.values())

@@ -116,7 +116,9 @@ def info_renderables(report: dict) -> list:
     table.add_column(justify="left")
     table.add_column(justify="right")
     table.add_row("model", f"{model['cell']} {model['hidden_size']}x{model['layers']}, embedding {model['embed_size']}"
-                  + (", tied" if model.get("tie_weights") else "") + (f", dropout {model['dropout']}" if model.get("dropout") else ""))
+                  + (", tied" if model.get("tie_weights") else "") + (f", dropout {model['dropout']}" if model.get("dropout") else "")
+                  + (f", adaptive softmax (cutoffs {','.join(map(str, model['cutoffs']))}, tail-div {model['tail_div']:g})"
+                     if model.get("softmax") == "adaptive" else ""))
     table.add_row("level / vocabulary", f"{report['level']}, {report['vocab_size']:,} tokens")
     table.add_row("parameters", f"{report['parameters']:,} ({report['dtype']})")
     if report.get("steps") is not None:

@@ -16,6 +16,11 @@ from .choices import CellName, DType, Level, OptimizerName, value_of
 from .errors import err, user_errors
 
 
+class Softmax(str, Enum):
+    full = "full"
+    adaptive = "adaptive"
+
+
 class Bptt(str, Enum):
     truncated = "truncated"
     full = "full"
@@ -33,6 +38,9 @@ def train(
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help=help_text(ModelConfig, "tie_weights"))] = None,
     init_scale: Annotated[Optional[float], typer.Option(help=help_text(ModelConfig, "init_scale"))] = None,
     forget_bias: Annotated[Optional[float], typer.Option(help=help_text(ModelConfig, "forget_bias"))] = None,
+    softmax: Annotated[Optional[Softmax], typer.Option(help=help_text(ModelConfig, "softmax"))] = None,
+    cutoffs: Annotated[Optional[str], typer.Option(help=help_text(ModelConfig, "cutoffs"))] = None,
+    tail_div: Annotated[Optional[float], typer.Option(help=help_text(ModelConfig, "tail_div"))] = None,
     seq_len: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "seq_len"))] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "batch_size"))] = None,
     epochs: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "epochs"))] = None,
@@ -72,6 +80,7 @@ def train(
         corpus=(corpus[0] if len(corpus) == 1 else list(corpus)) if corpus else None, out_dir=out_dir, resume=resume, force=force, init_from=init_from, grow_vocab=grow_vocab, quiet=quiet,
         cell=value_of(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
         tie_weights=tie_weights, init_scale=init_scale, forget_bias=forget_bias,
+        softmax=value_of(softmax), tail_div=tail_div,
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
         optimizer=value_of(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
         decay_patience=decay_patience, min_lr=min_lr, clip_norm=clip_norm,
@@ -81,6 +90,9 @@ def train(
     )  # fmt: skip
     with user_errors():
         from ..lm import training_run  # here: `charlm train --help` must not load Numba
+        from ..core.adaptive_softmax import parse_cutoffs
+
+        options.cutoffs = parse_cutoffs(cutoffs) if cutoffs is not None else None
 
         session = training_run.prepare(options)
         _train_with_signals(session, quiet)

@@ -19,17 +19,35 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .kernels import softmax as softmax_k
 
 
-def check_cutoffs(cutoffs, vocab_size: int, hidden_size: int, div: float) -> list[int]:
-    """The cutoffs as a list of ints, or a ConfigError naming what is wrong with them."""
+def _kernels():
+    """The softmax kernels, imported on first use: the configuration checks cutoffs with
+    ``check_cutoffs`` and must not load Numba (``--help`` stays fast)."""
+    from .kernels import softmax
+
+    return softmax
+
+
+def parse_cutoffs(text: str) -> list[int]:
+    """``--cutoffs 2000,10000`` as a list of ints (checked further by :func:`check_cutoffs`)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--cutoffs must be integers separated by commas, e.g. 2000,10000, got {text!r}") from None
+
+
+def check_cutoffs(cutoffs, vocab_size: int | None, hidden_size: int, div: float) -> list[int]:
+    """The cutoffs as a list of ints, or a ConfigError naming what is wrong with them
+    (``vocab_size`` None: before the vocabulary is known, everything else)."""
+    if isinstance(cutoffs, (int, bool)) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs):
+        raise ConfigError(f"--cutoffs must be integers, got {cutoffs!r}")
     cutoffs = [int(c) for c in cutoffs]
     if not cutoffs:
         raise ConfigError("--cutoffs needs at least one value (the head's shortlist size)")
     if any(b <= a for a, b in zip(cutoffs, cutoffs[1:])) or cutoffs[0] < 1:
         raise ConfigError(f"--cutoffs must be positive and increasing, got {','.join(map(str, cutoffs))}")
-    if cutoffs[-1] >= vocab_size:
+    if vocab_size is not None and cutoffs[-1] >= vocab_size:
         raise ConfigError(f"--cutoffs must stay below the vocabulary size ({vocab_size:,} words), "
                           f"got {','.join(map(str, cutoffs))}")
     if not div >= 1:
@@ -53,6 +71,7 @@ class AdaptiveSoftmax:
     """The output layer over ``params``/``grads`` (dicts by the names of :func:`param_shapes`)."""
 
     def __init__(self, vocab_size: int, cutoffs: list[int], params: dict, grads: dict):
+        self._k = _kernels()
         self.vocab_size = vocab_size
         self.cutoffs = list(cutoffs)
         self.bounds = self.cutoffs + [vocab_size]
@@ -79,7 +98,7 @@ class AdaptiveSoftmax:
         dtype = x.dtype
         head_targets = np.where(targets < 0, -1, self._head_targets(np.maximum(targets, 0))).astype(np.int32)
         logits = x @ p["head.weight"].T
-        loss = softmax_k.softmax_cross_entropy(logits, np.zeros(self.head_size, dtype), head_targets, grad_scale,
+        loss = self._k.softmax_cross_entropy(logits, np.zeros(self.head_size, dtype), head_targets, grad_scale,
                                                np.zeros(self.head_size, dtype))
         np.matmul(logits.T, x, out=g["head.weight"])
         dx = logits @ p["head.weight"]
@@ -94,7 +113,7 @@ class AdaptiveSoftmax:
             hidden = xr @ project.T
             tail = hidden @ out.T
             size = out.shape[0]
-            loss += softmax_k.softmax_cross_entropy(tail, np.zeros(size, dtype), (targets[rows] - self.bounds[i]).astype(np.int32),
+            loss += self._k.softmax_cross_entropy(tail, np.zeros(size, dtype), (targets[rows] - self.bounds[i]).astype(np.int32),
                                                     grad_scale, np.zeros(size, dtype))
             np.matmul(tail.T, hidden, out=g[f"tail.{i}.1.weight"])
             dhidden = tail @ out
@@ -106,12 +125,12 @@ class AdaptiveSoftmax:
         """Summed loss in nats over the unmasked targets, forward only."""
         p, dtype = self.params, x.dtype
         head_targets = np.where(targets < 0, -1, self._head_targets(np.maximum(targets, 0))).astype(np.int32)
-        total = softmax_k.cross_entropy(x @ p["head.weight"].T, np.zeros(self.head_size, dtype), head_targets)
+        total = self._k.cross_entropy(x @ p["head.weight"].T, np.zeros(self.head_size, dtype), head_targets)
         for i in range(self.clusters):
             rows = self._cluster_rows(targets, i)
             if rows.size:
                 tail = (x[rows] @ p[f"tail.{i}.0.weight"].T) @ p[f"tail.{i}.1.weight"].T
-                total += softmax_k.cross_entropy(tail, np.zeros(tail.shape[1], dtype),
+                total += self._k.cross_entropy(tail, np.zeros(tail.shape[1], dtype),
                                                  (targets[rows] - self.bounds[i]).astype(np.int32))
         return total
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from ..errors import ConfigError
+from ..core.adaptive_softmax import check_cutoffs
 from ..core.cells import CELLS, LSTMS
 
 # The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba), and
@@ -65,6 +66,10 @@ def option_name(field_name: str) -> str:
     return NOT_OPTIONS.get(field_name) or f"--{field_name.replace('_', '-')}"
 
 
+SOFTMAXES = ("full", "adaptive")
+ADAPTIVE_CUTOFFS = (2000, 10000)  # Grave et al.'s for a vocabulary of about 30k-50k words
+
+
 def default_forget_bias(cell: str) -> float | None:
     """The forget-gate bias a new model starts with: 1 for the LSTMs (Jozefowicz et al. 2015),
     none for cells without a forget gate."""
@@ -91,10 +96,19 @@ class ModelConfig(StrictSettings):
     # None leaves the random initialisation alone, as PyTorch does; a new run of charlm train
     # starts from default_forget_bias(cell).
     forget_bias: float | None = setting(None, "Initial forget-gate bias of LSTMs.", shown="1 for LSTMs")
+    # The output layer: a full softmax over the vocabulary, or the adaptive softmax of Grave et al.
+    # 2017 (core/adaptive_softmax.py) for large word vocabularies.
+    softmax: str = setting("full", "Output layer: full, or adaptive (Grave et al. 2017: a head over the frequent words, "
+                                   "smaller tail clusters; word level).")
+    cutoffs: list[int] | None = setting(None, "Adaptive softmax: where the head and each tail cluster end, in word ids "
+                                              "(by frequency), e.g. 2000,10000.", shown=",".join(map(str, ADAPTIVE_CUTOFFS)) + " with --softmax adaptive")
+    tail_div: float = setting(4.0, "Adaptive softmax: each tail cluster's vectors are this many times narrower than the one before.")
 
     def __post_init__(self):
         if self.embed_size is None:
             self.embed_size = self.hidden_size
+        if self.softmax == "adaptive" and self.cutoffs is None:
+            self.cutoffs = list(ADAPTIVE_CUTOFFS)
         self.validate()
 
     def validate(self) -> None:
@@ -114,6 +128,15 @@ class ModelConfig(StrictSettings):
             raise ConfigError(f"--init-scale must be a positive number, got {self.init_scale}")
         if self.forget_bias is not None and not math.isfinite(self.forget_bias):
             raise ConfigError(f"--forget-bias must be finite, got {self.forget_bias}")
+        if self.softmax not in SOFTMAXES:
+            raise ConfigError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAXES)}")
+        if self.softmax == "adaptive":
+            if self.tie_weights:
+                raise ConfigError("--tie-weights cannot be used with --softmax adaptive: its head and tail clusters have "
+                                  "weights of their own, not one row per word")
+            self.cutoffs = check_cutoffs(self.cutoffs, None, self.hidden_size, self.tail_div)
+        elif self.cutoffs is not None:
+            raise ConfigError("--cutoffs is for --softmax adaptive")
 
 
 

@@ -29,7 +29,8 @@ NEW_TOKEN_BIAS_BELOW = 10.0
 # The parameters with one row per token (row = token id).
 TOKEN_ROWS = ("encoder.weight", "decoder.weight", "decoder.bias")
 
-FIXED_BY_WEIGHTS = ("cell", "hidden_size", "layers", "embed_size", "tie_weights", "init_scale", "forget_bias")
+FIXED_BY_WEIGHTS = ("cell", "hidden_size", "layers", "embed_size", "tie_weights", "init_scale", "forget_bias",
+                    "softmax", "cutoffs", "tail_div")
 
 
 def load_start(options) -> tuple[Path, Snapshot]:

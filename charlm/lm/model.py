@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from .config import ModelConfig
+from ..core import adaptive_softmax
 from ..core.kernels import softmax as softmax_k
 from ..core.kernels import tensor as tensor_k
 from ..core.params import ParamStore
@@ -32,6 +34,10 @@ def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     for layer in range(config.layers):
         for name, shape in layer_param_shapes(cell, layer, E if layer == 0 else H, H).items():
             shapes[f"rnn.{name}"] = shape
+    if config.softmax == "adaptive":
+        for name, shape in adaptive_softmax.param_shapes(H, V, config.cutoffs, config.tail_div).items():
+            shapes[f"decoder.{name}"] = shape
+        return shapes
     if not config.tie_weights:
         shapes["decoder.weight"] = (V, H)
     shapes["decoder.bias"] = (V,)
@@ -40,6 +46,8 @@ def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 class LanguageModel:
     def __init__(self, config: ModelConfig, dtype=np.float32, seed: int = 0):
+        if config.softmax == "adaptive":  # the cutoffs against the vocabulary, now that it is known
+            adaptive_softmax.check_cutoffs(config.cutoffs, config.vocab_size, config.hidden_size, config.tail_div)
         self.config = config
         self.cell = CELLS[config.cell]
         self.store = ParamStore(param_shapes(config), dtype)
@@ -52,6 +60,12 @@ class LanguageModel:
             params = {n[4 : -len(suffix)]: self.store.params[n] for n in names}
             grads = {n[4 : -len(suffix)]: self.store.grads[n] for n in names}
             self.layers.append(RecurrentLayer(self.cell, config.hidden_size, params, grads))
+        self.adaptive = None  # the adaptive softmax, when it is the output layer
+        if config.softmax == "adaptive":
+            own = [n for n in self.store.names() if n.startswith("decoder.")]
+            self.adaptive = adaptive_softmax.AdaptiveSoftmax(
+                config.vocab_size, config.cutoffs, {n[8:]: self.store.params[n] for n in own},
+                {n[8:]: self.store.grads[n] for n in own})
         self._buffers: dict[tuple, np.ndarray] = {}
 
     # ----------------------------------------------------------------- parameters
@@ -64,7 +78,23 @@ class LanguageModel:
         return self.store.grads
 
     def decoder_weight(self) -> np.ndarray:
+        """The full softmax's decoder (V, H) (the embedding when tied)."""
+        if self.adaptive is not None:
+            raise ValueError("an adaptive softmax has no single decoder matrix")
         return self.params["encoder.weight" if self.config.tie_weights else "decoder.weight"]
+
+    def require_full_softmax(self, command: str) -> None:
+        """Refuse, in one line, a command that reads the full softmax's decoder."""
+        if self.adaptive is not None:
+            raise ConfigError(f"{command} cannot use a model with an adaptive softmax yet (charlm train, eval, "
+                              "eval --dynamic and inspect can)")
+
+    def _output_logits(self, dec_in: np.ndarray) -> np.ndarray:
+        """(M, V) logits of every token (a fresh array); log-probabilities for the adaptive softmax,
+        whose softmax gives the same distribution."""
+        if self.adaptive is not None:
+            return self.adaptive.log_probs(dec_in)
+        return dec_in @ self.decoder_weight().T + self.params["decoder.bias"]
 
     def initialize(self, rng: np.random.Generator) -> None:
         cfg = self.config
@@ -187,21 +217,27 @@ class LanguageModel:
         targets = np.ascontiguousarray(y.reshape(M), dtype=np.int32)
         scored = max(count_scored(targets), 1)
 
-        # Decoder and loss: the logits become their own gradient in place.
-        W_dec = self.decoder_weight()
-        logits = self._buf("logits", (M, V))
-        np.matmul(dec_in, W_dec.T, out=logits)
         grads = self.grads
-        grads["decoder.bias"][:] = 0
-        loss_sum = softmax_k.softmax_cross_entropy(logits, self.params["decoder.bias"], targets, 1.0 / scored, grads["decoder.bias"])
         dE = grads["encoder.weight"]
-        if cfg.tie_weights:
-            np.matmul(logits.T, dec_in, out=dE)  # the decoder's share of the tied weight's gradient
-        else:
-            np.matmul(logits.T, dec_in, out=grads["decoder.weight"])
-            dE[:] = 0
         d_out = self._buf("dout", (M, H))
-        np.matmul(logits, W_dec, out=d_out)
+        if self.adaptive is not None:
+            loss_sum, d_adaptive = self.adaptive.loss_and_grad(dec_in, targets, 1.0 / scored)
+            d_out[...] = d_adaptive
+            dE[:] = 0
+        else:
+            # Decoder and loss: the logits become their own gradient in place.
+            W_dec = self.decoder_weight()
+            logits = self._buf("logits", (M, V))
+            np.matmul(dec_in, W_dec.T, out=logits)
+            grads["decoder.bias"][:] = 0
+            loss_sum = softmax_k.softmax_cross_entropy(logits, self.params["decoder.bias"], targets, 1.0 / scored,
+                                                       grads["decoder.bias"])
+            if cfg.tie_weights:
+                np.matmul(logits.T, dec_in, out=dE)  # the decoder's share of the tied weight's gradient
+            else:
+                np.matmul(logits.T, dec_in, out=grads["decoder.weight"])
+                dE[:] = 0
+            np.matmul(logits, W_dec, out=d_out)
         self._undropout(d_out, len(self.layers), saved)
 
         GH = self.cell.gates * H
@@ -233,10 +269,12 @@ class LanguageModel:
         final state)."""
         M = x.size
         dec_in, new_state, _ = self._forward(x, state, None, resets)
+        targets = np.ascontiguousarray(y.reshape(M), dtype=np.int32)
+        if self.adaptive is not None:
+            return self.adaptive.loss(dec_in, targets), new_state
         logits = self._buf("logits", (M, self.config.vocab_size))
         np.matmul(dec_in, self.decoder_weight().T, out=logits)
-        total = softmax_k.cross_entropy(logits, self.params["decoder.bias"], np.ascontiguousarray(y.reshape(M), dtype=np.int32))
-        return total, new_state
+        return softmax_k.cross_entropy(logits, self.params["decoder.bias"], targets), new_state
 
     def outputs(self, x: np.ndarray, state: list[tuple]):
         """Forward only (no dropout): the top layer's outputs (T, N, H) (a fresh array) and the final state."""
@@ -246,12 +284,10 @@ class LanguageModel:
     def step_logits(self, tokens: np.ndarray, state: list[tuple]):
         """One time step for N streams: tokens (N,) -> logits (N, V) (a fresh array), new state."""
         dec_in, new_state, _ = self._forward(tokens.reshape(1, -1), state, None)
-        logits = dec_in @ self.decoder_weight().T + self.params["decoder.bias"]
-        return logits, new_state
+        return self._output_logits(dec_in), new_state
 
     def inspect_window(self, x: np.ndarray, state: list[tuple]):
         """Forward only over one window x (T, N): the logits (T*N, V) (a fresh array), the final
         state, and every layer's activations (:meth:`RecurrentLayer.activations`)."""
         dec_in, new_state, _ = self._forward(x, state, None)
-        logits = dec_in @ self.decoder_weight().T + self.params["decoder.bias"]
-        return logits, new_state, [layer.activations() for layer in self.layers]
+        return self._output_logits(dec_in), new_state, [layer.activations() for layer in self.layers]

@@ -35,6 +35,9 @@ class TrainOptions(GivenOptions):
     tie_weights: bool | None = None
     init_scale: float | None = None
     forget_bias: float | None = None
+    softmax: str | None = None
+    cutoffs: list[int] | None = None
+    tail_div: float | None = None
     # training (TrainConfig)
     seq_len: int | None = None
     batch_size: int | None = None

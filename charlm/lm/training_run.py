@@ -102,8 +102,13 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
     train_config = _train_config(options, {})
     cell = options.cell or ModelConfig.cell
     model_values = {"cell": cell, "forget_bias": default_forget_bias(cell), **options.given(MODEL_OPTIONS)}
+    if options.tail_div is not None and options.softmax != "adaptive":
+        raise ConfigError("--tail-div is for --softmax adaptive")
     ModelConfig(vocab_size=1, **model_values)  # validates the model options
     data_config = DataConfig(**options.given(f.name for f in fields(DataConfig)))
+    if options.softmax == "adaptive" and data_config.level != "word":
+        raise ConfigError("--softmax adaptive is for word-level models (--level word): a character vocabulary is "
+                          "small enough for the full softmax")
     if options.val_frac is None and (options.val is not None or split_folder):
         data_config.val_frac = None  # the validation text is the --val file or the split folder's
     return model_values, train_config, data_config
