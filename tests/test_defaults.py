@@ -144,7 +144,7 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert (corenlp.batch_size, corenlp.lr, corenlp.epochs, corenlp.patience) == (27, 0.01, 100, 25)
     from charlm.classify.config import TREE_DEFAULT_LR
 
-    assert [_fit_config(ClassifyOptions(model=m)).lr for m in TREE_DEFAULT_LR] == list(TREE_DEFAULT_LR.values())
-    assert _fit_config(ClassifyOptions(model="rntn", lr=0.2)).lr == 0.2
+    assert [_fit_config(ClassifyOptions(model=m), "charlm").lr for m in TREE_DEFAULT_LR] == list(TREE_DEFAULT_LR.values())
+    assert _fit_config(ClassifyOptions(model="rntn", lr=0.2), "corenlp").lr == 0.2
     # The RCNN's pooling is not a choice: it max-pools whatever the Text-RNN default is.
     assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"
