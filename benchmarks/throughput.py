@@ -40,18 +40,51 @@ class Config:
     optimizer: str = "adam"
     torch_reference: float | None = None  # PyTorch tokens/s quoted in the issue (this machine type)
     bar: float | None = None  # required charlm/PyTorch ratio
+    softmax: str = "full"  # or "adaptive": charlm's --softmax adaptive, PyTorch's nn.AdaptiveLogSoftmaxWithLoss
+    cutoffs: tuple = (2000, 10000)
+    tail_div: float = 4.0
+    # Targets drawn by Zipf's law (p(rank r) ~ 1/r), as words are, instead of uniformly: an adaptive
+    # softmax's work depends on how many targets fall in its tail clusters.
+    zipf: bool = False
 
     def label(self) -> str:
         kind = "eval, " if self.task == "eval" else ""
         opt = ", SGD" if self.optimizer == "sgd" else ""
-        return f"{kind}{self.cell} V={self.V} {self.H}x{self.L} T={self.T} N={self.N}{opt}"
+        out = f", adaptive {','.join(map(str, self.cutoffs))}/{self.tail_div:g}" if self.softmax == "adaptive" else ""
+        return f"{kind}{self.cell} V={self.V} {self.H}x{self.L} T={self.T} N={self.N}{opt}{out}"
+
+    def cluster_shares(self) -> list[float]:
+        """The expected share of targets in each tail cluster."""
+        bounds = [0, *self.cutoffs, self.V]
+        if not self.zipf:
+            return [(b - a) / self.V for a, b in zip(bounds[1:-1], bounds[2:])]
+        weights = 1.0 / (1.0 + __import__("numpy").arange(self.V))
+        total = weights.sum()
+        return [float(weights[a:b].sum() / total) for a, b in zip(bounds[1:-1], bounds[2:])]
 
     def flops_per_token(self) -> float:
         """Model FLOPs per token (matrix products only): forward 2*(D+H)*G*H per layer plus the
-        decoder 2*H*V; training adds the backward, twice the forward."""
+        decoder 2*H*V (adaptive: the head, and each cluster's two products for its share of the
+        targets); training adds the backward, twice the forward."""
         gates = {"lstm": 4, "gru": 3, "rnn-tanh": 1, "rnn-relu": 1}[self.cell]
-        forward = self.L * 2 * (self.H + self.H) * gates * self.H + 2 * self.H * self.V
+        decoder = 2 * self.H * self.V
+        if self.softmax == "adaptive":
+            bounds = [*self.cutoffs, self.V]
+            decoder = 2 * self.H * (self.cutoffs[0] + len(self.cutoffs))
+            for i, share in enumerate(self.cluster_shares()):
+                width = int(self.H // self.tail_div ** (i + 1))
+                decoder += share * 2 * (self.H * width + width * (bounds[i + 1] - bounds[i]))
+        forward = self.L * 2 * (self.H + self.H) * gates * self.H + decoder
         return forward * (3 if self.task == "train" else 1)
+
+    def targets(self, rng, shape):
+        """Target ids (numpy) for the benchmark's windows."""
+        if not self.zipf:
+            return rng.integers(0, self.V, shape)
+        import numpy as np
+
+        weights = 1.0 / (1.0 + np.arange(self.V))
+        return rng.choice(self.V, size=shape, p=weights / weights.sum())
 
 
 CONFIGS = [
@@ -63,6 +96,10 @@ CONFIGS = [
     # the seed book's ch06 Rnnlm (LSTM 100x1, V = 10,000, T = 35, N = 20, SGD) and PTB "small"
     Config("rnnlm-100x1", "train", "lstm", 10_000, 100, 1, 35, 20, "sgd", torch_reference=14_200, bar=1.4),
     Config("word-200x2", "train", "lstm", 10_000, 200, 2, 35, 20, "sgd", torch_reference=7_258, bar=1.7),
+    # WikiText-2's vocabulary, the 650x2 model: the full softmax against the adaptive one (--bar is
+    # against PyTorch's same output layer; the adaptive/full ratio is read across the two rows)
+    Config("wt2-650x2-full", "train", "lstm", 33_278, 650, 2, 35, 20, "sgd", zipf=True),
+    Config("wt2-650x2-adaptive", "train", "lstm", 33_278, 650, 2, 35, 20, "sgd", softmax="adaptive", zipf=True),
     Config("eval-lstm-256x2", "eval", "lstm", 65, 256, 2, 100, 50, torch_reference=93_318, bar=1.2),
 ]
 
@@ -77,11 +114,12 @@ class CharlmEngine:
         from charlm.core.optim import clip_grad_norm, make_optimizer
 
         self.np, self.clip = np, clip_grad_norm
-        self.model = LanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L))
+        adaptive = {"softmax": "adaptive", "cutoffs": list(cfg.cutoffs), "tail_div": cfg.tail_div} if cfg.softmax == "adaptive" else {}
+        self.model = LanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L, **adaptive))
         lr = 1.0 if cfg.optimizer == "sgd" else 2e-3
         self.opt = make_optimizer(cfg.optimizer, self.model.store, lr)
         rng = np.random.default_rng(0)
-        self.batches = [(rng.integers(0, cfg.V, (cfg.T, cfg.N)), rng.integers(0, cfg.V, (cfg.T, cfg.N))) for _ in range(4)]
+        self.batches = [(cfg.targets(rng, (cfg.T, cfg.N)), cfg.targets(rng, (cfg.T, cfg.N))) for _ in range(4)]
         self.state = self.model.initial_state(cfg.N)
         self.task = cfg.task
 
@@ -109,20 +147,23 @@ class TorchEngine:
                 super().__init__()
                 s.encoder = torch.nn.Embedding(cfg.V, cfg.H)
                 s.rnn = rnn_cls(cfg.H, cfg.H, cfg.L)
-                s.decoder = torch.nn.Linear(cfg.H, cfg.V)
+                if cfg.softmax == "adaptive":
+                    s.decoder = torch.nn.AdaptiveLogSoftmaxWithLoss(cfg.H, cfg.V, list(cfg.cutoffs), div_value=cfg.tail_div)
+                else:
+                    s.decoder = torch.nn.Linear(cfg.H, cfg.V)
 
             def forward(s, x, h):
                 out, h = s.rnn(s.encoder(x), h)
-                return s.decoder(out), h
+                return (out if cfg.softmax == "adaptive" else s.decoder(out)), h
 
         self.model = LM()
         lr = 1.0 if cfg.optimizer == "sgd" else 2e-3
         self.opt = (torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam)(self.model.parameters(), lr=lr)
-        g = torch.Generator().manual_seed(0)
-        self.batches = [
-            (torch.randint(0, cfg.V, (cfg.T, cfg.N), generator=g), torch.randint(0, cfg.V, (cfg.T, cfg.N), generator=g))
-            for _ in range(4)
-        ]
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        self.batches = [(torch.from_numpy(cfg.targets(rng, (cfg.T, cfg.N))), torch.from_numpy(cfg.targets(rng, (cfg.T, cfg.N))))
+                        for _ in range(4)]
         zeros = torch.zeros(cfg.L, cfg.N, cfg.H)
         self.state = (zeros, zeros.clone()) if cfg.cell == "lstm" else zeros
         self.cfg = cfg
@@ -142,7 +183,10 @@ class TorchEngine:
             return
         self.state = self._detach(self.state)
         logits, self.state = self.model(x, self.state)
-        loss = torch.nn.functional.cross_entropy(logits.view(-1, V), y.view(-1))
+        if self.cfg.softmax == "adaptive":
+            loss = self.model.decoder(logits.reshape(-1, self.cfg.H), y.reshape(-1)).loss
+        else:
+            loss = torch.nn.functional.cross_entropy(logits.view(-1, V), y.view(-1))
         self.opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

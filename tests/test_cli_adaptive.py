@@ -54,7 +54,15 @@ def test_eval_and_resume_work_through_the_adaptive_softmax(adaptive_run, corpus,
     assert changed.code != 0 and "--cutoffs cannot change when resuming" in changed.err
 
 
-@pytest.mark.parametrize("command", [["sample"], ["export", "OUT"]])
+def test_sample_draws_words_of_the_vocabulary(adaptive_run, capsys):
+    vocab = set(load_model(adaptive_run / "best.npz").vocab.tokens)
+    result = run_cli(capsys, "sample", adaptive_run, "--length", 40, "--seed", 3, "--prime", "the")
+    assert result.code == 0, result.err
+    words = result.out.split()
+    assert len(words) >= 30 and set(words) <= vocab | {"<eos>"}
+
+
+@pytest.mark.parametrize("command", [["sample", "--beam", "2"], ["export", "OUT"]])
 def test_commands_that_need_the_full_softmax_refuse_it_by_name(adaptive_run, tmp_path, capsys, command):
     args = [str(tmp_path / "m.onnx") if arg == "OUT" else arg for arg in command]
     result = run_cli(capsys, args[0], adaptive_run, *args[1:])

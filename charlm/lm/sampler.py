@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from ..errors import ConfigError
+from ..core.kernels import drawing as drawing_k
 from ..core.kernels import sampling as sampling_k
 from ..core.threads import available_cores
 
@@ -186,7 +187,9 @@ class Sampler:
         self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, bool(greedy)
         self.rng = np.random.default_rng(seed)
         self._cell = sampling_k.CELL_CODES[model.config.cell]
-        self._weights = sampling_weights(model)
+        # An adaptive softmax has no single decoder for the jitted loop: it samples in Python
+        # (_run_through_model), one step and one draw at a time.
+        self._weights = sampling_weights(model) if model.adaptive is None else None
         self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
         self.reset(start_token)
 
@@ -243,6 +246,8 @@ class Sampler:
         return max(1, min(2, numba.get_num_threads(), available_cores()))
 
     def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
+        if self._weights is None:
+            return self._run_through_model(forced, out, logits)
         if logits is None:
             logits = np.empty((0, out.shape[0], self.V), self.model.dtype)
         parts = self._parts()
@@ -264,6 +269,33 @@ class Sampler:
         ok = all([h.result() for h in helpers]) and ok
         if not ok:
             raise RuntimeError("the sampling threads lost each other (one never reached a barrier)")
+
+    def _run_through_model(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
+        """The jitted loop's contract, stepped through ``model.step_logits`` (whose rows, for an
+        adaptive softmax, are log-probabilities: the same distribution, and the same temperature,
+        top-k and top-p as logits) and drawn by the same ``sample_row``."""
+        model, V = self.model, self.V
+        e, cum = np.empty(V, model.dtype), np.empty(V, np.float64)
+        order, chosen = np.empty(V, np.int64), np.empty(V, np.int64)
+        state, tokens = self.state, self._tokens.copy()
+        F = forced.shape[1]
+        for step in range(F + out.shape[1]):
+            rows, state = model.step_logits(tokens, state)
+            if step < F:
+                tokens = forced[:, step].copy()
+                continue
+            for n in range(tokens.size):
+                row = np.ascontiguousarray(rows[n])
+                if logits is not None:
+                    logits[step - F, n] = row
+                tokens[n] = drawing_k.sample_row(row, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy,
+                                                 self.rng, e, cum, order, chosen)
+                out[n, step - F] = tokens[n]
+        for layer, carried in enumerate(state):
+            self._h[layer] = carried[0]
+            if len(carried) > 1:
+                self._c[layer] = carried[1]
+        self._tokens = tokens
 
     # ----------------------------------------------------------------- sampling
     def run(self, steps: int, num_samples: int = 1, *, record_logits: bool = False):
