@@ -73,6 +73,28 @@ def test_onnxruntime_computes_charlms_logits_with_the_state_carried(cell, tie, l
             np.testing.assert_allclose(step_logits, logits[t], atol=1e-5, rtol=1e-5)
 
 
+def test_an_adaptive_softmax_exports_as_log_probabilities_of_the_whole_vocabulary():
+    words = Vocab(["<unk>", "<eos>"] + [f"w{i}" for i in range(28)], "word")
+    config = ModelConfig(vocab_size=len(words), hidden_size=H, layers=2, softmax="adaptive", cutoffs=[6, 15], tail_div=2.0)
+    model = LanguageModel(config)
+    rng = np.random.default_rng(3)
+    for array in model.params.values():
+        array[...] = rng.uniform(-0.6, 0.6, array.shape)
+    model.refresh()
+    sequence = ort.InferenceSession(build_model(model, words, step=False).SerializeToString(),
+                                    providers=["CPUExecutionProvider"])
+    step = ort.InferenceSession(build_model(model, words, step=True).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    x = rng.integers(0, len(words), (T, N))
+    log_p, *_ = sequence.run(None, {"tokens": x.astype(np.int64), **zero_states(model, 2)})
+    outputs, _ = model.outputs(x, model.initial_state(N))
+    np.testing.assert_allclose(log_p, model.adaptive.log_probs(outputs.reshape(T * N, H)).reshape(T, N, -1),
+                               atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(log_p).sum(axis=2), 1.0, rtol=1e-5)
+    first, *_ = step.run(None, {"token": x[0].astype(np.int64), **zero_states(model, 2)})
+    np.testing.assert_allclose(first, log_p[0], atol=1e-5, rtol=1e-5)
+
+
 def test_the_file_carries_its_vocabulary_and_configuration_and_passes_the_checker(trained_run, tmp_path, capsys):
     _, _, run, _ = trained_run
     target = tmp_path / "model.onnx"

@@ -47,7 +47,6 @@ def export(
                 raise ConfigError(f"the folder {target.parent} does not exist")
         checkpoint = resolve_checkpoint(model)
         snap = load_model(checkpoint)
-        snap.model.require_full_softmax("charlm export")
         protos = [build_model(snap.model, snap.vocab, step=step) for step in (False, True)]
         for target, proto in zip(targets, protos):
             data = proto.SerializeToString()

@@ -87,7 +87,7 @@ class LanguageModel:
         """Refuse, in one line, a command that reads the full softmax's decoder."""
         if self.adaptive is not None:
             raise ConfigError(f"{command} cannot use a model with an adaptive softmax yet (charlm train, sample, "
-                              "eval, eval --dynamic and inspect can)")
+                              "eval, eval --dynamic, inspect and export can)")
 
     def _output_logits(self, dec_in: np.ndarray) -> np.ndarray:
         """(M, V) logits of every token (a fresh array); log-probabilities for the adaptive softmax,

@@ -7,7 +7,9 @@ peephole cell through the operator's ``P`` input (rows i, o, f), the coupled-gat
 input gate: sigmoid(-z) = 1 - sigmoid(z)), ``GRU`` with ``linear_before_reset=1`` (PyTorch's form;
 gate order z, r, h against charlm's r, z, n) and ``RNN`` with Tanh or Relu. The embedding is a
 ``Gather``, the decoder a ``MatMul`` and an ``Add``; a tied decoder reads the embedding's one
-initializer through a ``Transpose``.
+initializer through a ``Transpose``. An adaptive softmax becomes its head's and clusters'
+``MatMul`` and ``LogSoftmax`` nodes joined by a ``Concat``: its ``logits`` are then normalised
+log-probabilities, which sample exactly as logits do.
 
 Two graphs: the sequence graph (``tokens`` [T, N] int64, ``h0`` [L, N, H] and, for LSTMs, ``c0``
 in; ``logits`` [T, N, V], ``hT`` and ``cT`` out) and the step graph for generation loops
@@ -38,6 +40,32 @@ DOC = {
     "hT": "hidden state after the last step, to feed back as h0",
     "cT": "cell state after the last step, to feed back as c0",
 }
+
+
+def _adaptive_decoder(helper, nodes: list, const, x: str, params: dict, adaptive, out: str) -> None:
+    """The adaptive softmax's log-probabilities over the whole vocabulary [T, N, V]: the head's
+    LogSoftmax, its shortlist columns, then each cluster's LogSoftmax plus its head column."""
+    def matmul(name: str, source: str, weight: str) -> str:
+        const(weight + ".T", np.ascontiguousarray(params[weight].T))
+        nodes.append(helper.make_node("MatMul", [source, weight + ".T"], [name]))
+        return name
+
+    def columns(name: str, source: str, start: int, stop: int) -> str:
+        nodes.append(helper.make_node("Slice", [source, const(name + ".start", np.array([start], np.int64)),
+                                                const(name + ".stop", np.array([stop], np.int64)),
+                                                const(name + ".axis", np.array([2], np.int64))], [name]))
+        return name
+
+    nodes.append(helper.make_node("LogSoftmax", [matmul("head.z", x, "decoder.head.weight")], ["head.lp"], axis=-1))
+    parts = [columns("shortlist", "head.lp", 0, adaptive.shortlist)]
+    for i in range(adaptive.clusters):
+        hidden = matmul(f"tail{i}.h", x, f"decoder.tail.{i}.0.weight")
+        nodes.append(helper.make_node("LogSoftmax", [matmul(f"tail{i}.z", hidden, f"decoder.tail.{i}.1.weight")],
+                                      [f"tail{i}.lp"], axis=-1))
+        gate = columns(f"tail{i}.cluster", "head.lp", adaptive.shortlist + i, adaptive.shortlist + i + 1)
+        nodes.append(helper.make_node("Add", [f"tail{i}.lp", gate], [f"tail{i}.words"]))
+        parts.append(f"tail{i}.words")
+    nodes.append(helper.make_node("Concat", parts, [out], axis=2))
 
 
 def _blocks(array: np.ndarray, order: tuple, H: int) -> np.ndarray:
@@ -115,14 +143,17 @@ def build_graph(model, *, step: bool):
         layer_input = f"l{layer}.out"
         finals_h.append(f"l{layer}.hT")
         finals_c.append(f"l{layer}.cT")
-    if cfg.tie_weights:
-        nodes.append(helper.make_node("Transpose", [embedding], ["decoder.weight.T"], perm=[1, 0]))
-    else:
-        const("decoder.weight.T", np.ascontiguousarray(params["decoder.weight"].T))
-    nodes.append(helper.make_node("MatMul", [layer_input, "decoder.weight.T"], ["projected"]))
     logits = "logits"
-    nodes.append(helper.make_node("Add", ["projected", const("decoder.bias", params["decoder.bias"])],
-                                  ["logits_TxN" if step else logits]))
+    if model.adaptive is not None:
+        _adaptive_decoder(helper, nodes, const, layer_input, params, model.adaptive, "logits_TxN" if step else logits)
+    else:
+        if cfg.tie_weights:
+            nodes.append(helper.make_node("Transpose", [embedding], ["decoder.weight.T"], perm=[1, 0]))
+        else:
+            const("decoder.weight.T", np.ascontiguousarray(params["decoder.weight"].T))
+        nodes.append(helper.make_node("MatMul", [layer_input, "decoder.weight.T"], ["projected"]))
+        nodes.append(helper.make_node("Add", ["projected", const("decoder.bias", params["decoder.bias"])],
+                                      ["logits_TxN" if step else logits]))
     if step:
         nodes.append(helper.make_node("Squeeze", ["logits_TxN", "axis0"], [logits]))
     nodes.append(helper.make_node("Concat", finals_h, ["hT"], axis=0))
