@@ -54,6 +54,19 @@ def test_eval_and_resume_work_through_the_adaptive_softmax(adaptive_run, corpus,
     assert changed.code != 0 and "--cutoffs cannot change when resuming" in changed.err
 
 
+def test_dynamic_evaluation_and_inspect_read_the_adaptive_softmax(adaptive_run, corpus, tmp_path, capsys):
+    passage = tmp_path / "passage.txt"
+    passage.write_text(" ".join(corpus.read_text(encoding="utf-8").split()[:60]) + "\n", encoding="utf-8")
+    passage.write_text(passage.read_text(encoding="utf-8") * 6, encoding="utf-8")  # repeated: adaptation pays
+    result = run_cli(capsys, "eval", adaptive_run, passage, "--dynamic", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["dynamic"]["loss"] < report["static"]["loss"], report
+    shown = run_cli(capsys, "inspect", adaptive_run, passage)
+    assert shown.code == 0, shown.err
+    assert "bits" in shown.out
+
+
 def test_sample_draws_words_of_the_vocabulary(adaptive_run, capsys):
     vocab = set(load_model(adaptive_run / "best.npz").vocab.tokens)
     result = run_cli(capsys, "sample", adaptive_run, "--length", 40, "--seed", 3, "--prime", "the")
