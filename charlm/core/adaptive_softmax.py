@@ -84,9 +84,10 @@ class AdaptiveSoftmax:
         return len(self.cutoffs)
 
     def _head_targets(self, targets: np.ndarray) -> np.ndarray:
-        """A shortlist word is its own head class; a tail word is its cluster's entry."""
+        """A shortlist word is its own head class, a tail word its cluster's entry; a masked
+        (negative) target stays masked."""
         cluster = np.searchsorted(np.asarray(self.cutoffs), targets, side="right")  # 0: shortlist
-        return np.where((targets < self.shortlist), targets, self.shortlist + cluster - 1).astype(np.int32)
+        return np.where(targets < self.shortlist, targets, self.shortlist + cluster - 1).astype(np.int32)
 
     def _cluster_rows(self, targets: np.ndarray, i: int) -> np.ndarray:
         return np.flatnonzero((targets >= self.bounds[i]) & (targets < self.bounds[i + 1]))
@@ -96,7 +97,7 @@ class AdaptiveSoftmax:
         of ``grad_scale * summed loss`` into ``grads``; returns (summed loss in nats, dx (M, H))."""
         p, g = self.params, self.grads
         dtype = x.dtype
-        head_targets = np.where(targets < 0, -1, self._head_targets(np.maximum(targets, 0))).astype(np.int32)
+        head_targets = self._head_targets(targets)
         logits = x @ p["head.weight"].T
         loss = self._k.softmax_cross_entropy(logits, np.zeros(self.head_size, dtype), head_targets, grad_scale,
                                                np.zeros(self.head_size, dtype))
@@ -124,7 +125,7 @@ class AdaptiveSoftmax:
     def loss(self, x: np.ndarray, targets: np.ndarray) -> float:
         """Summed loss in nats over the unmasked targets, forward only."""
         p, dtype = self.params, x.dtype
-        head_targets = np.where(targets < 0, -1, self._head_targets(np.maximum(targets, 0))).astype(np.int32)
+        head_targets = self._head_targets(targets)
         total = self._k.cross_entropy(x @ p["head.weight"].T, np.zeros(self.head_size, dtype), head_targets)
         for i in range(self.clusters):
             rows = self._cluster_rows(targets, i)
