@@ -32,3 +32,13 @@ def max_relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     a, n = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
     floor = max(1e-5 * float(np.abs(a).max(initial=0.0)), 1e-12)
     return float((np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)).max())
+
+
+def model_gradient_errors(model, loss, h: float = 3e-3) -> dict[str, float]:
+    """max_relative_error of every parameter of ``model`` (a ParamStore in ``model.store``):
+    ``loss()`` is called once for the analytic gradient, then by the stencil."""
+    loss()
+    analytic = model.store.grad.copy()
+    numeric = numeric_gradient(loss, model.store.data, h=h)
+    return {name: max_relative_error(model.store.view(analytic, name), model.store.view(numeric, name))
+            for name in model.store.names()}

@@ -12,7 +12,7 @@ from charlm.lm.batching import batchify, document_breaks, windows
 from charlm.lm.config import ModelConfig
 from charlm.lm.evaluate import evaluate
 from charlm.lm.model import LanguageModel
-from gradcheck import max_relative_error, numeric_gradient
+from gradcheck import model_gradient_errors
 
 CELLS = ["lstm", "gru", "lstm-peephole", "lstm-coupled", "rnn-tanh", "rnn-relu"]
 V, H = 7, 5
@@ -86,11 +86,7 @@ def test_gradients_with_resets_match_finite_differences(cell, time_loop):
         model.refresh()
         return model.train_step(x, y, state, resets=resets)[0]
 
-    loss()
-    analytic = model.store.grad.copy()
-    numeric = numeric_gradient(loss, model.store.data, h=3e-3)
-    errors = {name: max_relative_error(model.store.view(analytic, name), model.store.view(numeric, name))
-              for name in model.store.names()}
+    errors = model_gradient_errors(model, loss)
     assert max(errors.values()) <= 1e-6, errors
 
 

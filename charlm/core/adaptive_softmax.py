@@ -92,9 +92,11 @@ class AdaptiveSoftmax:
     def _cluster_rows(self, targets: np.ndarray, i: int) -> np.ndarray:
         return np.flatnonzero((targets >= self.bounds[i]) & (targets < self.bounds[i + 1]))
 
-    def loss_and_grad(self, x: np.ndarray, targets: np.ndarray, grad_scale: float) -> tuple[float, np.ndarray]:
+    def loss_and_grad(self, x: np.ndarray, targets: np.ndarray, grad_scale: float,
+                      dx: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """x (M, H) hidden states, targets (M,) ids (a negative one is masked). Writes the gradient
-        of ``grad_scale * summed loss`` into ``grads``; returns (summed loss in nats, dx (M, H))."""
+        of ``grad_scale * summed loss`` into ``grads`` and the input's into ``dx`` (M, H) (a new
+        array if None); returns (summed loss in nats, dx)."""
         p, g = self.params, self.grads
         dtype = x.dtype
         head_targets = self._head_targets(targets)
@@ -102,7 +104,7 @@ class AdaptiveSoftmax:
         loss = self._k.softmax_cross_entropy(logits, np.zeros(self.head_size, dtype), head_targets, grad_scale,
                                                np.zeros(self.head_size, dtype))
         np.matmul(logits.T, x, out=g["head.weight"])
-        dx = logits @ p["head.weight"]
+        dx = np.matmul(logits, p["head.weight"], out=dx)
         for i in range(self.clusters):
             project, out = p[f"tail.{i}.0.weight"], p[f"tail.{i}.1.weight"]
             rows = self._cluster_rows(targets, i)

@@ -221,8 +221,7 @@ class LanguageModel:
         dE = grads["encoder.weight"]
         d_out = self._buf("dout", (M, H))
         if self.adaptive is not None:
-            loss_sum, d_adaptive = self.adaptive.loss_and_grad(dec_in, targets, 1.0 / scored)
-            d_out[...] = d_adaptive
+            loss_sum, _ = self.adaptive.loss_and_grad(dec_in, targets, 1.0 / scored, d_out)
             dE[:] = 0
         else:
             # Decoder and loss: the logits become their own gradient in place.

@@ -278,19 +278,19 @@ class Sampler:
         e, cum = np.empty(V, model.dtype), np.empty(V, np.float64)
         order, chosen = np.empty(V, np.int64), np.empty(V, np.int64)
         state, tokens = self.state, self._tokens.copy()
-        F = forced.shape[1]
-        for step in range(F + out.shape[1]):
+        if forced.shape[1]:  # priming needs no output layer: the forced inputs go through as one window
+            window = np.concatenate((tokens[None, :], forced[:, :-1].T))
+            _, state = model.outputs(window, state)
+            tokens = forced[:, -1].copy()
+        for step in range(out.shape[1]):
             rows, state = model.step_logits(tokens, state)
-            if step < F:
-                tokens = forced[:, step].copy()
-                continue
             for n in range(tokens.size):
                 row = np.ascontiguousarray(rows[n])
                 if logits is not None:
-                    logits[step - F, n] = row
+                    logits[step, n] = row
                 tokens[n] = drawing_k.sample_row(row, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy,
                                                  self.rng, e, cum, order, chosen)
-                out[n, step - F] = tokens[n]
+                out[n, step] = tokens[n]
         for layer, carried in enumerate(state):
             self._h[layer] = carried[0]
             if len(carried) > 1:
