@@ -75,10 +75,14 @@ def test_sample_draws_words_of_the_vocabulary(adaptive_run, capsys):
     assert len(words) >= 30 and set(words) <= vocab | {"<eos>"}
 
 
-def test_beam_search_refuses_it_by_name_and_export_writes_both_graphs(adaptive_run, tmp_path, capsys):
-    result = run_cli(capsys, "sample", adaptive_run, "--beam", 2)
-    assert result.code != 0 and "--beam cannot use a model with an adaptive softmax yet" in result.err
-    assert "Traceback" not in result.err
+def test_a_beam_of_one_is_greedy_through_the_adaptive_softmax(adaptive_run, capsys):
+    greedy = run_cli(capsys, "sample", adaptive_run, "--greedy", "--prime", "the", "--length", 25)
+    beam = run_cli(capsys, "sample", adaptive_run, "--beam", 1, "--prime", "the", "--length", 25)
+    assert beam.code == 0 and greedy.code == 0, beam.err + greedy.err
+    assert beam.out == greedy.out and len(beam.out.split()) == 26
+
+
+def test_export_writes_both_graphs(adaptive_run, tmp_path, capsys):
     pytest.importorskip("onnx", reason="the onnx package is not installed (pip install -e '.[test]')")
     exported = run_cli(capsys, "export", adaptive_run, tmp_path / "m.onnx")
     assert exported.code == 0, exported.err

@@ -47,3 +47,28 @@ def test_adaptive_draws_follow_the_models_probabilities():
     counts = np.bincount(ids[:, 0], minlength=30)
     # each count within 5 standard deviations of its expectation
     assert np.all(np.abs(counts - n * probs) <= 5 * np.sqrt(n * probs * (1 - probs)) + 1)
+
+
+def test_a_beam_through_the_adaptive_softmax_finds_the_most_likely_pair():
+    """A beam as wide as the vocabulary over two tokens is exhaustive: its best hypothesis is
+    the arg-max of log p(a) + log p(b | a) over every pair, computed here through step_logits."""
+    from charlm.lm.beam import beam_search
+
+    config = ModelConfig(vocab_size=14, hidden_size=8, layers=2, softmax="adaptive", cutoffs=[4, 9], tail_div=2.0)
+    model = LanguageModel(config, np.float64, seed=5)
+    rng = np.random.default_rng(1)
+    for array in model.params.values():
+        array[...] = rng.uniform(-1.5, 1.5, array.shape)
+    model.refresh()
+    prime = np.array([3, 7])
+    found = beam_search(model, beam=14, length=2, prime_ids=prime)
+    _, state = model.outputs(prime[:-1, None], model.initial_state(1))
+    first, state = model.step_logits(prime[-1:], state)
+    totals = np.empty((14, 14))
+    for a in range(14):
+        second, _ = model.step_logits(np.array([a]), state)
+        totals[a] = first[0, a] + second[0]
+    a, b = np.unravel_index(np.argmax(totals), totals.shape)
+    np.testing.assert_array_equal(found[0].ids, [a, b])
+    assert found[0].log_prob == pytest.approx(totals[a, b], abs=1e-9)
+    assert [hyp.log_prob for hyp in found] == pytest.approx(sorted(totals.ravel())[::-1][:14], abs=1e-9)

@@ -133,8 +133,6 @@ def run(
 
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
-    if beam:
-        snap.model.require_full_softmax("charlm sample --beam")
     vocab = snap.vocab
     if beam:
         return run_beam(snap, vocab, beam, length, prime, length_penalty or 0.0, stop, num_samples, out, err)

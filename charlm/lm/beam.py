@@ -2,7 +2,8 @@
 continuations by total log-probability, optionally ranked with a length penalty.
 
 The prime warms the state once (the sampler's priming); then core/kernels/beam.py runs the
-whole search in one jitted call. Ranking: the total log-probability divided by length^A
+whole search in one jitted call (through an adaptive softmax, one jitted call per step around
+the layer's log-probabilities). Ranking: the total log-probability divided by length^A
 (``length_penalty`` A = 0: the plain total, which favours short finished hypotheses only when a
 stop string can end them).
 """
@@ -53,8 +54,18 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
     history = np.zeros((beam, length), np.int64)
     stop = np.asarray(stop_ids if stop_ids is not None else [], np.int64)
     weights = sampling_weights(model)
-    beam_k.beam_search(sampling_k.CELL_CODES[cfg.cell], weights[:7], weights[7], weights[8], h, c, tokens, scores,
-                       lengths, finished, history, stop)
+    cell = sampling_k.CELL_CODES[cfg.cell]
+    if model.adaptive is None:
+        beam_k.beam_search(cell, weights[:7], weights[7], weights[8], h, c, tokens, scores,
+                           lengths, finished, history, stop)
+    else:  # no single decoder matrix: the same steps, with the layer's own log-probabilities
+        scratch = beam_k.step_buffers(weights, beam, cfg.hidden_size, h.dtype)
+        for _ in range(length):
+            if beam_k.all_done(scores, finished):
+                break
+            beam_k.network_step(cell, weights[:7], h, c, tokens, *scratch)
+            log_probs = model.adaptive.log_probs(h[-1])
+            beam_k.advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop)
     found = [Hypothesis(history[k, :lengths[k]].copy(), float(scores[k]), bool(finished[k]))
              for k in range(beam) if np.isfinite(scores[k])]
     found.sort(key=lambda hyp: -hyp.ranked(length_penalty))

@@ -83,12 +83,6 @@ class LanguageModel:
             raise ValueError("an adaptive softmax has no single decoder matrix")
         return self.params["encoder.weight" if self.config.tie_weights else "decoder.weight"]
 
-    def require_full_softmax(self, command: str) -> None:
-        """Refuse, in one line, a command that reads the full softmax's decoder."""
-        if self.adaptive is not None:
-            raise ConfigError(f"{command} cannot use a model with an adaptive softmax yet (charlm train, sample, "
-                              "eval, eval --dynamic, inspect and export can)")
-
     def _output_logits(self, dec_in: np.ndarray) -> np.ndarray:
         """(M, V) logits of every token (a fresh array); log-probabilities for the adaptive softmax,
         whose softmax gives the same distribution."""

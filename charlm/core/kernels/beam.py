@@ -2,7 +2,9 @@
 each step the K best of all (hypothesis, next token) pairs are kept, their states and histories
 copied from their parents, all inside this loop (no Python per step).
 
-The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
+An adaptive softmax has no single decoder matrix: for it lm/beam.py loops in Python over
+``network_step``, the layer's own log-probabilities and ``advance``, the same pieces this loop
+runs. The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
 then per layer the input and recurrent products and the cell's own step kernel, written once for
 training. A finished hypothesis (its text ended with the stop tokens) stays in the beam as one
 candidate, itself, at its final score, until K unfinished ones all score better.
@@ -20,7 +22,7 @@ from .sampling import matmul_nt
 
 
 @kernel
-def _network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
+def network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
     """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place."""
     table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
     b_ih, b_hh, peep = weights[4], weights[5], weights[6]
@@ -63,8 +65,80 @@ def _push(best_score, best_row, best_token, score, row, token):
 
 
 @kernel
+def _log_softmax_rows(logits, b_dec):
+    """Add the decoder bias and normalise each row of (K, V) logits into log-probabilities, in place."""
+    K, V = logits.shape
+    for k in range(K):
+        row = logits[k]
+        top = -np.inf
+        for v in range(V):
+            row[v] += b_dec[v]
+            top = max(top, float(row[v]))
+        total = 0.0
+        for v in range(V):
+            total += np.exp(float(row[v]) - top)
+        log_norm = top + np.log(total)
+        for v in range(V):
+            row[v] = float(row[v]) - log_norm
+
+
+@kernel
+def all_done(scores, finished):
+    """True when no hypothesis can grow: each is finished or dead."""
+    for k in range(scores.size):
+        if not finished[k] and scores[k] != -np.inf:
+            return False
+    return True
+
+
+@kernel
+def advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop):
+    """One beam step after the network's: keep the K best (hypothesis, next token) pairs under
+    ``log_probs`` (K, V), copying each survivor's state and history from its parent."""
+    K, V = log_probs.shape
+    M = stop.size
+    best_score = np.full(K, -np.inf)
+    best_row, best_token = np.full(K, -1, np.int64), np.full(K, -1, np.int64)
+    for k in range(K):
+        if scores[k] == -np.inf:
+            continue
+        if finished[k]:
+            _push(best_score, best_row, best_token, scores[k], k, -1)
+            continue
+        for v in range(V):
+            _push(best_score, best_row, best_token, scores[k] + float(log_probs[k, v]), k, v)
+    h_old, c_old, history_old = h.copy(), c.copy(), history.copy()
+    lengths_old, finished_old = lengths.copy(), finished.copy()
+    for i in range(K):
+        parent = best_row[i]
+        if parent < 0:  # fewer live candidates than rows
+            scores[i] = -np.inf
+            continue
+        h[:, i], c[:, i] = h_old[:, parent], c_old[:, parent]
+        history[i] = history_old[parent]
+        lengths[i], finished[i], scores[i] = lengths_old[parent], finished_old[parent], best_score[i]
+        if best_token[i] >= 0:
+            n = lengths[i]
+            history[i, n] = best_token[i]
+            lengths[i] = n + 1
+            tokens[i] = best_token[i]
+            if M > 0 and n + 1 >= M:
+                hit = True
+                for j in range(M):
+                    hit = hit and history[i, n + 1 - M + j] == stop[j]
+                finished[i] = hit
+
+
+def step_buffers(weights, K: int, H: int, dtype) -> tuple:
+    """Scratch rows for ``network_step``: a, r (K, gates·H), then hn, h_new, c_new (K, H)."""
+    GH = weights[2].shape[1]
+    return (np.empty((K, GH), dtype), np.empty((K, GH), dtype),
+            np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype))
+
+
+@kernel
 def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, finished, history, stop):
-    """Advance K hypotheses (rows) by up to S = history.shape[1] tokens.
+    """Advance K hypotheses (rows) by up to S = history.shape[1] tokens through a full softmax.
 
     h, c: (L, K, H) states, every row the primed state; tokens: (K,) the next input of each row;
     scores: (K,) float64 total log-probabilities, -inf for rows that must not start (all but one:
@@ -72,64 +146,17 @@ def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, fini
     (K, S) the generated ids; stop: (M,) ids that end a hypothesis (M = 0: none). Returns the
     number of steps run (fewer than S when every hypothesis finished)."""
     L, K, H = h.shape
-    V = w_dec.shape[0]
     S = history.shape[1]
-    M = stop.size
     GH = weights[2].shape[1]
     dtype = h.dtype
     a, r = np.empty((K, GH), dtype), np.empty((K, GH), dtype)
     hn, h_new, c_new = np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype)
-    logits = np.empty((K, V), dtype)
-    best_score = np.empty(K, np.float64)
-    best_row, best_token = np.empty(K, np.int64), np.empty(K, np.int64)
-    h_old, c_old, history_old = h.copy(), c.copy(), history.copy()
-    lengths_old, finished_old = lengths.copy(), finished.copy()
+    logits = np.empty((K, w_dec.shape[0]), dtype)
     for step in range(S):
-        done = True
-        for k in range(K):
-            done = done and (finished[k] or scores[k] == -np.inf)
-        if done:
+        if all_done(scores, finished):
             return step
-        _network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
+        network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
         matmul_nt(h[L - 1], w_dec, logits)
-        best_score[:] = -np.inf
-        best_row[:] = -1
-        best_token[:] = -1
-        for k in range(K):
-            if scores[k] == -np.inf:
-                continue
-            if finished[k]:
-                _push(best_score, best_row, best_token, scores[k], k, -1)
-                continue
-            row = logits[k]
-            top = -np.inf
-            for v in range(V):
-                row[v] += b_dec[v]
-                top = max(top, float(row[v]))
-            total = 0.0
-            for v in range(V):
-                total += np.exp(float(row[v]) - top)
-            log_norm = top + np.log(total)
-            for v in range(V):
-                _push(best_score, best_row, best_token, scores[k] + float(row[v]) - log_norm, k, v)
-        h_old[:], c_old[:], history_old[:] = h, c, history
-        lengths_old[:], finished_old[:] = lengths, finished
-        for i in range(K):
-            parent = best_row[i]
-            if parent < 0:  # fewer live candidates than rows
-                scores[i] = -np.inf
-                continue
-            h[:, i], c[:, i] = h_old[:, parent], c_old[:, parent]
-            history[i] = history_old[parent]
-            lengths[i], finished[i], scores[i] = lengths_old[parent], finished_old[parent], best_score[i]
-            if best_token[i] >= 0:
-                n = lengths[i]
-                history[i, n] = best_token[i]
-                lengths[i] = n + 1
-                tokens[i] = best_token[i]
-                if M > 0 and n + 1 >= M:
-                    hit = True
-                    for j in range(M):
-                        hit = hit and history[i, n + 1 - M + j] == stop[j]
-                    finished[i] = hit
+        _log_softmax_rows(logits, b_dec)
+        advance(logits, h, c, tokens, scores, lengths, finished, history, stop)
     return S
