@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
 from .config import ModelConfig
 from ..core import adaptive_softmax
 from ..core.kernels import softmax as softmax_k
