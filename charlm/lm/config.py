@@ -76,9 +76,23 @@ def default_forget_bias(cell: str) -> float | None:
     return 1.0 if cell in LSTMS else None
 
 
+MODELS = ("rnn", "memn2n")
+# The memory network's own settings, refused with the recurrent model (and the recurrent ones
+# with it: RECURRENT_ONLY), each by its option name.
+MEMORY_ONLY = ("memory", "hops", "linear_units")
+RECURRENT_ONLY = ("cell", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias", "softmax",
+                  "cutoffs", "tail_div")
+
+
 @dataclass
 class ModelConfig(StrictSettings):
     vocab_size: int
+    # rnn: embedding, recurrent layers, decoder (model.py); memn2n: the end-to-end memory network
+    # of Sukhbaatar et al. 2015 (memory_model.py), which attends over the last --memory tokens.
+    model: str = setting("rnn", "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network).")
+    memory: int = setting(100, "memn2n: tokens remembered before each target.")
+    hops: int = setting(6, "memn2n: attention hops over the memory.")
+    linear_units: int | None = setting(None, "memn2n: units without the ReLU.", shown="half the hidden size")
     cell: str = setting("lstm", "Recurrent cell.")
     hidden_size: int = setting(256, "Units per layer.")
     layers: int = setting(2, "Recurrent layers.")
@@ -105,6 +119,8 @@ class ModelConfig(StrictSettings):
     tail_div: float = setting(4.0, "Adaptive softmax: each tail cluster's vectors are this many times narrower than the one before.")
 
     def __post_init__(self):
+        if self.linear_units is None:
+            self.linear_units = self.hidden_size // 2
         if self.embed_size is None:
             self.embed_size = self.hidden_size
         if self.softmax == "adaptive" and self.cutoffs is None:
@@ -114,6 +130,16 @@ class ModelConfig(StrictSettings):
     def validate(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        for name in ("memory", "hops"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
+        if isinstance(self.linear_units, bool) or not isinstance(self.linear_units, int) \
+                or not 0 <= self.linear_units <= self.hidden_size:
+            raise ConfigError(f"--linear-units must be an integer from 0 to the hidden size {self.hidden_size}, "
+                              f"got {self.linear_units!r}")
         for name in ("vocab_size", "hidden_size", "layers", "embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

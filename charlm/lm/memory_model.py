@@ -1,0 +1,179 @@
+"""The end-to-end memory network as a language model (Sukhbaatar, Szlam, Weston & Fergus 2015,
+"End-To-End Memory Networks", section 5), beside the recurrent LanguageModel and with its
+interface (train_step, loss, outputs, step_logits, initial_state), so the trainer, evaluation,
+checkpoints, resume and MPI treat both alike.
+
+There is no hidden state: each target is predicted from the M tokens before it. Token i of that
+memory is stored as m_i = A x_i + T_A(i) and read as c_i = C x_i + T_C(i) (i = 0 the newest). A
+constant query u_0 = 0.1 goes through K hops, u_k = H u_{k-1} + sum_i softmax_i(u_{k-1} . m_i) c_i,
+with A, C, T_A, T_C and H shared by every hop (the paper's layer-wise tying) and a ReLU on the
+units past the first ``linear_units``; then a softmax over the vocabulary of W u_K. Like the
+authors' code (facebookarchive/MemNN, MemN2N-lang-model) there are no biases.
+
+The carried "state" is what a stream remembers: (N, M) token ids, newest first, -1 for empty
+slots. It holds no gradient, so a window's examples are independent: their memories are gathered
+once (core/kernels/memory.py) and every hop runs over all of them at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ModelConfig
+from ..core.kernels import memory as memory_k
+from ..core.kernels import softmax as softmax_k
+from ..core.params import ParamStore
+
+QUERY = 0.1  # u_0, the constant query (the authors' init_hid)
+INIT_STD = 0.05  # every weight starts N(0, 0.05^2) (the authors' init_std)
+
+
+def count_scored(targets: np.ndarray) -> int:
+    return targets.size - int(np.count_nonzero(targets < 0))
+
+
+def memory_param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    V, D, M = config.vocab_size, config.hidden_size, config.memory
+    return {"memory.A": (V, D), "memory.T_A": (M, D), "memory.C": (V, D), "memory.T_C": (M, D),
+            "hop.H": (D, D), "decoder.weight": (V, D)}
+
+
+def starts_mask(shape: tuple[int, int], resets) -> np.ndarray:
+    """(T, N) True where a row starts a document (``resets``: ((t, rows), ...), as the trainer's)."""
+    starts = np.zeros(shape, np.bool_)
+    for t, rows in resets:
+        starts[t, rows] = True
+    return starts
+
+
+class MemoryLanguageModel:
+    adaptive = None  # the output layer is always the full softmax
+    cell = None  # no recurrent cell
+
+    def __init__(self, config: ModelConfig, dtype=np.float32, seed: int = 0):
+        self.config = config
+        self.store = ParamStore(memory_param_shapes(config), dtype)
+        self.dtype = self.store.dtype
+        self.initialize(np.random.default_rng(seed))
+        self._zero_bias = np.zeros(config.vocab_size, self.dtype)
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self._saved: dict | None = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.store.params
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return self.store.grads
+
+    def decoder_weight(self) -> np.ndarray:
+        return self.params["decoder.weight"]
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        for array in self.params.values():
+            array[...] = rng.normal(0.0, INIT_STD, array.shape)
+
+    def refresh(self) -> None:
+        """Nothing is derived from the parameters between steps."""
+
+    def initial_state(self, batch_size: int) -> list[tuple]:
+        return [(np.full((batch_size, self.config.memory), -1, np.int64),)]
+
+    def _buf(self, name: str, shape: tuple, dtype=None) -> np.ndarray:
+        dtype = np.dtype(dtype or self.dtype)
+        key = (name, shape, dtype)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf
+
+    # ----------------------------------------------------------------- forward
+    def _forward(self, x: np.ndarray, state: list[tuple], resets=()):
+        """Every example's top query u_K (E, D), the new state, and what the backward needs."""
+        T, N = x.shape
+        E = T * N
+        cfg, p = self.config, self.params
+        M, D, K = cfg.memory, cfg.hidden_size, cfg.hops
+        (carried,) = state[0]
+        ctx = self._buf("ctx", (E, M), np.int64)
+        n_valid = self._buf("n_valid", (E,), np.int64)
+        new_carried = np.empty((N, M), np.int64)
+        memory_k.window_memories(np.ascontiguousarray(carried, np.int64), np.ascontiguousarray(x, np.int64),
+                                 starts_mask((T, N), resets), ctx, n_valid, new_carried)
+        mem = self._buf("mem", (E, M, D))
+        out = self._buf("out", (E, M, D))
+        memory_k.gather_memory(p["memory.A"], p["memory.T_A"], ctx, n_valid, mem)
+        memory_k.gather_memory(p["memory.C"], p["memory.T_C"], ctx, n_valid, out)
+        queries = self._buf("u", (K + 1, E, D))  # u_0 .. u_K
+        attention = self._buf("p", (K, E, M))
+        queries[0] = QUERY
+        read = self._buf("o", (E, D))
+        for k in range(K):
+            memory_k.attention_forward(mem, out, n_valid, queries[k], attention[k], read)
+            z = queries[k + 1]
+            np.matmul(queries[k], p["hop.H"].T, out=z)
+            z += read
+            np.maximum(z[:, cfg.linear_units:], 0, out=z[:, cfg.linear_units:])
+        saved = {"ctx": ctx, "n_valid": n_valid, "mem": mem, "out": out, "u": queries, "p": attention}
+        return queries[K], [(new_carried,)], saved
+
+    # ----------------------------------------------------------------- public API
+    def train_step(self, x: np.ndarray, y: np.ndarray, state: list[tuple], rng=None, resets=()):
+        """Forward and backward over one window x, y (T, N) (a negative target is masked); the
+        gradient of the mean cross-entropy lands in ``store.grad``. Returns (mean loss, new state).
+        ``rng`` is unused: the model has no dropout."""
+        cfg, p, g = self.config, self.params, self.grads
+        E, D, K, lin = x.size, cfg.hidden_size, cfg.hops, cfg.linear_units
+        top, new_state, s = self._forward(x, state, resets)
+        targets = np.ascontiguousarray(y.reshape(E), dtype=np.int32)
+        scored = max(count_scored(targets), 1)
+        logits = self._buf("logits", (E, cfg.vocab_size))
+        np.matmul(top, p["decoder.weight"].T, out=logits)
+        dbias = self._buf("dbias", (cfg.vocab_size,))
+        loss_sum = softmax_k.softmax_cross_entropy(logits, self._zero_bias, targets, 1.0 / scored, dbias)
+        np.matmul(logits.T, top, out=g["decoder.weight"])
+        du = self._buf("du", (E, D))
+        np.matmul(logits, p["decoder.weight"], out=du)
+
+        dmem, dout = self._buf("dmem", s["mem"].shape), self._buf("dout", s["out"].shape)
+        dmem[:] = 0
+        dout[:] = 0
+        g["hop.H"][:] = 0
+        du_prev = self._buf("du_prev", (E, D))
+        for k in range(K - 1, -1, -1):
+            du[:, lin:] *= s["u"][k + 1][:, lin:] > 0  # through the ReLU: dz
+            g["hop.H"] += du.T @ s["u"][k]
+            np.matmul(du, p["hop.H"], out=du_prev)
+            memory_k.attention_backward(s["mem"], s["out"], s["n_valid"], s["u"][k], s["p"][k], du, dmem, dout,
+                                        du_prev)
+            du, du_prev = du_prev, du
+        for table, temporal, grad in (("memory.A", "memory.T_A", dmem), ("memory.C", "memory.T_C", dout)):
+            g[table][:] = 0
+            g[temporal][:] = 0
+            memory_k.scatter_memory(grad, s["ctx"], s["n_valid"], g[table], g[temporal])
+        return loss_sum / scored, new_state
+
+    def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple], resets=()):
+        """Forward only. Returns (summed loss in nats over the unmasked targets, new state)."""
+        top, new_state, _ = self._forward(x, state, resets)
+        logits = self._buf("logits", (x.size, self.config.vocab_size))
+        np.matmul(top, self.params["decoder.weight"].T, out=logits)
+        targets = np.ascontiguousarray(y.reshape(x.size), dtype=np.int32)
+        return softmax_k.cross_entropy(logits, self._zero_bias, targets), new_state
+
+    def outputs(self, x: np.ndarray, state: list[tuple]):
+        """Forward only: every position's top query (T, N, D) (a fresh array) and the new state."""
+        top, new_state, _ = self._forward(x, state)
+        return top.reshape(*x.shape, -1).copy(), new_state
+
+    def step_logits(self, tokens: np.ndarray, state: list[tuple]):
+        """One step for N streams: tokens (N,) -> logits (N, V) (a fresh array), new state."""
+        top, new_state, _ = self._forward(np.asarray(tokens).reshape(1, -1), state)
+        return top @ self.params["decoder.weight"].T, new_state
+
+    def attention(self, x: np.ndarray, state: list[tuple]):
+        """Forward only over x (T, N): the logits (T*N, V), the new state, every hop's attention
+        (K, T*N, M) over the memory and the memories' token ids (T*N, M) (-1: empty), fresh arrays."""
+        top, new_state, s = self._forward(x, state)
+        return (top @ self.params["decoder.weight"].T, new_state, s["p"].copy(), s["ctx"].copy())
