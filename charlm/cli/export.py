@@ -35,6 +35,7 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise ConfigError("charlm export needs the onnx package: pip install 'charlm[onnx]'") from None
+        from ..lm.networks import require_recurrent
         from ..lm.onnx_export import build_model
 
         targets = [path, step_path(path)]
@@ -47,6 +48,7 @@ def export(
                 raise ConfigError(f"the folder {target.parent} does not exist")
         checkpoint = resolve_checkpoint(model)
         snap = load_model(checkpoint)
+        require_recurrent(snap.model, "charlm export")
         protos = [build_model(snap.model, snap.vocab, step=step) for step in (False, True)]
         for target, proto in zip(targets, protos):
             data = proto.SerializeToString()

@@ -115,7 +115,12 @@ def info_renderables(report: dict) -> list:
     table = Table(title=report["checkpoint"], show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
-    table.add_row("model", f"{model['cell']} {model['hidden_size']}x{model['layers']}, embedding {model['embed_size']}"
+    if model.get("model") == "memn2n":
+        described = (f"memn2n {model['hidden_size']}, {model['hops']} hops over {model['memory']} tokens, "
+                     f"{model['linear_units']} linear units")
+    else:
+        described = f"{model['cell']} {model['hidden_size']}x{model['layers']}, embedding {model['embed_size']}"
+    table.add_row("model", described
                   + (", tied" if model.get("tie_weights") else "") + (f", dropout {model['dropout']}" if model.get("dropout") else "")
                   + (f", adaptive softmax (cutoffs {','.join(map(str, model['cutoffs']))}, tail-div {model['tail_div']:g})"
                      if model.get("softmax") == "adaptive" else ""))

@@ -37,6 +37,7 @@ def inspect_command(
 ):
     """Surprisal, top predictions and hidden units of a model over FILE."""
     from ..lm.evaluate import encode_for_scoring, open_model
+    from ..lm.networks import require_recurrent
     from ..lm.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
 
     with user_errors():
@@ -46,6 +47,7 @@ def inspect_command(
             check_html_target(html_path)
         path, snap = open_model(model, threads)
         vocab, net = snap.vocab, snap.model
+        require_recurrent(net, "charlm inspect")
         chosen = parse_unit(unit, len(net.layers), net.config.hidden_size) if unit is not None else None
         kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
         if value not in kinds:

@@ -52,7 +52,7 @@ class TrainingDisplay(Sink):
         if self.quiet:
             return
         self.console.print(
-            f"training {trainer.model.config.cell} {trainer.model.config.hidden_size}x{trainer.model.config.layers} "
+            f"training {trainer.model.config.describe()} "
             f"({trainer.model.store.size:,} parameters, vocabulary {len(trainer.vocab):,}) on "
             f"{trainer.streams.size:,} tokens: {trainer.windows_per_epoch:,} windows of {cfg.batch_size}x{cfg.seq_len} per epoch"
             + (f"; resuming at step {p.step:,}" if p.step else "")

@@ -136,7 +136,7 @@ def run(
     vocab = snap.vocab
     if beam:
         return run_beam(snap, vocab, beam, length, prime, length_penalty or 0.0, stop, num_samples, out, err)
-    cell, dtype = snap.model.config.cell, snap.model.dtype
+    cell, dtype = snap.model.config.kernel_family, snap.model.dtype
     wait_for_background_compile(cell, dtype, say=lambda text: err.print(text, markup=False))
     if not is_compiled("sample", cell, dtype):
         # Before anything that compiles: priming runs the sampling kernel too.

@@ -21,6 +21,11 @@ class Softmax(str, Enum):
     adaptive = "adaptive"
 
 
+class Network(str, Enum):
+    rnn = "rnn"
+    memn2n = "memn2n"
+
+
 class Bptt(str, Enum):
     truncated = "truncated"
     full = "full"
@@ -30,6 +35,10 @@ def train(
     corpus: Annotated[Optional[List[Path]], typer.Argument(help="Text file; a folder with train/valid/test splits; or a corpus of files: any other folder (every file in it, recursively) or several files. Default: the bundled corpus.", show_default=False)] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder. Default: runs/<corpus name>.")] = None,
     level: Annotated[Optional[Level], typer.Option(help=help_text(DataConfig, "level"))] = None,
+    model: Annotated[Optional[Network], typer.Option(help=help_text(ModelConfig, "model"))] = None,
+    memory: Annotated[Optional[int], typer.Option(help=help_text(ModelConfig, "memory"))] = None,
+    hops: Annotated[Optional[int], typer.Option(help=help_text(ModelConfig, "hops"))] = None,
+    linear_units: Annotated[Optional[int], typer.Option(help=help_text(ModelConfig, "linear_units"))] = None,
     cell: Annotated[Optional[CellName], typer.Option(help=help_text(ModelConfig, "cell"))] = None,
     hidden_size: Annotated[Optional[int], typer.Option(help=help_text(ModelConfig, "hidden_size"))] = None,
     layers: Annotated[Optional[int], typer.Option(help=help_text(ModelConfig, "layers"))] = None,
@@ -78,6 +87,7 @@ def train(
     """Train a language model on CORPUS (default: the bundled corpus)."""
     options = TrainOptions(
         corpus=(corpus[0] if len(corpus) == 1 else list(corpus)) if corpus else None, out_dir=out_dir, resume=resume, force=force, init_from=init_from, grow_vocab=grow_vocab, quiet=quiet,
+        model=value_of(model), memory=memory, hops=hops, linear_units=linear_units,
         cell=value_of(cell), hidden_size=hidden_size, layers=layers, embed_size=embed_size, dropout=dropout,
         tie_weights=tie_weights, init_scale=init_scale, forget_bias=forget_bias,
         softmax=value_of(softmax), tail_div=tail_div,

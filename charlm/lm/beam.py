@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from .networks import require_recurrent
 from .sampler import Sampler, sampling_weights
 
 
@@ -39,6 +40,7 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
         raise ConfigError(f"--beam must be a positive integer, got {beam!r}")
     if not np.isfinite(length_penalty) or length_penalty < 0:
         raise ConfigError(f"--length-penalty must be 0 or more, got {length_penalty}")
+    require_recurrent(model, "charlm sample --beam")
     sampler = Sampler(model)
     sampler.prime(prime_ids)
     cfg = model.config

@@ -89,7 +89,8 @@ class ModelConfig(StrictSettings):
     vocab_size: int
     # rnn: embedding, recurrent layers, decoder (model.py); memn2n: the end-to-end memory network
     # of Sukhbaatar et al. 2015 (memory_model.py), which attends over the last --memory tokens.
-    model: str = setting("rnn", "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network).")
+    model: str = setting("rnn", "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network, "
+                                "150 units and trained by its authors' recipe unless told otherwise).")
     memory: int = setting(100, "memn2n: tokens remembered before each target.")
     hops: int = setting(6, "memn2n: attention hops over the memory.")
     linear_units: int | None = setting(None, "memn2n: units without the ReLU.", shown="half the hidden size")
@@ -126,6 +127,17 @@ class ModelConfig(StrictSettings):
         if self.softmax == "adaptive" and self.cutoffs is None:
             self.cutoffs = list(ADAPTIVE_CUTOFFS)
         self.validate()
+
+    @property
+    def kernel_family(self) -> str:
+        """What the compiled kernels depend on, for the compile markers: the cell, or "memn2n"."""
+        return "memn2n" if self.model == "memn2n" else self.cell
+
+    def describe(self) -> str:
+        """The network in a few words: "lstm 256x2, embedding 256", "memn2n 150, 6 hops over 100 tokens"."""
+        if self.model == "memn2n":
+            return f"memn2n {self.hidden_size}, {self.hops} hops over {self.memory} tokens"
+        return f"{self.cell} {self.hidden_size}x{self.layers}, embedding {self.embed_size}"
 
     def validate(self) -> None:
         if self.cell not in CELLS:

@@ -79,7 +79,8 @@ def evaluate(model, tokens: np.ndarray, batch_size: int = 10, seq_len: int = 100
     if n_rows:
         xs, ys = x[:main].reshape(N, L)[rows], y[:main].reshape(N, L)[rows]
         offsets = np.arange(rows.start, rows.stop, dtype=np.int64) * L
-        total, scored, state = _run(model, xs, ys, model.initial_state(n_rows), seq_len, starts, offsets)
+        state = model.state_before(tokens, offsets, starts)
+        total, scored, state = _run(model, xs, ys, state, seq_len, starts, offsets)
         if main < n and rows.stop == N:
             tail_state = [tuple(part[-1:].copy() for part in layer) for layer in state]
             tail, tail_scored, _ = _run(model, x[main:].reshape(1, -1), y[main:].reshape(1, -1), tail_state, seq_len,

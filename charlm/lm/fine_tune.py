@@ -17,6 +17,7 @@ from ..store.runfolder import resolve_checkpoint
 from ..text.files import TextNote
 from ..text.vocab import Vocab
 from .model import LanguageModel
+from .networks import build_language_model
 from .saved_model import Snapshot, load_model
 
 # Model options the starting weights decide. --dropout is not among them: it regularises the
@@ -27,10 +28,10 @@ from .saved_model import Snapshot, load_model
 NEW_TOKEN_BIAS_BELOW = 10.0
 
 # The parameters with one row per token (row = token id).
-TOKEN_ROWS = ("encoder.weight", "decoder.weight", "decoder.bias")
+TOKEN_ROWS = ("encoder.weight", "decoder.weight", "decoder.bias", "memory.A", "memory.C")
 
-FIXED_BY_WEIGHTS = ("cell", "hidden_size", "layers", "embed_size", "tie_weights", "init_scale", "forget_bias",
-                    "softmax", "cutoffs", "tail_div")
+FIXED_BY_WEIGHTS = ("model", "memory", "hops", "linear_units", "cell", "hidden_size", "layers", "embed_size",
+                    "tie_weights", "init_scale", "forget_bias", "softmax", "cutoffs", "tail_div")
 
 
 def load_start(options) -> tuple[Path, Snapshot]:
@@ -43,6 +44,8 @@ def load_start(options) -> tuple[Path, Snapshot]:
         if given is not None and given != saved.get(name):
             raise ConfigError(f"--{name.replace('_', '-')} cannot be set with --init-from: the weights of {path} "
                               f"fix it ({saved.get(name)!r})")
+    if snap.model.config.model == "memn2n" and options.dropout is not None:
+        raise ConfigError(f"--dropout cannot take effect with --init-from {path}: a memn2n model has no dropout")
     if options.level is not None and options.level != snap.vocab.level:
         raise ConfigError(f"--level {options.level} cannot be used with --init-from: {path} is a "
                           f"{snap.vocab.level}-level model")
@@ -77,14 +80,14 @@ def starting_model(snap: Snapshot, vocab_size: int, dropout: float | None, dtype
     old ones'); every old parameter is copied unchanged."""
     config = snap.model.config.to_dict()
     config.update(vocab_size=vocab_size, **({"dropout": dropout} if dropout is not None else {}))
-    model = LanguageModel(type(snap.model.config).from_dict(config), dtype, seed=seed)
+    model = build_language_model(type(snap.model.config).from_dict(config), dtype, seed=seed)
     old_size = snap.model.config.vocab_size
     for name, array in model.params.items():
         if name in TOKEN_ROWS:
             array[:old_size] = snap.model.params[name]
         else:
             array[...] = snap.model.params[name]
-    if vocab_size > old_size:
+    if vocab_size > old_size and "decoder.bias" in model.params:  # the memory network has no bias
         bias = model.params["decoder.bias"]
         bias[old_size:] = bias[:old_size].min() - NEW_TOKEN_BIAS_BELOW
     model.refresh()

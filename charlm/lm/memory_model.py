@@ -80,6 +80,20 @@ class MemoryLanguageModel:
     def initial_state(self, batch_size: int) -> list[tuple]:
         return [(np.full((batch_size, self.config.memory), -1, np.int64),)]
 
+    def state_before(self, tokens: np.ndarray, offsets: np.ndarray, starts: np.ndarray) -> list[tuple]:
+        """The memory each stream starts with when it begins at ``offsets`` of ``tokens``: the M
+        tokens before it (newest first), none from before the document it begins in (``starts``:
+        sorted token indices where documents begin). Evaluation cut into streams then scores
+        every token with the memory one stream reading the whole text would have."""
+        M = self.config.memory
+        memory = np.full((len(offsets), M), -1, np.int64)
+        for row, offset in enumerate(np.asarray(offsets, np.int64)):
+            begins = int(np.searchsorted(starts, offset, side="right")) - 1
+            low = max(int(offset) - M, int(starts[begins]) if begins >= 0 else 0, 0)
+            remembered = tokens[low:offset][::-1]
+            memory[row, :remembered.size] = remembered
+        return [(memory,)]
+
     def _buf(self, name: str, shape: tuple, dtype=None) -> np.ndarray:
         dtype = np.dtype(dtype or self.dtype)
         key = (name, shape, dtype)
@@ -136,22 +150,24 @@ class MemoryLanguageModel:
         du = self._buf("du", (E, D))
         np.matmul(logits, p["decoder.weight"], out=du)
 
-        dmem, dout = self._buf("dmem", s["mem"].shape), self._buf("dout", s["out"].shape)
-        dmem[:] = 0
-        dout[:] = 0
+        # Each hop's output gradient (dz_k, also dL/do_k) and attention-logit gradient, kept for
+        # one scatter of every hop's share into the tables at the end.
+        dz = self._buf("dz", (K, E, D))
+        ds = self._buf("ds", (K, E, cfg.memory))
         g["hop.H"][:] = 0
         du_prev = self._buf("du_prev", (E, D))
         for k in range(K - 1, -1, -1):
             du[:, lin:] *= s["u"][k + 1][:, lin:] > 0  # through the ReLU: dz
+            dz[k] = du
             g["hop.H"] += du.T @ s["u"][k]
             np.matmul(du, p["hop.H"], out=du_prev)
-            memory_k.attention_backward(s["mem"], s["out"], s["n_valid"], s["u"][k], s["p"][k], du, dmem, dout,
-                                        du_prev)
+            memory_k.attention_backward(s["mem"], s["out"], s["n_valid"], s["u"][k], s["p"][k], du, ds[k], du_prev)
             du, du_prev = du_prev, du
-        for table, temporal, grad in (("memory.A", "memory.T_A", dmem), ("memory.C", "memory.T_C", dout)):
+        for table, temporal, weights, vectors in (("memory.A", "memory.T_A", ds, s["u"][:K]),
+                                                  ("memory.C", "memory.T_C", s["p"], dz)):
             g[table][:] = 0
             g[temporal][:] = 0
-            memory_k.scatter_memory(grad, s["ctx"], s["n_valid"], g[table], g[temporal])
+            memory_k.scatter_memory(weights, vectors, s["ctx"], s["n_valid"], g[table], g[temporal])
         return loss_sum / scored, new_state
 
     def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple], resets=()):

@@ -119,6 +119,11 @@ class LanguageModel:
     def initial_state(self, batch_size: int) -> list[tuple]:
         return [layer.initial_state(batch_size) for layer in self.layers]
 
+    def state_before(self, tokens: np.ndarray, offsets: np.ndarray, starts: np.ndarray) -> list[tuple]:
+        """The state streams starting at ``offsets`` of ``tokens`` begin with: zero, as a
+        recurrent state is known only by reading what comes before (the memory network's is not)."""
+        return self.initial_state(len(offsets))
+
     # ----------------------------------------------------------------- buffers
     def _buf(self, name: str, shape: tuple) -> np.ndarray:
         """A scratch array reused across windows of the same shape (no allocation per step)."""

@@ -27,6 +27,10 @@ class TrainOptions(GivenOptions):
     grow_vocab: bool = False  # fine-tune at char level: add the new text's unseen characters
     quiet: bool = False
     # the model (ModelConfig)
+    model: str | None = None
+    memory: int | None = None
+    hops: int | None = None
+    linear_units: int | None = None
     cell: str | None = None
     hidden_size: int | None = None
     layers: int | None = None

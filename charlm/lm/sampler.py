@@ -185,10 +185,11 @@ class Sampler:
         self.V = V
         self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, bool(greedy)
         self.rng = np.random.default_rng(seed)
-        self._cell = sampling_k.CELL_CODES[model.config.cell]
-        # An adaptive softmax has no single decoder for the jitted loop: it samples in Python
-        # (_run_through_model), one step and one draw at a time.
-        self._weights = sampling_weights(model) if model.adaptive is None else None
+        # The jitted loop reads recurrent layers and one decoder matrix. An adaptive softmax (no
+        # single decoder) and the memory network (no recurrent layers) sample in Python
+        # (_run_through_model), one step and one draw at a time, carrying the model's own state.
+        self._cell = sampling_k.CELL_CODES[model.config.cell] if model.cell is not None else -1
+        self._weights = sampling_weights(model) if model.adaptive is None and model.cell is not None else None
         self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
         self.reset(start_token)
 
@@ -197,8 +198,11 @@ class Sampler:
         """Zero state, one stream, ``start_token`` as the first input."""
         start = _check_ids([_check_int("start token", start_token, 0)], self.V, "the start token")
         cfg = self.model.config
-        self._h = _zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
-        self._c = _zeros(self._h.shape, self.model.dtype)
+        if self._weights is not None:
+            self._h = _zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
+            self._c = _zeros(self._h.shape, self.model.dtype)
+        else:
+            self._carried = self.model.initial_state(1)
         self._tokens = start
 
     def prime(self, ids) -> None:
@@ -212,11 +216,14 @@ class Sampler:
 
     @property
     def num_streams(self) -> int:
-        return self._h.shape[1]
+        return self._tokens.size
 
     @property
     def state(self) -> list[tuple]:
-        """A copy of the carried recurrent state in the model's format: per layer (h, c) or (h,), (N, H)."""
+        """A copy of the carried state in the model's format: per layer (h, c) or (h,), (N, H), for
+        a recurrent model; [(memory,)], (N, M) token ids, for the memory network."""
+        if self._weights is None:
+            return [tuple(part.copy() for part in layer) for layer in self._carried]
         has_c = self.model.cell.has_cell_state
         return [(h.copy(), c.copy()) if has_c else (h.copy(),) for h, c in zip(self._h, self._c)]
 
@@ -232,8 +239,11 @@ class Sampler:
         if N != 1:
             raise ConfigError(f"this sampler carries {N} streams; generate {N} samples or reset/prime it first")
         # One primed stream becomes num_samples identical ones; the draws then set them apart.
-        self._h = _copy(np.repeat(self._h, num_samples, axis=1))
-        self._c = _copy(np.repeat(self._c, num_samples, axis=1))
+        if self._weights is None:
+            self._carried = [tuple(np.repeat(part, num_samples, axis=0) for part in layer) for layer in self._carried]
+        else:
+            self._h = _copy(np.repeat(self._h, num_samples, axis=1))
+            self._c = _copy(np.repeat(self._c, num_samples, axis=1))
         self._tokens = np.repeat(self._tokens, num_samples)
 
     def _parts(self) -> int:
@@ -290,10 +300,7 @@ class Sampler:
                 tokens[n] = drawing_k.sample_row(row, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy,
                                                  self.rng, e, cum, order, chosen)
                 out[n, step] = tokens[n]
-        for layer, carried in enumerate(state):
-            self._h[layer] = carried[0]
-            if len(carried) > 1:
-                self._c[layer] = carried[1]
+        self._carried = state
         self._tokens = tokens
 
     # ----------------------------------------------------------------- sampling

@@ -22,6 +22,7 @@ from ..store.checkpoint import LANGUAGE_MODEL_KIND, fill_parameters, load_checkp
 from .config import ModelConfig
 from ..errors import CheckpointError, CharlmError
 from .model import LanguageModel
+from .networks import build_language_model
 from ..text.vocab import Vocab
 
 KIND = LANGUAGE_MODEL_KIND
@@ -29,7 +30,7 @@ KIND = LANGUAGE_MODEL_KIND
 
 @dataclass
 class Snapshot:
-    model: LanguageModel
+    model: LanguageModel  # or a MemoryLanguageModel: the same interface
     vocab: Vocab
     meta: dict
     arrays: dict = field(repr=False)
@@ -37,13 +38,13 @@ class Snapshot:
     def carried_state(self) -> list[tuple] | None:
         """The hidden state saved with a training checkpoint, or None."""
         layers = []
-        for layer in range(self.model.config.layers):
+        for layer, blank in enumerate(self.model.initial_state(1)):  # the state's layout: layers, parts, dtypes
             parts = []
-            for part in range(2 if self.model.cell.has_cell_state else 1):
+            for part, like in enumerate(blank):
                 array = self.arrays.get(f"state/{layer}/{part}")
                 if array is None:
                     return None
-                parts.append(array.astype(self.model.dtype))
+                parts.append(array.astype(like.dtype))
             layers.append(tuple(parts))
         return layers
 
@@ -83,6 +84,6 @@ def load_model(path: Path) -> Snapshot:
         raise CheckpointError(f"{path} has unusable metadata: a character language model has no <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
-    model = LanguageModel(config, dtype)
+    model = build_language_model(config, dtype)
     fill_parameters(path, model, arrays)
     return Snapshot(model, vocab, meta, arrays)

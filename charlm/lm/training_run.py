@@ -20,7 +20,8 @@ from . import fine_tune
 from .batching import check_trainable
 from .config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
 from .distributed import current_group, default_threads
-from .model import LanguageModel
+from .memory_recipe import memory_network_settings, refuse_memory_options
+from .networks import build_language_model
 from .options import TrainOptions
 from .saved_model import load_model
 from .trainer import Trainer
@@ -41,13 +42,13 @@ class TrainingSession:
         from .warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
-        warm_training(model.config.cell, model.dtype, self.trainer.config.optimizer, say=say)
+        warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
             self.trainer.sink = sink
         summary = self.trainer.fit()
         if self.trainer.group.is_root:
             # Not earlier: a compile beside a two-thread training run halves its speed (measured).
-            compile_sampling_in_background(model.config.cell, model.dtype)
+            compile_sampling_in_background(model.config.kernel_family, model.dtype)
         return summary
 
 
@@ -99,9 +100,14 @@ def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
 def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple[dict, TrainConfig, DataConfig]:
     """The model settings (without the vocabulary size), training and data configuration of a new
     run: what was given, else the configuration's defaults. Validates them all; reads nothing."""
-    train_config = _train_config(options, {})
-    cell = options.cell or ModelConfig.cell
-    model_values = {"cell": cell, "forget_bias": default_forget_bias(cell), **options.given(MODEL_OPTIONS)}
+    if options.model == "memn2n":
+        model_values, train_defaults = memory_network_settings(options)
+    else:
+        refuse_memory_options(options)
+        cell = options.cell or ModelConfig.cell
+        model_values, train_defaults = {"cell": cell, "forget_bias": default_forget_bias(cell),
+                                        **options.given(MODEL_OPTIONS)}, {}
+    train_config = _train_config(options, train_defaults)
     if options.tail_div is not None and options.softmax != "adaptive":
         raise ConfigError("--tail-div is for --softmax adaptive")
     ModelConfig(vocab_size=1, **model_values)  # validates the model options
@@ -143,7 +149,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     extra_meta = {}
     if start is None:
         model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
-        model = LanguageModel(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
+        model = build_language_model(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
     else:
         path, snap = start
         dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype

@@ -35,19 +35,27 @@ def mark_compiled(kind: str, cell: str, dtype) -> None:
         pass  # a read-only cache only costs the message being shown again
 
 
+def _tiny_model(family: str, V: int, dtype, dropout: float = 0.0):
+    """A small model whose kernels are the real one's: a cell's recurrent model, or the memory network."""
+    from .config import ModelConfig
+    from .networks import build_language_model
+
+    if family == "memn2n":
+        return build_language_model(ModelConfig(vocab_size=V, model="memn2n", hidden_size=4, memory=3, hops=2), dtype)
+    return build_language_model(ModelConfig(vocab_size=V, cell=family, hidden_size=4, layers=2, dropout=dropout), dtype)
+
+
 def warm_training(cell: str, dtype, optimizer: str, say) -> None:
     """Compile everything a training run of this cell type and dtype uses."""
     if is_compiled(f"train-{optimizer}", cell, dtype):
         return
     say("Compiling kernels (first run only)...")
-    from .config import ModelConfig
     from .evaluate import evaluate
-    from .model import LanguageModel
     from ..core.optim import make_optimizer
 
     rng = np.random.default_rng(0)
     for dropout, V in ((0.0, 3), (0.5, 40)):  # the projection-table path, and the gather + dropout path
-        model = LanguageModel(ModelConfig(vocab_size=V, cell=cell, hidden_size=4, layers=2, dropout=dropout), dtype)
+        model = _tiny_model(cell, V, dtype, dropout)
         x = rng.integers(0, V, (3, 2)).astype(np.int32)
         model.train_step(x, x, model.initial_state(2), rng)
         make_optimizer(optimizer, model.store, 1e-3).step()
@@ -58,11 +66,9 @@ def warm_training(cell: str, dtype, optimizer: str, say) -> None:
 def warm_sampling(cell: str, dtype) -> None:
     """Compile what ``charlm sample`` runs for this cell type and dtype (priming, and drawing for
     one stream and several), then mark it compiled."""
-    from .config import ModelConfig
-    from .model import LanguageModel
     from .sampler import Sampler
 
-    model = LanguageModel(ModelConfig(vocab_size=5, cell=cell, hidden_size=4, layers=2), dtype)
+    model = _tiny_model(cell, 5, dtype)
     sampler = Sampler(model, seed=0, top_k=3, top_p=0.9)
     sampler.prime(np.array([1, 2, 3], np.uint8))
     sampler.run(4)

@@ -71,16 +71,26 @@ def gather_memory(table, temporal, ctx, n_valid, out):
 
 
 @kernel
-def scatter_memory(grad, ctx, n_valid, dtable, dtemporal):
-    """Add the memories' gradient (E, M, D) into their embedding table's and temporal table's."""
-    E, M, D = grad.shape
+def scatter_memory(weights, vectors, ctx, n_valid, dtable, dtemporal):
+    """Add every hop's gradient of the memories into their embedding and temporal tables: slot j
+    of example e gets sum_k weights[k, e, j] vectors[k, e] (K, E, M and K, E, D). For the output
+    memories c the weights are the attention and the vectors the hops' output gradients; for the
+    input memories m, the attention logits' gradients and the hops' queries. Summing the hops
+    first, then scattering once, never writes an (E, M, D) gradient."""
+    K, E, M = weights.shape
+    D = vectors.shape[2]
+    g = np.empty(D, dtable.dtype)
     for e in range(E):
         for j in range(n_valid[e]):
+            g[:] = 0
+            for k in range(K):
+                w = weights[k, e, j]
+                for d in range(D):
+                    g[d] += w * vectors[k, e, d]
             row = dtable[ctx[e, j]]
             for d in range(D):
-                g = grad[e, j, d]
-                row[d] += g
-                dtemporal[j, d] += g
+                row[d] += g[d]
+                dtemporal[j, d] += g[d]
 
 
 @kernel
@@ -88,16 +98,17 @@ def attention_forward(mem, out, n_valid, u, p, o):
     """One hop for every example: p[e] = softmax_j(mem[e, j] . u[e]) over the filled slots (0 on
     the empty ones), o[e] = sum_j p[e, j] out[e, j]. An empty memory reads as o = 0."""
     E, M, D = mem.shape
+    zero = mem.dtype.type(0)
     for e in range(E):
         n = n_valid[e]
         top = -np.inf
         for j in range(n):
-            s = 0.0
+            s = zero
             for d in range(D):
                 s += mem[e, j, d] * u[e, d]
             p[e, j] = s
             top = max(top, s)
-        total = 0.0
+        total = zero
         for j in range(n):
             w = exp(p[e, j] - top)
             p[e, j] = w
@@ -113,24 +124,25 @@ def attention_forward(mem, out, n_valid, u, p, o):
 
 
 @kernel
-def attention_backward(mem, out, n_valid, u, p, do, dmem, dout, du):
-    """The hop's attention backward, given do (E, D) = dL/do: adds into dmem and dout (E, M, D)
-    and du (E, D) (the gradient reaching the hop's input u through the attention)."""
+def attention_backward(mem, out, n_valid, u, p, do, ds, du):
+    """The hop's attention backward, given do (E, D) = dL/do: ds (E, M) = dL/d(the attention
+    logits) (0 on empty slots), and du (E, D) += their share of the gradient of the hop's query
+    u. The memories' own gradients are left to scatter_memory."""
     E, M, D = mem.shape
-    dp = np.empty(M, np.float64)
+    zero = mem.dtype.type(0)
     for e in range(E):
         n = n_valid[e]
-        mean = 0.0
+        mean = zero
         for j in range(n):
-            g = 0.0
-            w = p[e, j]
+            g = zero
             for d in range(D):
                 g += do[e, d] * out[e, j, d]
-                dout[e, j, d] += w * do[e, d]
-            dp[j] = g
-            mean += w * g
+            ds[e, j] = g
+            mean += p[e, j] * g
         for j in range(n):
-            ds = p[e, j] * (dp[j] - mean)
+            ds[e, j] = p[e, j] * (ds[e, j] - mean)
+            w = ds[e, j]
             for d in range(D):
-                dmem[e, j, d] += ds * u[e, d]
-                du[e, d] += ds * mem[e, j, d]
+                du[e, d] += w * mem[e, j, d]
+        for j in range(n, M):
+            ds[e, j] = 0

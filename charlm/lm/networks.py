@@ -1,0 +1,28 @@
+"""The one place that picks a language model's class from its configuration: the recurrent
+LanguageModel (model.py) or the end-to-end memory network (memory_model.py). Both take
+(config, dtype, seed) and answer the same calls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from .config import ModelConfig
+from .memory_model import MemoryLanguageModel
+from .model import LanguageModel
+
+
+def build_language_model(config: ModelConfig, dtype=np.float32, seed: int = 0):
+    if config.model == "memn2n":
+        return MemoryLanguageModel(config, dtype, seed=seed)
+    return LanguageModel(config, dtype, seed=seed)
+
+
+def is_recurrent(model) -> bool:
+    return isinstance(model, LanguageModel)
+
+
+def require_recurrent(model, command: str) -> None:
+    """Refuse, in one line, a command built on recurrent layers for a memory network."""
+    if not is_recurrent(model):
+        raise ConfigError(f"{command} cannot use a memn2n model yet (charlm train, sample, eval and info can)")
