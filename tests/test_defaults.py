@@ -51,7 +51,8 @@ def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help)
     model_values, train, data = new_run_settings(TrainOptions())
     model = ModelConfig(vocab_size=1, **model_values)
     used = {**vars(model), **vars(train), **vars(data)}
-    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac", "lr", "cutoffs"}  # checked below
+    computed = {"embed_size", "forget_bias", "threads", "init_scale", "val_frac", "lr", "cutoffs",
+                "linear_units"}  # checked below
     checked = 0
     for option, shown in train_help.items():
         name = option[2:].replace("-", "_")
@@ -73,6 +74,10 @@ def test_the_computed_defaults_are_what_their_help_says(train_help):
     assert ModelConfig(vocab_size=1, **model_values).cutoffs == [2000, 10000]
     model_values, _, _ = new_run_settings(TrainOptions(hidden_size=48))
     assert ModelConfig(vocab_size=1, **model_values).embed_size == 48
+    assert train_help["--linear-units"] == "half the hidden size"
+    model_values, train, _ = new_run_settings(TrainOptions(model="memn2n"))
+    assert ModelConfig(vocab_size=1, **model_values).linear_units == 75  # and 150 units: the --model help says so
+    assert (model_values["hidden_size"], train.optimizer, train.batch_size, train.seq_len) == (150, "sgd", 128, 1)
     assert train_help["--forget-bias"] == "1 for LSTMs"
     for cell in ("lstm", "lstm-peephole", "lstm-coupled"):
         assert new_run_settings(TrainOptions(cell=cell))[0]["forget_bias"] == 1.0

@@ -156,3 +156,17 @@ def test_the_attention_is_a_distribution_over_the_filled_slots():
 def test_impossible_settings_are_refused(settings, fragment):
     with pytest.raises(ConfigError, match=fragment):
         ModelConfig(vocab_size=V, hidden_size=D, **{"model": "memn2n", **settings})
+
+
+def test_evaluation_in_streams_is_one_reader_also_across_documents():
+    """Each stream starts with the memory of the text before it, none from before its document."""
+    from charlm.lm.evaluate import evaluate
+
+    model = make(hops=2, dtype=np.float64)
+    tokens = np.random.default_rng(4).integers(0, V, 120)
+    starts = np.array([0, 37, 61])
+    one = evaluate(model, tokens, batch_size=1, seq_len=500, starts=starts)
+    for batch_size, seq_len in ((4, 3), (9, 1)):
+        streams = evaluate(model, tokens, batch_size=batch_size, seq_len=seq_len, starts=starts)
+        assert streams.tokens == one.tokens == 119 - 2
+        assert streams.loss_sum == pytest.approx(one.loss_sum, rel=1e-12)

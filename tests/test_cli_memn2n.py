@@ -1,0 +1,124 @@
+"""``charlm train --model memn2n`` through the command line: the authors' recipe as defaults, a
+model that learns, evaluates the same whatever the streams, samples, resumes bit for bit, and
+refuses by name what it cannot do."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from charlm.lm.saved_model import load_model
+from cli_helpers import run_cli
+from texts import PTB_TRAIN, english_text
+
+SMALL = ["--level", "word", "--model", "memn2n", "--hidden-size", 24, "--memory", 12, "--hops", 2, "--seed", 1,
+         "--threads", 1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    text = PTB_TRAIN.read_text(encoding="utf-8") if PTB_TRAIN.exists() else english_text(2_000_000)
+    path = tmp_path_factory.mktemp("memn2n") / "words.txt"
+    path.write_text("".join(text.splitlines(keepends=True)[:2000]), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def memn2n_run(corpus, tmp_path_factory):
+    run = tmp_path_factory.mktemp("memn2n-run") / "run"
+    result = run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 400, "--eval-every", 400, "--quiet")
+    assert result.code == 0, result.err
+    return run
+
+
+def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, corpus, tmp_path):
+    snap = load_model(memn2n_run / "best.npz")
+    config, train = snap.model.config, snap.meta["train"]
+    assert (config.model, config.memory, config.hops, config.linear_units) == ("memn2n", 12, 2, 12)
+    assert (train["seq_len"], train["batch_size"], train["optimizer"]) == (1, 128, "sgd")
+    assert train["lr"] == pytest.approx(1.28) and train["clip_norm"] == pytest.approx(50 / 128)
+    assert train["lr_decay"] == pytest.approx(1 / 1.5) and train["epochs"] == 100
+    adam = tmp_path / "adam"
+    result = run_cli(None, "train", corpus, "--out", adam, *SMALL, "--optimizer", "adam", "--max-steps", 1, "--quiet")
+    assert result.code == 0, result.err
+    assert load_model(adam / "last.npz").meta["train"]["lr"] == 0.002  # adam's own default, not the recipe's
+
+
+def test_it_learns(memn2n_run):
+    snap = load_model(memn2n_run / "best.npz")
+    history = [json.loads(line) for line in (memn2n_run / "metrics.jsonl").read_text().splitlines()]
+    val = [r["val_loss"] for r in history if r.get("val_loss") is not None]
+    # A uniform guess costs log V nats; after 400 steps the model must do much better.
+    assert val[-1] < math.log(snap.model.config.vocab_size) - 1.0, val
+
+
+def test_eval_is_the_same_whatever_the_streams(memn2n_run, corpus, capsys):
+    """Each stream starts with the memory of the text before it: the streams are one reader."""
+    losses = []
+    for batch, seq in ((1, 50), (7, 3), (32, 1)):
+        result = run_cli(capsys, "eval", memn2n_run, corpus, "--json", "--batch-size", batch, "--seq-len", seq)
+        assert result.code == 0, result.err
+        losses.append(json.loads(result.out)["loss"])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5) and losses[2] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_sample_and_info(memn2n_run, capsys):
+    vocab = set(load_model(memn2n_run / "best.npz").vocab.tokens)
+    first = run_cli(capsys, "sample", memn2n_run, "--length", 30, "--seed", 3, "--prime", "the company")
+    again = run_cli(capsys, "sample", memn2n_run, "--length", 30, "--seed", 3, "--prime", "the company")
+    assert first.code == 0, first.err
+    assert first.out == again.out
+    words = first.out.split()
+    assert len(words) >= 25 and set(words) <= vocab | {"<eos>"}
+    info = run_cli(capsys, "info", memn2n_run)
+    assert info.code == 0 and "memn2n 24, 2 hops over 12 tokens" in info.out
+
+
+def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    args = [*SMALL, "--batch-size", 8, "--seq-len", 5, "--quiet"]
+    assert run_cli(None, "train", corpus, "--out", whole, *args, "--max-steps", 30).code == 0
+    assert run_cli(None, "train", corpus, "--out", split, *args, "--max-steps", 13).code == 0
+    assert run_cli(None, "train", corpus, "--out", split, "--resume", "--max-steps", 30, "--quiet").code == 0
+    a, b = load_model(whole / "last.npz"), load_model(split / "last.npz")
+    for name, array in a.model.params.items():
+        np.testing.assert_array_equal(array, b.model.params[name], err_msg=name)
+    np.testing.assert_array_equal(a.carried_state()[0][0], b.carried_state()[0][0])
+    assert a.carried_state()[0][0].dtype == np.int64
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--model", "memn2n", "--cell", "gru", "--layers", 3], "--cell, --layers cannot take effect with --model memn2n"),
+    (["--model", "memn2n", "--dropout", 0.2], "--dropout cannot take effect with --model memn2n"),
+    (["--model", "memn2n", "--tie-weights"], "--tie-weights cannot take effect with --model memn2n"),
+    (["--model", "memn2n", "--bptt", "full"], "--bptt cannot take effect with --model memn2n"),
+    (["--model", "memn2n", "--freeze-embedding"], "--freeze-embedding cannot take effect with --model memn2n"),
+    (["--hops", 3], "--hops is for --model memn2n"),
+    (["--memory", 5, "--linear-units", 2], "--memory, --linear-units is for --model memn2n"),
+    (["--model", "memn2n", "--linear-units", 500], "--linear-units must be an integer from 0 to the hidden size 150"),
+    (["--model", "memn2n", "--memory", 0], "--memory must be a positive integer"),
+])
+def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment):
+    result = run_cli(None, "train", corpus, "--out", tmp_path / "run", "--level", "word", "--max-steps", 1, *args)
+    assert result.code != 0 and fragment in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", [["sample", "--beam", 2], ["export", "OUT/m.onnx"], ["inspect", "CORPUS"]])
+def test_commands_built_on_recurrent_layers_refuse_it_by_name(memn2n_run, corpus, tmp_path, command):
+    args = [str(a).replace("OUT", str(tmp_path)).replace("CORPUS", str(corpus)) for a in command]
+    result = run_cli(None, args[0], memn2n_run, *args[1:])
+    assert result.code != 0 and "cannot use a memn2n model yet" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_fine_tuning_keeps_the_network_and_refuses_dropout(memn2n_run, corpus, tmp_path):
+    refused = run_cli(None, "train", corpus, "--out", tmp_path / "a", "--init-from", memn2n_run, "--dropout", 0.3)
+    assert refused.code != 0 and "a memn2n model has no dropout" in refused.err
+    tuned = run_cli(None, "train", corpus, "--out", tmp_path / "b", "--init-from", memn2n_run, "--max-steps", 2,
+                    "--quiet")
+    assert tuned.code == 0, tuned.err
+    assert load_model(tmp_path / "b" / "last.npz").model.config.model == "memn2n"
