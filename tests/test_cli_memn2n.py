@@ -107,7 +107,7 @@ def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("command", [["sample", "--beam", 2], ["export", "OUT/m.onnx"], ["inspect", "CORPUS"]])
+@pytest.mark.parametrize("command", [["sample", "--beam", 2], ["export", "OUT/m.onnx"]])
 def test_commands_built_on_recurrent_layers_refuse_it_by_name(memn2n_run, corpus, tmp_path, command):
     args = [str(a).replace("OUT", str(tmp_path)).replace("CORPUS", str(corpus)) for a in command]
     result = run_cli(None, args[0], memn2n_run, *args[1:])
@@ -122,3 +122,38 @@ def test_fine_tuning_keeps_the_network_and_refuses_dropout(memn2n_run, corpus, t
                     "--quiet")
     assert tuned.code == 0, tuned.err
     assert load_model(tmp_path / "b" / "last.npz").model.config.model == "memn2n"
+
+
+def test_inspect_shows_each_hops_attention_over_the_memory(memn2n_run, corpus, capsys):
+    result = run_cli(capsys, "inspect", memn2n_run, corpus, "--limit", 60, "--attention", 20, "--unit", "1:5", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    words = [r["token"] for r in report["records"]]
+    hops = report["attention"]["hops"]
+    assert report["attention"]["position"] == 20 and len(hops) == 2  # --hops 2
+    for slots in hops:
+        assert sum(s["weight"] for s in slots) == pytest.approx(1.0, abs=1e-3)
+        assert sorted(s["back"] for s in slots) == list(range(12))  # --memory 12: every slot filled at 20
+        assert all(s["token"] == words[20 - s["back"]] for s in slots)
+        assert [s["weight"] for s in slots] == sorted((s["weight"] for s in slots), reverse=True)
+    assert set(report["records"][20]["unit"]) == {"h"}  # a hop's query is its one value
+    shown = run_cli(capsys, "inspect", memn2n_run, corpus, "--limit", 60, "--attention", 3)
+    assert shown.code == 0 and "attention at position 3" in shown.out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--attention", 60], "--attention 60: the text inspected has positions 0..59"),
+    (["--unit", "2:0"], "layer 2 is out of range"),
+    (["--unit", "0:1", "--value", "c"], "a memn2n model has h"),
+])
+def test_inspect_refuses_what_the_memory_network_does_not_have(memn2n_run, corpus, capsys, args, fragment):
+    result = run_cli(capsys, "inspect", memn2n_run, corpus, "--limit", 60, *args)
+    assert result.code != 0 and fragment in result.err and "Traceback" not in result.err
+
+
+def test_attention_is_refused_for_a_recurrent_model(corpus, tmp_path, capsys):
+    run = tmp_path / "rnn"
+    assert run_cli(None, "train", corpus, "--out", run, "--level", "word", "--hidden-size", 8, "--layers", 1,
+                   "--max-steps", 1, "--quiet").code == 0
+    result = run_cli(capsys, "inspect", run, corpus, "--limit", 60, "--attention", 3)
+    assert result.code != 0 and "--attention is for memn2n models" in result.err

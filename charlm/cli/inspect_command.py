@@ -32,12 +32,13 @@ def inspect_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-token records as JSON instead.")] = False,
     limit: Annotated[int, typer.Option(help="Read at most this many tokens of FILE (from its start).")] = 10_000,
     seq_len: Annotated[int, typer.Option(help="Window length (the state is carried across windows, so figures do not depend on it).")] = 100,
+    attention: Annotated[Optional[int], typer.Option(help="A memn2n model: show each hop's attention over the memory at this token (its position, from 0).", show_default=False)] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
 ):
     """Surprisal, top predictions and hidden units of a model over FILE."""
     from ..lm.evaluate import encode_for_scoring, open_model
-    from ..lm.networks import require_recurrent
+    from ..lm.networks import is_recurrent
     from ..lm.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
 
     with user_errors():
@@ -47,11 +48,16 @@ def inspect_command(
             check_html_target(html_path)
         path, snap = open_model(model, threads)
         vocab, net = snap.vocab, snap.model
-        require_recurrent(net, "charlm inspect")
-        chosen = parse_unit(unit, len(net.layers), net.config.hidden_size) if unit is not None else None
-        kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
+        if is_recurrent(net):
+            layers = len(net.layers)
+            kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
+            if attention is not None:
+                raise ConfigError("--attention is for memn2n models: a recurrent model has no memory to attend over")
+        else:  # the memory network: its "layers" are the hops, each with its query u_k
+            layers, kinds = net.config.hops, ["h"]
+        chosen = parse_unit(unit, layers, net.config.hidden_size) if unit is not None else None
         if value not in kinds:
-            raise ConfigError(f"--value {value!r}: a {net.config.cell} model has {', '.join(kinds)}")
+            raise ConfigError(f"--value {value!r}: a {net.config.kernel_family} model has {', '.join(kinds)}")
         if value != "h" and chosen is None:
             raise ConfigError("--value takes effect only with --unit")
         encoded = encode_for_scoring(file, vocab, encoding)
@@ -59,6 +65,8 @@ def inspect_command(
         tokens = encoded.tokens[:limit]
         if total > limit:
             err.print(f"note: inspecting the first {limit:,} of {total:,} tokens (see --limit)")
+        if attention is not None and not 0 <= attention < tokens.size:
+            raise ConfigError(f"--attention {attention}: the text inspected has positions 0..{tokens.size - 1}")
         tr = trace(net, tokens, top_k=top_k, seq_len=seq_len)
         text, pieces, spans = token_spans(vocab, tokens)
         ranking = rank_units(tr, pattern_indicator(text, spans, find), SHOWN_TOP) if find is not None else None
@@ -70,9 +78,13 @@ def inspect_command(
         if as_json:
             # Plain text: rich's JSON highlighting takes seconds over thousands of records.
             report = json_report(path, file, vocab, tr, pieces, total, chosen, value, find, ranking)
+            if attention is not None:
+                report["attention"] = {"position": attention, "hops": attention_records(vocab, tr, attention)}
             sys.stdout.write(json.dumps(report, indent=1) + "\n")
         else:
             show_terminal(tr, pieces, values, unit_name, ranking, vocab)
+            if attention is not None:
+                show_attention(vocab, tr, attention)
         if html_path is not None:
             write_html(html_path, path, file, tr, pieces, values, unit_name, vocab)
 
@@ -138,6 +150,31 @@ def show_terminal(tr, pieces, values, unit_name, ranking, vocab) -> None:
     for i in order:
         expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:3])
         table.add_row(f"{i:,}", repr(vocab.tokens[int(tr.tokens[i])]), f"{tr.surprisal[i]:.2f}", expected)
+    out.print(table)
+
+
+def attention_records(vocab, tr, position: int) -> list[list[dict]]:
+    """Per hop, the filled memory slots at ``position``, most attended first: the token, how many
+    tokens back it is (0: the token at ``position`` itself) and its weight."""
+    filled = np.flatnonzero(tr.memory[position] >= 0)
+    hops = []
+    for weights in tr.attention[position]:
+        order = filled[np.argsort(-weights[filled], kind="stable")]
+        hops.append([{"token": vocab.tokens[int(tr.memory[position, j])], "back": int(j),
+                      "weight": round(float(weights[j]), 5)} for j in order])
+    return hops
+
+
+def show_attention(vocab, tr, position: int, shown: int = 8) -> None:
+    following = f", predicting {vocab.tokens[int(tr.tokens[position + 1])]!r}" if position + 1 < tr.tokens.size else ""
+    table = Table(title=f"attention at position {position:,} ({vocab.tokens[int(tr.tokens[position])]!r}{following}): "
+                        f"the {shown} most attended memory tokens of each hop (tokens back)")
+    table.add_column("hop", justify="right")
+    for rank in range(shown):
+        table.add_column(f"#{rank + 1}", justify="left")
+    for hop, slots in enumerate(attention_records(vocab, tr, position)):
+        cells = [f"{s['token']!r} ({s['back']}) {100 * s['weight']:.0f}%" for s in slots[:shown]]
+        table.add_row(str(hop), *cells, *[""] * (shown - len(cells)))
     out.print(table)
 
 

@@ -26,6 +26,10 @@ class Trace:
     top_ids: np.ndarray  # (n, k) the k most likely next tokens after reading token t, best first
     top_probs: np.ndarray  # (n, k) their probabilities
     layers: list[dict[str, np.ndarray]]  # per layer: "h", "c" (LSTMs), the gates by letter; each (n, H)
+    # The memory network's: each hop's attention (n, K, M) after reading token t, over the memory
+    # (n, M) token ids (slot 0 = token t itself; -1 empty). None for a recurrent model.
+    attention: np.ndarray | None = None
+    memory: np.ndarray | None = None
 
 
 def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> Trace:
@@ -60,7 +64,14 @@ def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> T
     surprisal[1:] = -log_p_next[:-1] / LN2
     layers = [{name: np.concatenate([p[index][name] for p in parts]) for name in parts[0][index]}
               for index in range(len(parts[0]))]
-    return Trace(tokens, surprisal, top_ids, top_probs, layers)
+    if not hasattr(model, "attention"):
+        return Trace(tokens, surprisal, top_ids, top_probs, layers)
+    attention, memory, state = [], [], model.initial_state(1)
+    for start in range(0, n, seq_len):
+        _, state, weights, ids = model.attention(np.ascontiguousarray(tokens[start:start + seq_len].reshape(-1, 1)), state)
+        attention.append(weights.transpose(1, 0, 2))
+        memory.append(ids)
+    return Trace(tokens, surprisal, top_ids, top_probs, layers, np.concatenate(attention), np.concatenate(memory))
 
 
 def token_spans(vocab, tokens: np.ndarray) -> tuple[str, list[str], np.ndarray]:
