@@ -3,6 +3,7 @@ PyTorch (benchmarks/memn2n_reference.py), training on the CPU, side by side, in 
 
     python benchmarks/memn2n_speed.py                      # 2 threads, 5 rounds of ~3 s each
     python benchmarks/memn2n_speed.py --threads 1 --rounds 7 --json out.json
+    python benchmarks/memn2n_speed.py --torch-compile      # PyTorch through torch.compile (~30 s more)
 
 The configuration is the paper's (Sukhbaatar et al. 2015, section 5, and charlm's memn2n recipe):
 V = 10,000 words, 150 units (75 linear), 6 hops over a memory of 100 words, 128 targets per step
@@ -51,10 +52,14 @@ class Config:
 
 
 def cpu_model() -> str:
+    """The model name, with family and model numbers (a VM may name only "AMD EPYC")."""
     try:
+        fields = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        if "model name" in fields:
+            return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
     except OSError:
         pass
     import platform
@@ -112,7 +117,7 @@ class CharlmEngine:
 
 
 class TorchEngine:
-    def __init__(self, cfg: Config, threads: int):
+    def __init__(self, cfg: Config, threads: int, compile: bool = False):
         import torch
 
         sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -123,6 +128,9 @@ class TorchEngine:
         self.model = TorchMemN2N(cfg.V, cfg.D, cfg.M, cfg.K, cfg.linear_units, dtype=torch.float32)
         load_charlm_params(self.model, initial_weights(cfg))
         self.params = list(self.model.parameters())
+        # Eager by default, as a PyTorch user trains; torch.compile (Inductor's generated C++) is
+        # the option, compiled during the warm-up.
+        self.loss_fn = torch.compile(self.model) if compile else self.model
         self.opt = torch.optim.SGD(self.params, lr=cfg.lr)
         windows, memory = make_data(cfg)
         self.windows = [(torch.from_numpy(x).view(cfg.N, 1), torch.from_numpy(y).view(cfg.N)) for x, y in windows]
@@ -135,7 +143,7 @@ class TorchEngine:
         # (charlm builds it inside train_step, so it is timed here too).
         ctx = torch.cat([x, self.carried[:, :-1]], dim=1)
         self.carried = ctx
-        loss = self.model(ctx, y)
+        loss = self.loss_fn(ctx, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, self.cfg.clip)
@@ -144,7 +152,7 @@ class TorchEngine:
 
 
 # ---------------------------------------------------------------------------------- workers
-def _worker(conn, engine_name: str, cfg_dict: dict, threads: int) -> None:
+def _worker(conn, engine_name: str, cfg_dict: dict, threads: int, compile: bool) -> None:
     cfg = Config(**cfg_dict)
     sys.path.insert(0, str(ROOT))
     if engine_name == "charlm":
@@ -153,7 +161,7 @@ def _worker(conn, engine_name: str, cfg_dict: dict, threads: int) -> None:
         set_threads(threads)  # before the kernels are imported
         engine = CharlmEngine(cfg)
     else:
-        engine = TorchEngine(cfg, threads)
+        engine = TorchEngine(cfg, threads, compile)
     t0 = time.perf_counter()
     first_losses = [engine.step(i) for i in range(3)]  # warm-up (and, for charlm, compilation or cache load)
     warm = time.perf_counter() - t0
@@ -181,10 +189,10 @@ def _spawn(ctx, target, *args):
     return proc, parent
 
 
-def run(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
+def run(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float, compile: bool) -> dict:
     workers = {}
     for name in engines:
-        proc, conn = _spawn(ctx, _worker, name, asdict(cfg), threads)
+        proc, conn = _spawn(ctx, _worker, name, asdict(cfg), threads, compile)
         info = conn.recv()  # one at a time: warm-ups do not overlap either
         workers[name] = (proc, conn, max(1, round(seconds / info["per_step_s"])), info)
     rates = {name: [] for name in engines}
@@ -202,7 +210,7 @@ def stats(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
 
 
-def report(cfg: Config, result: dict, threads: int) -> dict:
+def report(cfg: Config, result: dict, threads: int, compile: bool) -> dict:
     from rich.console import Console
     from rich.table import Table
 
@@ -210,9 +218,10 @@ def report(cfg: Config, result: dict, threads: int) -> dict:
     row = {name: stats(values) for name, values in rates.items()}
     if "torch" in rates:
         row["ratio"] = stats([a / b for a, b in zip(rates["charlm"], rates["torch"])])
-    table = Table(title=f"MemN2N training throughput, targets/s, {threads} threads (median of {len(rates['charlm'])} "
-                        "rounds, [min-max])")
-    for col in ("configuration", "charlm", "PyTorch", "charlm/PyTorch"):
+    table = Table(title=f"MemN2N training throughput, targets/s, {threads} thread{'s' * (threads != 1)} (median of {len(rates['charlm'])} "
+                        "rounds, \\[min-max])")
+    torch_name = "PyTorch (torch.compile)" if compile else "PyTorch"
+    for col in ("configuration", "charlm", torch_name, f"charlm/{torch_name}"):
         table.add_column(col, justify="left" if col == "configuration" else "right")
 
     def fmt(stat):
@@ -235,6 +244,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one timed round per engine")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--torch-compile", action="store_true", help="run PyTorch's model through torch.compile")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -249,10 +259,11 @@ def main(argv=None) -> int:
     cfg = Config()
     engines = ["charlm"] + (["torch"] if torch_ok else [])
     print(f"running {cfg.label()} ({', '.join(engines)})", file=sys.stderr)
-    result = run(mp.get_context("spawn"), cfg, engines, args.threads, args.rounds, args.seconds)
-    row = report(cfg, result, args.threads)
+    result = run(mp.get_context("spawn"), cfg, engines, args.threads, args.rounds, args.seconds, args.torch_compile)
+    row = report(cfg, result, args.threads, args.torch_compile)
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "config": asdict(cfg), "cpu": cpu_model(),
+        args.json.write_text(json.dumps({"threads": args.threads, "torch_compile": args.torch_compile,
+                                         "config": asdict(cfg), "cpu": cpu_model(),
                                          "info": result["info"], **row}, indent=2))
     return 0
 

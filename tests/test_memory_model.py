@@ -170,3 +170,27 @@ def test_evaluation_in_streams_is_one_reader_also_across_documents():
         streams = evaluate(model, tokens, batch_size=batch_size, seq_len=seq_len, starts=starts)
         assert streams.tokens == one.tokens == 119 - 2
         assert streams.loss_sum == pytest.approx(one.loss_sum, rel=1e-12)
+
+
+def test_a_beam_as_wide_as_the_vocabulary_finds_the_most_likely_pair():
+    """Over two tokens such a beam is exhaustive: its hypotheses are the best pairs by
+    log p(a) + log p(b | a), computed here through step_logits."""
+    from charlm.lm.beam import beam_search
+
+    model = make(hops=2)
+    prime = np.array([3, 7, 1])
+    found = beam_search(model, beam=V, length=2, prime_ids=prime)
+    state = model.initial_state(1)
+    for token in prime[:-1]:
+        _, state = model.step_logits(np.array([token]), state)
+
+    def log_softmax(z):
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    first, after = model.step_logits(prime[-1:], state)
+    totals = np.array([log_softmax(first[0])[a] + log_softmax(model.step_logits(np.array([a]), after)[0][0])
+                       for a in range(V)])
+    a, b = np.unravel_index(np.argmax(totals), totals.shape)
+    np.testing.assert_array_equal(found[0].ids, [a, b])
+    assert [hyp.log_prob for hyp in found] == pytest.approx(sorted(totals.ravel())[::-1][:V], abs=1e-9)

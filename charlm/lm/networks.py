@@ -25,4 +25,4 @@ def is_recurrent(model) -> bool:
 def require_recurrent(model, command: str) -> None:
     """Refuse, in one line, a command built on recurrent layers for a memory network."""
     if not is_recurrent(model):
-        raise ConfigError(f"{command} cannot use a memn2n model yet (charlm train, sample, eval and info can)")
+        raise ConfigError(f"{command} cannot use a memn2n model yet (charlm train, sample, eval, inspect and info can)")

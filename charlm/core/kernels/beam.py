@@ -2,9 +2,9 @@
 each step the K best of all (hypothesis, next token) pairs are kept, their states and histories
 copied from their parents, all inside this loop (no Python per step).
 
-An adaptive softmax has no single decoder matrix: for it lm/beam.py loops in Python over
-``network_step``, the layer's own log-probabilities and ``advance``, the same pieces this loop
-runs. The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
+An adaptive softmax has no single decoder matrix, and the memory network no recurrent layers:
+for them lm/beam.py loops in Python over the model's step, its log-probabilities and
+``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
 then per layer the input and recurrent products and the cell's own step kernel, written once for
 training. A finished hypothesis (its text ended with the stop tokens) stays in the beam as one
 candidate, itself, at its final score, until K unfinished ones all score better.
@@ -92,9 +92,10 @@ def all_done(scores, finished):
 
 
 @kernel
-def advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop):
+def advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop, parents):
     """One beam step after the network's: keep the K best (hypothesis, next token) pairs under
-    ``log_probs`` (K, V), copying each survivor's state and history from its parent."""
+    ``log_probs`` (K, V), copying each survivor's state (h, c: (L, K, H)) and history from its
+    parent; ``parents`` (K,) gets each row's parent (-1: a dead row), for a state kept elsewhere."""
     K, V = log_probs.shape
     M = stop.size
     best_score = np.full(K, -np.inf)
@@ -109,6 +110,7 @@ def advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop):
             _push(best_score, best_row, best_token, scores[k] + float(log_probs[k, v]), k, v)
     h_old, c_old, history_old = h.copy(), c.copy(), history.copy()
     lengths_old, finished_old = lengths.copy(), finished.copy()
+    parents[:] = best_row
     for i in range(K):
         parent = best_row[i]
         if parent < 0:  # fewer live candidates than rows
@@ -152,11 +154,12 @@ def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, fini
     a, r = np.empty((K, GH), dtype), np.empty((K, GH), dtype)
     hn, h_new, c_new = np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype)
     logits = np.empty((K, w_dec.shape[0]), dtype)
+    parents = np.empty(K, np.int64)
     for step in range(S):
         if all_done(scores, finished):
             return step
         network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
         matmul_nt(h[L - 1], w_dec, logits)
         _log_softmax_rows(logits, b_dec)
-        advance(logits, h, c, tokens, scores, lengths, finished, history, stop)
+        advance(logits, h, c, tokens, scores, lengths, finished, history, stop, parents)
     return S
