@@ -106,6 +106,17 @@ def test_two_ranks_train_the_same_model_as_one_process(tmp_path, corpus, cell):
 
 
 @needs_mpi
+def test_two_ranks_train_the_same_memory_network_as_one_process(tmp_path, corpus):
+    args = [corpus, "--model", "memn2n", "--hidden-size", 16, "--memory", 10, "--hops", 2, "--seq-len", 4,
+            "--batch-size", 7, "--eval-every", 10, "--threads", 1, "--quiet", "--seed", 3, "--max-steps", 24]
+    single = run("train", *args, "--out", tmp_path / "one")
+    double = run("train", *args, "--out", tmp_path / "two", ranks=2)
+    assert single.returncode == 0, single.stderr
+    assert double.returncode == 0, double.stderr
+    assert_same_training(tmp_path / "one", tmp_path / "two")  # the memories carried included
+
+
+@needs_mpi
 def test_a_two_rank_run_resumes_with_every_streams_state(tmp_path, corpus):
     args = [corpus, *MODEL]
     whole = run("train", *args, "--max-steps", 24, "--out", tmp_path / "one")
