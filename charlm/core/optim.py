@@ -20,7 +20,7 @@ MAX_BAD_STEPS = 3
 
 
 def global_norm(grad: np.ndarray) -> float:
-    """L2 norm of the whole gradient (accumulated in float64)."""
+    """L2 norm of the whole gradient (np.dot: accumulated in the gradient's own precision)."""
     return math.sqrt(float(np.dot(grad, grad)))
 
 
