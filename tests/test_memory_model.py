@@ -53,11 +53,13 @@ def window(seed=0, T=T, N=N):
 def relu_margin(model, x, state, resets) -> float:
     """The smallest |pre-activation| of a ReLU unit over every hop and example."""
     _, _, s = model._forward(x, state, resets)
-    L, H = model.config.linear_units, model.params["hop.H"]
-    if L == model.config.hidden_size:
+    cfg, p = model.config, model.params
+    if cfg.linear_units == cfg.hidden_size:
         return np.inf
-    return min(float(np.abs((s["u"][k] @ H.T + np.einsum("em,emd->ed", s["p"][k], s["out"]))[:, L:]).min())
-               for k in range(model.config.hops))
+    filled = s["ctx"] >= 0
+    out = np.where(filled[..., None], p["memory.C"][s["ctx"]] + p["memory.T_C"], 0)  # (E, M, D)
+    return min(float(np.abs((s["u"][k] @ p["hop.H"].T + np.einsum("em,emd->ed", s["p"][k], out))[:, cfg.linear_units:]).min())
+               for k in range(cfg.hops))
 
 
 def gradient_errors(model, loss, h: float) -> dict[str, float]:

@@ -11,8 +11,8 @@ units past the first ``linear_units``; then a softmax over the vocabulary of W u
 authors' code (facebookarchive/MemNN, MemN2N-lang-model) there are no biases.
 
 The carried "state" is what a stream remembers: (N, M) token ids, newest first, -1 for empty
-slots. It holds no gradient, so a window's examples are independent: their memories are gathered
-once (core/kernels/memory.py) and every hop runs over all of them at once.
+slots. It holds no gradient, so a window's examples are independent: core/kernels/memory.py runs
+every hop of one example before the next one's.
 """
 
 from __future__ import annotations
@@ -115,21 +115,12 @@ class MemoryLanguageModel:
         new_carried = np.empty((N, M), np.int64)
         memory_k.window_memories(np.ascontiguousarray(carried, np.int64), np.ascontiguousarray(x, np.int64),
                                  starts_mask((T, N), resets), ctx, n_valid, new_carried)
-        mem = self._buf("mem", (E, M, D))
-        out = self._buf("out", (E, M, D))
-        memory_k.gather_memory(p["memory.A"], p["memory.T_A"], ctx, n_valid, mem)
-        memory_k.gather_memory(p["memory.C"], p["memory.T_C"], ctx, n_valid, out)
         queries = self._buf("u", (K + 1, E, D))  # u_0 .. u_K
         attention = self._buf("p", (K, E, M))
         queries[0] = QUERY
-        read = self._buf("o", (E, D))
-        for k in range(K):
-            memory_k.attention_forward(mem, out, n_valid, queries[k], attention[k], read)
-            z = queries[k + 1]
-            np.matmul(queries[k], p["hop.H"].T, out=z)
-            z += read
-            np.maximum(z[:, cfg.linear_units:], 0, out=z[:, cfg.linear_units:])
-        saved = {"ctx": ctx, "n_valid": n_valid, "mem": mem, "out": out, "u": queries, "p": attention}
+        memory_k.hops_forward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"], ctx,
+                              n_valid, cfg.linear_units, queries, attention)
+        saved = {"ctx": ctx, "n_valid": n_valid, "u": queries, "p": attention}
         return queries[K], [(new_carried,)], saved
 
     # ----------------------------------------------------------------- public API
@@ -150,24 +141,14 @@ class MemoryLanguageModel:
         du = self._buf("du", (E, D))
         np.matmul(logits, p["decoder.weight"], out=du)
 
-        # Each hop's output gradient (dz_k, also dL/do_k) and attention-logit gradient, kept for
-        # one scatter of every hop's share into the tables at the end.
-        dz = self._buf("dz", (K, E, D))
-        ds = self._buf("ds", (K, E, cfg.memory))
-        g["hop.H"][:] = 0
-        du_prev = self._buf("du_prev", (E, D))
-        for k in range(K - 1, -1, -1):
-            du[:, lin:] *= s["u"][k + 1][:, lin:] > 0  # through the ReLU: dz
-            dz[k] = du
-            g["hop.H"] += du.T @ s["u"][k]
-            np.matmul(du, p["hop.H"], out=du_prev)
-            memory_k.attention_backward(s["mem"], s["out"], s["n_valid"], s["u"][k], s["p"][k], du, ds[k], du_prev)
-            du, du_prev = du_prev, du
-        for table, temporal, weights, vectors in (("memory.A", "memory.T_A", ds, s["u"][:K]),
-                                                  ("memory.C", "memory.T_C", s["p"], dz)):
-            g[table][:] = 0
-            g[temporal][:] = 0
-            memory_k.scatter_memory(weights, vectors, s["ctx"], s["n_valid"], g[table], g[temporal])
+        dz = self._buf("dz", (K, E, D))  # each hop's dL/dz
+        for name in ("memory.A", "memory.T_A", "memory.C", "memory.T_C"):
+            g[name][:] = 0
+        memory_k.hops_backward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"], s["ctx"],
+                               s["n_valid"], lin, s["u"], s["p"], du, dz, g["memory.A"], g["memory.T_A"],
+                               g["memory.C"], g["memory.T_C"])
+        # z_k = H u_{k-1} + o: H's gradient sums dz_k u_{k-1}^T over hops and examples, one product.
+        np.matmul(dz.reshape(K * E, D).T, s["u"][:K].reshape(K * E, D), out=g["hop.H"])
         return loss_sum / scored, new_state
 
     def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple], resets=()):

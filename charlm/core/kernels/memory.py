@@ -3,16 +3,19 @@ at once, each with its own memory of the M tokens before its target.
 
 A memory is (E, M) token ids, slot 0 the newest token; an example's first ``n_valid`` slots hold
 tokens, the rest are empty (the start of a text, or of a document): an empty slot gets no
-attention. The hop's product with H and the output layer are BLAS products in the model; these
-kernels are the parts BLAS has no shape for: the per-example attention, forward and backward,
-and the gathers and scatters between the embedding tables and the memories.
+attention. The output layer (and H's gradient) are BLAS products in the model.
+
+The hops run one example at a time, all K of them, forward and then backward: an example's two
+memories (M x D each, 60 KB at the paper's size) then stay in the core's cache through every hop,
+and so do its gradients, scattered into the tables once at the end. Hop by hop over all examples
+at once, every hop streamed the (E, M, D) memories through main memory instead: 2.5x slower.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import inline_kernel, kernel
 from .activations import exp
 
 
@@ -56,93 +59,115 @@ def window_memories(carried, x, starts, ctx, n_valid, new_carried):
             new_carried[n, :] = carried[n]
 
 
+@inline_kernel
+def _gather(table, temporal, ids, n, out):
+    """out[j] = table[ids[j]] + temporal[j] for the n filled slots."""
+    D = table.shape[1]
+    for j in range(n):
+        row = table[ids[j]]
+        for d in range(D):
+            out[j, d] = row[d] + temporal[j, d]
+
+
 @kernel
-def gather_memory(table, temporal, ctx, n_valid, out):
-    """out[e, j] = table[ctx[e, j]] + temporal[j] for the filled slots, 0 for the empty ones."""
-    E, M, D = out.shape
+def hops_forward(A, TA, C, TC, H, ctx, n_valid, linear_units, u, p):
+    """Every hop for every example. u: (K + 1, E, D) with u[0] the constant query, gets u_1 .. u_K;
+    p: (K, E, M) gets each hop's attention (0 on empty slots). Per hop: p = softmax_j(m_j . u),
+    z = H u + sum_j p_j c_j, the next u = z with a ReLU past the first ``linear_units`` units."""
+    K, E, M = p.shape
+    D = A.shape[1]
+    dtype = A.dtype
+    zero, lowest = dtype.type(0), dtype.type(-np.inf)
+    mem, out, o = np.empty((M, D), dtype), np.empty((M, D), dtype), np.empty(D, dtype)
     for e in range(E):
-        for j in range(M):
-            if j < n_valid[e]:
-                row = table[ctx[e, j]]
+        n = n_valid[e]
+        _gather(A, TA, ctx[e], n, mem)
+        _gather(C, TC, ctx[e], n, out)
+        for k in range(K):
+            q, w = u[k, e], p[k, e]
+            top = lowest
+            for j in range(n):
+                s = zero
                 for d in range(D):
-                    out[e, j, d] = row[d] + temporal[j, d]
-            else:
-                out[e, j, :] = 0
+                    s += mem[j, d] * q[d]
+                w[j] = s
+                top = max(top, s)
+            total = zero
+            for j in range(n):
+                w[j] = exp(w[j] - top)
+                total += w[j]
+            w[n:] = 0
+            o[:] = 0
+            for j in range(n):
+                w[j] /= total
+                for d in range(D):
+                    o[d] += w[j] * out[j, d]
+            z = u[k + 1, e]
+            for i in range(D):
+                s = o[i]
+                for d in range(D):
+                    s += H[i, d] * q[d]
+                z[i] = s if i < linear_units or s > 0 else zero
 
 
 @kernel
-def scatter_memory(weights, vectors, ctx, n_valid, dtable, dtemporal):
-    """Add every hop's gradient of the memories into their embedding and temporal tables: slot j
-    of example e gets sum_k weights[k, e, j] vectors[k, e] (K, E, M and K, E, D). For the output
-    memories c the weights are the attention and the vectors the hops' output gradients; for the
-    input memories m, the attention logits' gradients and the hops' queries. Summing the hops
-    first, then scattering once, never writes an (E, M, D) gradient."""
-    K, E, M = weights.shape
-    D = vectors.shape[2]
-    g = np.empty(D, dtable.dtype)
+def hops_backward(A, TA, C, TC, H, ctx, n_valid, linear_units, u, p, du, dz, dA, dTA, dC, dTC):
+    """The hops backward, given du (E, D) = dL/du_K: dz (K, E, D) gets each hop's dL/dz (which is
+    also dL/d(its read-out o); H's gradient is then one product in the model), and the memories'
+    gradients are added into dA, dTA, dC, dTC.
+
+    Slot j's gradients are sums over the hops, sum_k p_kj dz_k for c_j and sum_k ds_kj u_{k-1}
+    for m_j (ds: the attention logits' gradient): formed once per slot after the last hop, from
+    small arrays, and added straight into the tables, rather than updated (M, D) arrays at every hop."""
+    K, E, M = p.shape
+    D = A.shape[1]
+    dtype = A.dtype
+    zero = dtype.type(0)
+    mem, out = np.empty((M, D), dtype), np.empty((M, D), dtype)
+    ds, row = np.empty((K, M), dtype), np.empty(D, dtype)
+    g, below = np.empty(D, dtype), np.empty(D, dtype)
     for e in range(E):
-        for j in range(n_valid[e]):
-            g[:] = 0
+        n = n_valid[e]
+        ids = ctx[e]
+        _gather(A, TA, ids, n, mem)
+        _gather(C, TC, ids, n, out)
+        g[:] = du[e]
+        for k in range(K - 1, -1, -1):
+            z, w = u[k + 1, e], p[k, e]
+            for i in range(linear_units, D):
+                if z[i] <= 0:  # the ReLU was off
+                    g[i] = 0
+            dz[k, e] = g
+            below[:] = 0  # dL/du_{k-1}: through H ...
+            for i in range(D):
+                for d in range(D):
+                    below[d] += g[i] * H[i, d]
+            mean = zero  # ... and through the attention
+            for j in range(n):
+                s = zero
+                for d in range(D):
+                    s += g[d] * out[j, d]
+                ds[k, j] = s
+                mean += w[j] * s
+            for j in range(n):
+                ds[k, j] = w[j] * (ds[k, j] - mean)
+                for d in range(D):
+                    below[d] += ds[k, j] * mem[j, d]
+            g[:] = below
+        for j in range(n):
+            row[:] = 0
             for k in range(K):
-                w = weights[k, e, j]
                 for d in range(D):
-                    g[d] += w * vectors[k, e, d]
-            row = dtable[ctx[e, j]]
+                    row[d] += ds[k, j] * u[k, e, d]
+            target, temporal = dA[ids[j]], dTA[j]
             for d in range(D):
-                row[d] += g[d]
-                dtemporal[j, d] += g[d]
-
-
-@kernel
-def attention_forward(mem, out, n_valid, u, p, o):
-    """One hop for every example: p[e] = softmax_j(mem[e, j] . u[e]) over the filled slots (0 on
-    the empty ones), o[e] = sum_j p[e, j] out[e, j]. An empty memory reads as o = 0."""
-    E, M, D = mem.shape
-    zero = mem.dtype.type(0)
-    for e in range(E):
-        n = n_valid[e]
-        top = -np.inf
-        for j in range(n):
-            s = zero
+                target[d] += row[d]
+                temporal[d] += row[d]
+            row[:] = 0
+            for k in range(K):
+                for d in range(D):
+                    row[d] += p[k, e, j] * dz[k, e, d]
+            target, temporal = dC[ids[j]], dTC[j]
             for d in range(D):
-                s += mem[e, j, d] * u[e, d]
-            p[e, j] = s
-            top = max(top, s)
-        total = zero
-        for j in range(n):
-            w = exp(p[e, j] - top)
-            p[e, j] = w
-            total += w
-        for j in range(n, M):
-            p[e, j] = 0
-        o[e, :] = 0
-        for j in range(n):
-            w = p[e, j] / total
-            p[e, j] = w
-            for d in range(D):
-                o[e, d] += w * out[e, j, d]
-
-
-@kernel
-def attention_backward(mem, out, n_valid, u, p, do, ds, du):
-    """The hop's attention backward, given do (E, D) = dL/do: ds (E, M) = dL/d(the attention
-    logits) (0 on empty slots), and du (E, D) += their share of the gradient of the hop's query
-    u. The memories' own gradients are left to scatter_memory."""
-    E, M, D = mem.shape
-    zero = mem.dtype.type(0)
-    for e in range(E):
-        n = n_valid[e]
-        mean = zero
-        for j in range(n):
-            g = zero
-            for d in range(D):
-                g += do[e, d] * out[e, j, d]
-            ds[e, j] = g
-            mean += p[e, j] * g
-        for j in range(n):
-            ds[e, j] = p[e, j] * (ds[e, j] - mean)
-            w = ds[e, j]
-            for d in range(D):
-                du[e, d] += w * mem[e, j, d]
-        for j in range(n, M):
-            ds[e, j] = 0
+                target[d] += row[d]
+                temporal[d] += row[d]
