@@ -7,8 +7,10 @@ attention. The output layer (and H's gradient) are BLAS products in the model.
 
 The hops run one example at a time, all K of them, forward and then backward: an example's two
 memories (M x D each, 60 KB at the paper's size) then stay in the core's cache through every hop,
-and so do its gradients, scattered into the tables once at the end. Hop by hop over all examples
-at once, every hop streamed the (E, M, D) memories through main memory instead: 2.5x slower.
+and its slots' gradients are summed over the hops and scattered into the tables once. Hop by hop
+over all examples at once, every hop streamed the (E, M, D) memories through main memory instead:
+a training step was 12% slower (benchmarks/memn2n_speed.py). What remains is mostly the random
+rows of the tables, read and updated once per slot.
 """
 
 from __future__ import annotations
