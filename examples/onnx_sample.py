@@ -18,8 +18,8 @@ index = {token: i for i, token in enumerate(vocab)}
 pieces = a.prime.replace("\n", " <eos> ").split() if word else list(a.prime)
 start = int(meta["charlm.eos"]) if word else index.get("\n", index.get(" ", 0))  # as charlm sample
 ids = [index[p] if p in index else index["<unk>"] for p in pieces] or [start]  # an unknown character: KeyError
-state = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
-         for i in session.get_inputs() if i.name != "token"}  # h0 (and c0): [layers, 1 stream, hidden]
+fill = {"tensor(float)": (0, np.float32), "tensor(int64)": (-1, np.int64)}  # h0, c0: zeros; memn2n's memory0: -1, none
+state = {i.name: np.full([1 if isinstance(d, str) else d for d in i.shape], *fill[i.type]) for i in session.get_inputs()[1:]}
 
 
 def step(token: int) -> np.ndarray:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,10 +117,16 @@ def test_a_beam_of_one_is_greedy_decoding(memn2n_run, capsys):
     assert beam.out == greedy.out and len(beam.out.split()) >= 5
 
 
-def test_export_refuses_it_by_name(memn2n_run, tmp_path):
-    result = run_cli(None, "export", memn2n_run, tmp_path / "m.onnx")
-    assert result.code != 0 and "charlm export cannot use a memn2n model yet" in result.err
-    assert "Traceback" not in result.err and not (tmp_path / "m.onnx").exists()
+def test_the_onnx_example_reproduces_greedy_sampling(memn2n_run, tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
+    example = Path(__file__).resolve().parents[1] / "examples" / "onnx_sample.py"
+    exported = run_cli(capsys, "export", memn2n_run, tmp_path / "m.onnx")
+    assert exported.code == 0, exported.err
+    ours = run_cli(capsys, "sample", memn2n_run, "--greedy", "--prime", "the company", "--length", 40)
+    theirs = subprocess.run([sys.executable, str(example), str(tmp_path / "m.step.onnx"), "--prime", "the company",
+                             "--length", "40", "--greedy"], capture_output=True, text=True, timeout=120)
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == ours.out and len(ours.out.split()) >= 10
 
 
 def test_fine_tuning_keeps_the_network_and_refuses_dropout(memn2n_run, corpus, tmp_path):

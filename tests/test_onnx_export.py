@@ -149,3 +149,27 @@ def test_a_classifier_checkpoint_is_refused(tmp_path, capsys):
     trained = run_cli(capsys, "classify", "train", folder, "--out", tmp_path / "clf", *CLASSIFY_TINY, "--epochs", 1, "--quiet")
     assert trained.code == 0, trained.err
     one_line_refusal(run_cli(capsys, "export", tmp_path / "clf", tmp_path / "c.onnx"), "not a language model")
+
+
+def test_a_memory_network_exports_with_its_memory_as_the_state():
+    from charlm.lm.memory_model import MemoryLanguageModel
+
+    config = ModelConfig(vocab_size=len(VOCAB), model="memn2n", hidden_size=H, memory=5, hops=3)
+    model = MemoryLanguageModel(config)
+    rng = np.random.default_rng(4)
+    for array in model.params.values():
+        array[...] = rng.uniform(-0.8, 0.8, array.shape)
+    sequence, step = session(model, step=False), session(model, step=True)
+    x = rng.integers(0, len(VOCAB), (T, N))
+    empty = np.full((N, 5), -1, np.int64)
+    logits, memory = sequence.run(None, {"tokens": x.astype(np.int64), "memory0": empty})
+    ours, state = model.outputs(x, model.initial_state(N))
+    np.testing.assert_allclose(logits, ours @ model.params["decoder.weight"].T, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(memory, state[0][0])
+    # Carried on: a second window from the memory the first one left, step by step.
+    carried = memory
+    for t in range(3):
+        stepped, carried = step.run(None, {"token": x[t].astype(np.int64), "memory0": carried})
+        expected, state = model.step_logits(x[t], state)
+        np.testing.assert_allclose(stepped, expected, atol=1e-5, rtol=1e-5)
+        np.testing.assert_array_equal(carried, state[0][0])

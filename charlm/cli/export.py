@@ -35,7 +35,6 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise ConfigError("charlm export needs the onnx package: pip install 'charlm[onnx]'") from None
-        from ..lm.networks import require_recurrent
         from ..lm.onnx_export import build_model
 
         targets = [path, step_path(path)]
@@ -48,12 +47,11 @@ def export(
                 raise ConfigError(f"the folder {target.parent} does not exist")
         checkpoint = resolve_checkpoint(model)
         snap = load_model(checkpoint)
-        require_recurrent(snap.model, "charlm export")
         protos = [build_model(snap.model, snap.vocab, step=step) for step in (False, True)]
         for target, proto in zip(targets, protos):
             data = proto.SerializeToString()
             write_atomically(target, lambda handle, data=data: handle.write(data))
         cfg = snap.model.config
-        out.print(f"exported {checkpoint} ({cfg.cell} {cfg.hidden_size}x{cfg.layers}, vocabulary {cfg.vocab_size:,}):")
+        out.print(f"exported {checkpoint} ({cfg.describe()}, vocabulary {cfg.vocab_size:,}):")
         out.print(f"  {targets[0]}  sequence graph: tokens [T, N] -> logits [T, N, V]")
         out.print(f"  {targets[1]}  step graph: token [N] -> logits [N, V]")

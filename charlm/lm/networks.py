@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
 from .config import ModelConfig
 from .memory_model import MemoryLanguageModel
 from .model import LanguageModel
@@ -21,8 +20,3 @@ def build_language_model(config: ModelConfig, dtype=np.float32, seed: int = 0):
 def is_recurrent(model) -> bool:
     return isinstance(model, LanguageModel)
 
-
-def require_recurrent(model, command: str) -> None:
-    """Refuse, in one line, a command built on recurrent layers for a memory network."""
-    if not is_recurrent(model):
-        raise ConfigError(f"{command} cannot use a memn2n model yet (charlm train, sample, eval, inspect and info can)")

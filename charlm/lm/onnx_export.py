@@ -11,7 +11,7 @@ initializer through a ``Transpose``. An adaptive softmax becomes its head's and 
 ``MatMul`` and ``LogSoftmax`` nodes joined by a ``Concat``: its ``logits`` are then normalised
 log-probabilities, which sample exactly as logits do.
 
-Two graphs: the sequence graph (``tokens`` [T, N] int64, ``h0`` [L, N, H] and, for LSTMs, ``c0``
+The memory network has graphs of its own (memory_onnx.py). Two graphs: the sequence graph (``tokens`` [T, N] int64, ``h0`` [L, N, H] and, for LSTMs, ``c0``
 in; ``logits`` [T, N, V], ``hT`` and ``cT`` out) and the step graph for generation loops
 (``token`` [N] in, ``logits`` [N, V] out, the same states). The vocabulary and the configuration
 go into the model's metadata properties, so a consumer can encode and decode text from the file.
@@ -179,7 +179,13 @@ def build_model(model, vocab, *, step: bool, meta: dict | None = None):
     import onnx
     from onnx import helper
 
-    proto = helper.make_model(build_graph(model, step=step), producer_name="charlm", producer_version=__version__,
+    if model.config.model == "memn2n":
+        from .memory_onnx import build_memory_graph
+
+        graph = build_memory_graph(model, step=step)
+    else:
+        graph = build_graph(model, step=step)
+    proto = helper.make_model(graph, producer_name="charlm", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)])
     proto.ir_version = 8  # what onnxruntime releases of the last years all read
     properties = {
