@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.kernels import tensor as tensor_k
-from ..core.params import ParamStore
+from ..core.params import ParamStore, StoreBacked
 from ..core.recurrent import CELLS
 from . import pooling
 from .bidirectional import BidirectionalLayer, bidirectional_param_shapes
@@ -64,7 +64,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class Classifier:
+class Classifier(StoreBacked):
     def __init__(self, config: ClassifierConfig, dtype=np.float32, seed: int = 0):
         self.config = config
         self.cell = CELLS[config.cell]
@@ -81,14 +81,6 @@ class Classifier:
     def _bind_layers(self) -> list[BidirectionalLayer]:
         H = self.config.hidden_size
         return [BidirectionalLayer(self.cell, H, self.store, "rnn.", k) for k in range(self.config.layers)]
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.store.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.store.grads
 
     def initialize(self, rng: np.random.Generator) -> None:
         """PyTorch's defaults (recurrent weights +-1/sqrt(H), linear layers +-1/sqrt(fan in)),

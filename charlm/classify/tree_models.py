@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.kernels import tensor as tensor_k
 from ..core.kernels import trees as trees_k
-from ..core.params import ParamStore
+from ..core.params import ParamStore, StoreBacked
 from .config import TreeModelConfig
 from .models import Dropout
 from .tree_batch import TreeBatch
@@ -27,20 +27,12 @@ from .tree_batch import TreeBatch
 EMBED_INIT = 0.1  # word vectors uniform in +-0.1: small enough that tanh compositions start unsaturated
 
 
-class TreeModel:
+class TreeModel(StoreBacked):
     def __init__(self, config: TreeModelConfig, dtype=np.float32, seed: int = 0):
         self.config = config
         self.store = ParamStore(self.param_shapes(config), dtype)
         self.dtype = self.store.dtype
         self.initialize(np.random.default_rng(seed))
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.store.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.store.grads
 
     @staticmethod
     def param_shapes(config: TreeModelConfig) -> dict[str, tuple]:

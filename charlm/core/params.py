@@ -46,3 +46,18 @@ class ParamStore:
 
     def names(self):
         return self.shapes.keys()
+
+
+class StoreBacked:
+    """A model whose parameters live in ``self.store`` (a ParamStore): its ``params`` and
+    ``grads`` by name, the store's views."""
+
+    store: ParamStore
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.store.params
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return self.store.grads

@@ -1,7 +1,7 @@
 """The end-to-end memory network as a language model (Sukhbaatar, Szlam, Weston & Fergus 2015,
 "End-To-End Memory Networks", section 5), beside the recurrent LanguageModel and with its
-interface (train_step, loss, outputs, step_logits, initial_state), so the trainer, evaluation,
-checkpoints, resume and MPI treat both alike.
+interface (train_step, loss, outputs, step_logits, inspect_window, initial_state, state_before),
+so the trainer, evaluation, sampling, checkpoints, resume and MPI treat both alike.
 
 There is no hidden state: each target is predicted from the M tokens before it. Token i of that
 memory is stored as m_i = A x_i + T_A(i) and read as c_i = C x_i + T_C(i) (i = 0 the newest). A
@@ -20,16 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from .config import ModelConfig
+from .model import count_scored
 from ..core.kernels import memory as memory_k
 from ..core.kernels import softmax as softmax_k
-from ..core.params import ParamStore
+from ..core.params import ParamStore, StoreBacked
 
 QUERY = 0.1  # u_0, the constant query (the authors' init_hid)
 INIT_STD = 0.05  # every weight starts N(0, 0.05^2) (the authors' init_std)
-
-
-def count_scored(targets: np.ndarray) -> int:
-    return targets.size - int(np.count_nonzero(targets < 0))
 
 
 def memory_param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -46,7 +43,7 @@ def starts_mask(shape: tuple[int, int], resets) -> np.ndarray:
     return starts
 
 
-class MemoryLanguageModel:
+class MemoryLanguageModel(StoreBacked):
     adaptive = None  # the output layer is always the full softmax
     cell = None  # no recurrent cell
 
@@ -57,18 +54,6 @@ class MemoryLanguageModel:
         self.initialize(np.random.default_rng(seed))
         self._zero_bias = np.zeros(config.vocab_size, self.dtype)
         self._buffers: dict[tuple, np.ndarray] = {}
-        self._saved: dict | None = None
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.store.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.store.grads
-
-    def decoder_weight(self) -> np.ndarray:
-        return self.params["decoder.weight"]
 
     def initialize(self, rng: np.random.Generator) -> None:
         for array in self.params.values():

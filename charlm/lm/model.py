@@ -17,7 +17,7 @@ from .config import ModelConfig
 from ..core import adaptive_softmax
 from ..core.kernels import softmax as softmax_k
 from ..core.kernels import tensor as tensor_k
-from ..core.params import ParamStore
+from ..core.params import ParamStore, StoreBacked
 from ..core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
 
 
@@ -43,7 +43,7 @@ def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-class LanguageModel:
+class LanguageModel(StoreBacked):
     def __init__(self, config: ModelConfig, dtype=np.float32, seed: int = 0):
         if config.softmax == "adaptive":  # the cutoffs against the vocabulary, now that it is known
             adaptive_softmax.check_cutoffs(config.cutoffs, config.vocab_size, config.hidden_size, config.tail_div)
@@ -68,14 +68,6 @@ class LanguageModel:
         self._buffers: dict[tuple, np.ndarray] = {}
 
     # ----------------------------------------------------------------- parameters
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.store.params
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return self.store.grads
-
     def decoder_weight(self) -> np.ndarray:
         """The full softmax's decoder (V, H) (the embedding when tied)."""
         if self.adaptive is not None:
