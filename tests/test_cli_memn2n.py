@@ -171,3 +171,13 @@ def test_attention_is_refused_for_a_recurrent_model(corpus, tmp_path, capsys):
                    "--max-steps", 1, "--quiet").code == 0
     result = run_cli(capsys, "inspect", run, corpus, "--limit", 60, "--attention", 3)
     assert result.code != 0 and "--attention is for memn2n models" in result.err
+
+
+def test_dynamic_evaluation_adapts_it(memn2n_run, corpus, tmp_path, capsys):
+    passage = tmp_path / "passage.txt"
+    words = " ".join(corpus.read_text(encoding="utf-8").split()[:50])
+    passage.write_text((words + "\n") * 6, encoding="utf-8")  # repeated: adaptation pays
+    result = run_cli(capsys, "eval", memn2n_run, passage, "--dynamic", "--json", "--lr", 0.5)
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["dynamic"]["loss"] < report["static"]["loss"], report
