@@ -31,7 +31,8 @@ def memory_network_settings(options) -> tuple[dict, dict]:
     given = [name for name in RECURRENT_ONLY if getattr(options, name, None) is not None]
     if given:
         names = ", ".join(option_name(name) for name in given)
-        raise ConfigError(f"{names} cannot take effect with --model memn2n (they shape recurrent layers)")
+        options_of = "it is an option" if len(given) == 1 else "they are options"
+        raise ConfigError(f"{names} cannot take effect with --model memn2n: {options_of} of the recurrent model")
     for name, why in NO_EFFECT.items():
         if getattr(options, name) is not None:
             raise ConfigError(f"{option_name(name)} cannot take effect with --model memn2n: {why}")
