@@ -181,3 +181,20 @@ def test_dynamic_evaluation_adapts_it(memn2n_run, corpus, tmp_path, capsys):
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["dynamic"]["loss"] < report["static"]["loss"], report
+
+
+def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpus, tmp_path):
+    from charlm.lm.evaluate import encode_for_scoring
+
+    run = tmp_path / "run"
+    result = run_cli(None, "train", corpus, "--out", run, *SMALL, "--batch-size", 4, "--seq-len", 1, "--max-steps", 1,
+                     "--val-frac", 0, "--quiet")
+    assert result.code == 0, result.err
+    snap = load_model(run / "last.npz")
+    tokens = encode_for_scoring(corpus, snap.vocab).tokens
+    length = tokens.size // 4
+    memory = snap.carried_state()[0][0]  # after one step: each stream's first token, then what it remembered
+    np.testing.assert_array_equal(memory[0], [tokens[0]] + [-1] * 11)
+    for row in range(1, 4):
+        start = row * length
+        np.testing.assert_array_equal(memory[row], tokens[start - 11:start + 1][::-1])

@@ -35,7 +35,7 @@ class Trainer:
                  resume: Snapshot | None = None, extra_meta: dict | None = None, group=None, starts: dict | None = None):
         self.model, self.vocab, self.config, self.run = model, vocab, config, run
         self.sink = sink or Sink()
-        self.val_tokens, self.test_tokens = val_tokens, test_tokens
+        self.train_tokens, self.val_tokens, self.test_tokens = train_tokens, val_tokens, test_tokens
         # Data parallel (distributed.py): this process trains its own contiguous rows of the
         # batch; everything below that says "local" is this process's share.
         self.group = group or Single()
@@ -114,7 +114,9 @@ class Trainer:
         reason = "completed" if p.epoch > cfg.epochs or self._max_steps_reached() else None
         while reason is None:
             if p.position == 0:
-                self.state = self.model.initial_state(self.local_batch)  # a new epoch starts cold
+                # A new epoch starts cold: zero for a recurrent state; a memory network's streams
+                # remember the text before them, as one reader of the whole text would.
+                self.state = self.model.state_before(self.train_tokens, self._row_offsets, self._starts("train"))
                 if cfg.decay_start is not None:
                     p.lr = self._lr_for_epoch(p.epoch)
             self.optimizer.lr = p.lr
