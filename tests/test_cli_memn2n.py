@@ -198,3 +198,18 @@ def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpu
     for row in range(1, 4):
         start = row * length
         np.testing.assert_array_equal(memory[row], tokens[start - 11:start + 1][::-1])
+
+
+def test_the_html_page_shows_what_each_hop_attends_to(memn2n_run, corpus, tmp_path, capsys):
+    page = tmp_path / "page.html"
+    result = run_cli(capsys, "inspect", memn2n_run, corpus, "--limit", 40, "--html", page)
+    assert result.code == 0, result.err
+    text = page.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith("const ATTEND = "))
+    attend = json.loads(line[len("const ATTEND = "):line.index(";  //")])
+    assert len(attend) == 40 and all(len(hops) == 2 for hops in attend)  # every token, --hops 2
+    assert attend[0] == [[[0, 100]], [[0, 100]]]  # the first token remembers only itself
+    for hops in attend[12:]:
+        for slots in hops:
+            assert len(slots) == 3 and all(0 <= back < 12 for back, _ in slots)
+            assert [pct for _, pct in slots] == sorted((pct for _, pct in slots), reverse=True)

@@ -165,6 +165,14 @@ def attention_records(vocab, tr, position: int) -> list[list[dict]]:
     return hops
 
 
+def most_attended(tr, shown: int = 3) -> list:
+    """Per token, per hop, its ``shown`` most attended filled slots as [tokens back, percent]."""
+    order = np.argsort(-tr.attention, axis=2, kind="stable")[:, :, :shown]  # (n, K, shown)
+    weights = np.take_along_axis(tr.attention, order, axis=2)
+    return [[[[int(j), round(100 * float(w))] for j, w in zip(slots, ws) if w > 0] for slots, ws in zip(o, wt)]
+            for o, wt in zip(order, weights)]
+
+
 def show_attention(vocab, tr, position: int, shown: int = 8) -> None:
     following = f", predicting {vocab.tokens[int(tr.tokens[position + 1])]!r}" if position + 1 < tr.tokens.size else ""
     table = Table(title=f"attention at position {position:,} ({vocab.tokens[int(tr.tokens[position])]!r}{following}): "
@@ -187,6 +195,6 @@ def write_html(html_path, path, file, tr, pieces, values, unit_name, vocab) -> N
                      + (f", coloured by {unit_name}" if unit_name else ", coloured by surprisal"),
                      pieces=pieces, names=[vocab.tokens[int(t)] for t in tr.tokens], backgrounds=backgrounds, legend=legend, surprisal=tr.surprisal,
                      top=[top_list(vocab, tr, i) for i in range(tr.tokens.size)], unit_values=values,
-                     unit_name=unit_name)
+                     unit_name=unit_name, attention=None if tr.attention is None else most_attended(tr))
     write_atomically(html_path, lambda handle: handle.write(page.encode("utf-8")))
     err.print(f"wrote {html_path}")

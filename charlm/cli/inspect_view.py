@@ -90,6 +90,7 @@ const SURPRISAL = {surprisal};
 const TOP = {top};
 const UNIT = {unit};
 const UNIT_NAME = {unit_name};
+const ATTEND = {attend};  // a memory network's: per token, per hop, its most attended [tokens back, %]
 const tip = document.getElementById("tip");
 function show(el, x, y) {{
   const i = Number(el.dataset.i);
@@ -97,6 +98,8 @@ function show(el, x, y) {{
   let lines = ["token " + i + ": " + esc(TOKENS[i])];
   lines.push(SURPRISAL[i] === null ? "(the first token: not predicted)" : "surprisal " + SURPRISAL[i].toFixed(2) + " bits");
   if (UNIT !== null) lines.push(UNIT_NAME + " = " + UNIT[i].toFixed(4));
+  if (ATTEND !== null) ATTEND[i].forEach((hop, k) => lines.push("hop " + k + " attends to: "
+    + hop.map(([back, pct]) => esc(TOKENS[i - back]) + " (" + back + " back) " + pct + "%").join(", ")));
   lines.push("next, predicted:");
   for (const [tok, p] of TOP[i]) lines.push("&nbsp;&nbsp;" + esc(tok) + "&nbsp;&nbsp;" + (100 * p).toFixed(1) + "%");
   tip.innerHTML = lines.join("<br>");
@@ -120,9 +123,11 @@ if (pinned) {{
 
 
 def html_page(*, title: str, subtitle: str, pieces: list[str], names: list[str], backgrounds: list, legend: str,
-              surprisal: np.ndarray, top: list, unit_values: np.ndarray | None, unit_name: str | None) -> str:
+              surprisal: np.ndarray, top: list, unit_values: np.ndarray | None, unit_name: str | None,
+              attention: list | None = None) -> str:
     """One page: one <span class="t"> per token (its text ``pieces[i]``, its name in the
-    vocabulary ``names[i]``), coloured, with its predictions on hover."""
+    vocabulary ``names[i]``), coloured, with its predictions on hover (and a memory network's
+    ``attention``: per token, per hop, [tokens back, percent] of the slots it attends to most)."""
     spans = "".join(
         f'<span class="t" data-i="{i}" style="background:rgb({r},{g},{b})">{html.escape(piece)}</span>'
         for i, (piece, (r, g, b)) in enumerate(zip(pieces, backgrounds)))
@@ -136,4 +141,4 @@ def html_page(*, title: str, subtitle: str, pieces: list[str], names: list[str],
         surprisal=_script_json([None if not np.isfinite(s) else round(float(s), 4) for s in surprisal]),
         top=_script_json(top),
         unit=_script_json(None if unit_values is None else [round(float(v), 5) for v in unit_values]),
-        unit_name=_script_json(unit_name))
+        unit_name=_script_json(unit_name), attend=_script_json(attention))
