@@ -56,8 +56,8 @@ def sampling_weights(model) -> tuple:
 
     (table (V, G*H) = E W_ih0^T, w_ih (L-1, G*H, H), w_hh (L, G*H, H), b = b_ih + b_hh (L, G*H),
     b_ih (L, G*H), b_hh (L, G*H), peephole (L, 3, H) (L, 3, 1 for other cells), decoder weight
-    (V, H), decoder bias (V,); both None for an adaptive softmax). Every array is a fresh contiguous copy: later changes to the model
-    do not reach a sampler built before them."""
+    (V, H), decoder bias (V,); both None for an adaptive softmax). Every array is a fresh
+    contiguous copy: later changes to the model do not reach a sampler built before them."""
     cfg, p = model.config, model.params
     L, H, V = cfg.layers, cfg.hidden_size, cfg.vocab_size
     GH = model.cell.gates * H
