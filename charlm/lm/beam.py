@@ -3,9 +3,9 @@ continuations by total log-probability, optionally ranked with a length penalty.
 
 The prime warms the state once (the sampler's priming); then core/kernels/beam.py runs the
 whole search in one jitted call (through an adaptive softmax, one jitted call per step around
-the layer's log-probabilities; for the memory network, the model's own step, in Python). Ranking: the total log-probability divided by length^A
-(``length_penalty`` A = 0: the plain total, which favours short finished hypotheses only when a
-stop string can end them).
+the layer's log-probabilities; for the memory network, the model's own step, in Python).
+Ranking: the total log-probability divided by length^A (``length_penalty`` A = 0: the plain
+total, which favours short finished hypotheses only when a stop string can end them).
 """
 
 from __future__ import annotations
