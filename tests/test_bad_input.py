@@ -190,6 +190,12 @@ def test_a_failing_output_folder_keeps_the_previous_checkpoint(tmp_path, capsys,
         (["--cell", "transformer"], "--cell"),
         (["--tie-weights", "--embed-size", 16], "--tie-weights"),
         (["--resume", "--force"], "--resume"),
+        (["--stop-lr", -1], "--stop-lr must be 0 (never stop) or a positive number"),
+        # the plateau rule's own options, where the rule does not run
+        (["--stop-lr", 0.01, "--decay-start", 2], "--stop-lr cannot take effect with --decay-start"),
+        (["--min-lr", 0.01, "--decay-patience", 2, "--lr-decay", 1],
+         "--decay-patience, --min-lr cannot take effect with --lr-decay 1"),
+        (["--stop-lr", 0.01, "--min-lr", 0.02], "--stop-lr 0.01 cannot take effect with --min-lr 0.02"),
     ],
 )
 def test_impossible_training_options_are_refused_before_anything_is_written(tmp_path, capsys, options, fragment):

@@ -44,10 +44,16 @@ def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, co
     assert (train["seq_len"], train["batch_size"], train["optimizer"]) == (1, 128, "sgd")
     assert train["lr"] == pytest.approx(1.28) and train["clip_norm"] == pytest.approx(50 / 128)
     assert train["lr_decay"] == pytest.approx(1 / 1.5) and train["epochs"] == 100
+    assert train["stop_lr"] == pytest.approx(1e-5 * 128)  # their end: the rate below 1e-5 on the summed loss
     adam = tmp_path / "adam"
     result = run_cli(None, "train", corpus, "--out", adam, *SMALL, "--optimizer", "adam", "--max-steps", 1, "--quiet")
     assert result.code == 0, result.err
-    assert load_model(adam / "last.npz").meta["train"]["lr"] == 0.002  # adam's own default, not the recipe's
+    adam_train = load_model(adam / "last.npz").meta["train"]
+    assert adam_train["lr"] == 0.002 and adam_train["stop_lr"] == 0  # adam's own rate, and no end set for sgd's
+    epochs = tmp_path / "epochs"
+    result = run_cli(None, "train", corpus, "--out", epochs, *SMALL, "--decay-start", 2, "--max-steps", 1, "--quiet")
+    assert result.code == 0, result.err  # an epoch schedule has no plateau rule to end
+    assert load_model(epochs / "last.npz").meta["train"]["stop_lr"] == 0
 
 
 def test_it_learns(memn2n_run):

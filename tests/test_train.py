@@ -247,3 +247,13 @@ def test_the_plateau_rule_has_a_patience_and_a_floor(corpus, tmp_path, patience,
         rates.append(trainer.progress.lr)
         trainer._schedule(2.0)  # never improving
     assert rates == expected
+
+
+def test_the_plateau_rule_stops_the_run_instead_of_lowering_the_rate_below_stop_lr(corpus, tmp_path):
+    trainer = make_trainer(corpus, tmp_path / "run", lr=1.0, lr_decay=0.5, stop_lr=0.3)
+    trainer._schedule(1.0)
+    trainer._schedule(2.0)
+    assert trainer.progress.lr == 0.5 and not trainer._early_stop
+    trainer._schedule(2.0)  # 0.25 would be below the stop: the run ends at the rate it had
+    assert trainer.progress.lr == 0.5 and trainer._early_stop
+

@@ -21,6 +21,18 @@ class StrictSettings:
     """JSON form of a model's settings dataclass; loading refuses keys it does not know (a
     checkpoint from a newer charlm must not half-load)."""
 
+    def _refuse_idle_plateau_options(self) -> None:
+        """--decay-patience, --min-lr and --stop-lr belong to the plateau rule, which does not
+        run with an epoch schedule (--decay-start) or without decay (--lr-decay 1)."""
+        if self.decay_start is None and self.lr_decay < 1:
+            return
+        changed = [name for name, idle in (("decay_patience", 1), ("min_lr", 0.0), ("stop_lr", 0.0))
+                   if getattr(self, name) != idle]
+        if changed:
+            why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
+            names = ", ".join("--" + name.replace("_", "-") for name in changed)
+            raise ConfigError(f"{names} cannot take effect with {why}: the plateau rule does not run")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -201,6 +213,9 @@ class TrainConfig:
     # floor) are the rule of the published runs in docs/results.md, which they reproduce.
     decay_patience: int = setting(1, "Plateau rule: lower the rate after this many validations in a row without improvement.")
     min_lr: float = setting(0.0, "Plateau rule: never lower the rate below this; 0: no floor.")
+    # The end of a recipe that anneals until the rate runs out (the memory network's authors
+    # stop once theirs falls below 1e-5): the rate it would fall to is never trained at.
+    stop_lr: float = setting(0.0, "Plateau rule: stop when the rate would be lowered below this; 0: never.")
     # global L2 norm bound on the gradient (None: off)
     clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")
     # per-entry bound, applied before the norm clip (None: off)
@@ -240,6 +255,12 @@ class TrainConfig:
         positive_int("--decay-patience", self.decay_patience)
         if not (self.min_lr >= 0 and math.isfinite(self.min_lr)):
             raise ConfigError(f"--min-lr must be 0 (no floor) or a positive number, got {self.min_lr}")
+        if not (self.stop_lr >= 0 and math.isfinite(self.stop_lr)):
+            raise ConfigError(f"--stop-lr must be 0 (never stop) or a positive number, got {self.stop_lr}")
+        self._refuse_idle_plateau_options()
+        if 0 < self.stop_lr <= self.min_lr:
+            raise ConfigError(f"--stop-lr {self.stop_lr:g} cannot take effect with --min-lr {self.min_lr:g}: "
+                              "the rate never falls below its floor")
         positive_int("--threads", self.threads, allow_none=True)
         positive_int("the metrics log interval (log_every)", self.log_every)
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
@@ -257,6 +278,18 @@ class TrainConfig:
             raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):
             raise ConfigError(f"checkpoint interval must be positive, got {self.checkpoint_seconds}")
+
+    def _refuse_idle_plateau_options(self) -> None:
+        """--decay-patience, --min-lr and --stop-lr belong to the plateau rule, which does not
+        run with an epoch schedule (--decay-start) or without decay (--lr-decay 1)."""
+        if self.decay_start is None and self.lr_decay < 1:
+            return
+        changed = [name for name, idle in (("decay_patience", 1), ("min_lr", 0.0), ("stop_lr", 0.0))
+                   if getattr(self, name) != idle]
+        if changed:
+            why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
+            names = ", ".join("--" + name.replace("_", "-") for name in changed)
+            raise ConfigError(f"{names} cannot take effect with {why}: the plateau rule does not run")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -54,6 +54,7 @@ class TrainOptions(GivenOptions):
     decay_start: int | None = None
     decay_patience: int | None = None
     min_lr: float | None = None
+    stop_lr: float | None = None
     clip_norm: float | None = None  # 0: off
     clip_value: float | None = None
     eval_every: int | None = None

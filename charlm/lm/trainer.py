@@ -286,7 +286,12 @@ class Trainer:
         p.bad_validations += 1
         plateau = p.bad_validations % cfg.decay_patience == 0
         if cfg.decay_start is None and cfg.lr_decay < 1 and plateau and p.lr > cfg.min_lr:
-            p.lr = max(p.lr * cfg.lr_decay, cfg.min_lr)
+            lowered = max(p.lr * cfg.lr_decay, cfg.min_lr)
+            if lowered < cfg.stop_lr:
+                self._early_stop = True
+                self.sink.message(f"validation loss did not improve and the rate would fall below --stop-lr {cfg.stop_lr:.3g}: stopping")
+                return
+            p.lr = lowered
             self.optimizer.lr = p.lr
             floor = " (the --min-lr floor)" if p.lr == cfg.min_lr else ""
             self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}{floor}")
