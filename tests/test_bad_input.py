@@ -48,9 +48,10 @@ def test_a_folder_with_nothing_to_read_given_as_the_corpus(tmp_path, capsys):
     train_refused(capsys, tmp_path, tmp_path / "texts", fragments=("holds no files", "hidden"))
 
 
-def test_a_folder_given_as_the_file_to_evaluate(trained_run, tmp_path, capsys):
+def test_a_folder_with_no_files_given_to_evaluate(trained_run, tmp_path, capsys):
     _, _, run, _ = trained_run
-    refused(run_cli(capsys, "eval", run, tmp_path), str(tmp_path))
+    (tmp_path / "texts" / ".cache").mkdir(parents=True)
+    refused(run_cli(capsys, "eval", run, tmp_path / "texts"), "holds no files")
 
 
 def test_empty_corpus(tmp_path, capsys):

@@ -198,3 +198,61 @@ def test_charlm_train_on_several_files_and_resume_without_naming_them(tmp_path, 
     bad = run_cli(capsys, "train", shelf / "book0.txt", "--skip-bad", *TINY, "--out", tmp_path / "other", cwd=tmp_path)
     assert bad.code != 0 and "--skip-bad leaves bad files out of a corpus of many files" in bad.err
     assert not (tmp_path / "other").exists()
+
+
+@pytest.fixture(scope="module")
+def shelf_run(tmp_path_factory):
+    """A small character model trained on a folder of books, and a second shelf to measure it on."""
+    root = tmp_path_factory.mktemp("shelf-run")
+    books(root / "shelf", sizes=(3_000,) * 4)
+    result = run_cli(None, "train", root / "shelf", *TINY, "--max-steps", 4, "--out", root / "run", "--quiet")
+    assert result.code == 0, result.err
+    return root / "run", books(root / "other", sizes=(1_200, 900, 700), prefix="other")
+
+
+def _eval(run, path, *options):
+    import json
+
+    result = run_cli(None, "eval", run, path, "--batch-size", 1, "--seq-len", 16, "--json", *options)
+    assert result.code == 0, result.err
+    return json.loads(result.out), result.err
+
+
+def test_eval_of_a_folder_is_the_sum_of_its_files_each_measured_alone(shelf_run):
+    run, other = shelf_run
+    whole, _ = _eval(run, other)
+    alone = [_eval(run, other / f"other{i}.txt")[0] for i in range(3)]
+    assert whole["files"] == 3 and [a["files"] for a in alone] == [1, 1, 1]
+    # Each file starts from a fresh state and its first character is not predicted from the file
+    # before it: the folder's tokens and summed loss are those of its files measured one by one.
+    assert whole["tokens"] == sum(a["tokens"] for a in alone) == 2_800 - 3
+    assert whole["loss"] * whole["tokens"] == pytest.approx(sum(a["loss"] * a["tokens"] for a in alone), rel=1e-6)
+    joined = write(other.parent / "joined.txt", "".join((other / f"other{i}.txt").read_text() for i in range(3)))
+    assert _eval(run, joined)[0]["tokens"] == 2_800 - 1  # one file: the two seams are predicted too
+
+
+def test_eval_of_a_folder_takes_glob_and_skip_bad_and_refuses_what_cannot_apply(shelf_run, tmp_path):
+    run, other = shelf_run
+    only, _ = _eval(run, other, "--glob", "other[01].txt")
+    assert only["files"] == 2 and only["glob"] == "other[01].txt" and only["tokens"] == 2_100 - 2
+    mixed = books(tmp_path / "mixed", sizes=(800, 600))
+    (mixed / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    write(mixed / "empty.txt", "")
+    refused = run_cli(None, "eval", run, mixed)
+    assert refused.code != 0 and "picture.png" in refused.err and "--skip-bad" in refused.err
+    assert "Traceback" not in refused.err
+    kept, notes = _eval(run, mixed, "--skip-bad")
+    assert kept["files"] == 2 and "picture.png" in notes and "1 empty file(s) left out: empty.txt" in notes
+    for args, fragment in (
+        ([other / "other0.txt", "--glob", "*.txt"], "--glob chooses files in a folder"),
+        ([other / "other0.txt", "--skip-bad"], "--skip-bad leaves bad files out of a corpus of many files"),
+        ([other, "--dynamic", "--glob", "*.txt"], "--glob cannot take effect with --dynamic"),
+        ([tmp_path / "nothing"], "no such file"),
+    ):
+        result = run_cli(None, "eval", run, *args)
+        assert result.code != 0 and fragment in result.err and "Traceback" not in result.err, args
+    splits = tmp_path / "splits"
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        write(splits / name, english_text(500))
+    result = run_cli(None, "eval", run, splits)
+    assert result.code != 0 and f"name the file to measure, e.g. {splits / 'test.txt'}" in result.err

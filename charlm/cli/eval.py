@@ -20,10 +20,12 @@ out = Console(highlight=False)
 
 def eval_command(
     model: Annotated[Path, typer.Argument(help="Run folder or checkpoint file.", show_default=False)],
-    file: Annotated[Path, typer.Argument(help="Text file to measure the model on.", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="Text file to measure the model on, or a folder of them (each file a document, as in training).", show_default=False)],
     batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams. \\[default: the model's training batch size, so the figure equals its validation loss on the same text]")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Window length. \\[default: the model's training window; with --dynamic 5 words or 20 characters]")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE.")] = "utf-8",
+    glob: Annotated[Optional[str], typer.Option("--glob", help="Only the files of the folder whose names match this pattern. \\[default: the model's own training --glob, if any]", show_default=False)] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Leave out the folder's files that cannot be read as text (listed in a note) instead of refusing them.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
     dynamic: Annotated[bool, typer.Option("--dynamic", help="Dynamic evaluation (Krause et al. 2018): after scoring each window, one gradient step on it adapts the model to the text read so far. One stream; the checkpoint is not changed.", rich_help_panel="Dynamic evaluation")] = False,
@@ -33,11 +35,14 @@ def eval_command(
     stats_windows: Annotated[Optional[int], typer.Option(help="Windows of 100 streams read from --stats. \\[default: 300]", rich_help_panel="Dynamic evaluation", show_default=False)] = None,
     tune: Annotated[Optional[Path], typer.Option(help="Validation text: choose --lr and --decay (those not given) from a small grid by their loss on it.", rich_help_panel="Dynamic evaluation", show_default=False)] = None,
 ):
-    """Loss, perplexity and bits per character of a model on FILE."""
+    """Loss, perplexity and bits per character of a model on FILE (a text file, or a folder of them)."""
     with user_errors():
         if (batch_size is not None and batch_size < 1) or (seq_len is not None and seq_len < 1):
             raise ConfigError("--batch-size and --seq-len must be positive integers")
         if dynamic:
+            folder_options = [name for name, value in (("--glob", glob), ("--skip-bad", skip_bad or None)) if value is not None]
+            if folder_options:
+                raise ConfigError(f"{', '.join(folder_options)} cannot take effect with --dynamic: it reads one text file")
             report = run_dynamic(model, file, batch_size, seq_len, encoding, threads, lr, decay, stats, stats_windows, tune)
         else:
             given = [name for name, value in (("--lr", lr), ("--decay", decay), ("--stats", stats),
@@ -46,7 +51,8 @@ def eval_command(
                 raise ConfigError(f"{', '.join(given)} {'takes' if len(given) == 1 else 'take'} effect only with --dynamic")
             from ..lm.evaluate import evaluate_file
 
-            report = evaluate_file(model, file, batch_size=batch_size, seq_len=seq_len, encoding=encoding, threads=threads)
+            report = evaluate_file(model, file, batch_size=batch_size, seq_len=seq_len, encoding=encoding, threads=threads,
+                                   glob=glob, skip_bad=skip_bad)
         if as_json:
             out.print_json(json.dumps(report))
         elif dynamic:
@@ -79,6 +85,8 @@ def eval_table(report: dict) -> Table:
     table = Table(title=f"{report['file']} under {report['model']}", show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
+    if report["files"] > 1:
+        table.add_row("files", f"{report['files']:,}")
     table.add_row("tokens predicted", f"{report['tokens']:,}")
     table.add_row("loss (nats/token)", f"{report['loss']:.4f}")
     table.add_row("perplexity", f"{report['perplexity']:,.3f}")

@@ -12,12 +12,14 @@ tokens left over at the end continue the last stream on their own, from its fina
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..text.files import TextNote
 from .batching import document_breaks
 from .model import count_scored
 
@@ -113,27 +115,68 @@ def encode_for_scoring(file: Path, vocab, encoding: str = "utf-8"):
     return data.encode_file(file, vocab, encoding=encoding, unknown="unk" if vocab.level == "word" else "error")
 
 
-def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = None, seq_len: int | None = None,
-                  encoding: str = "utf-8", threads: int | None = None) -> dict:
-    """``charlm eval MODEL FILE``: encode FILE with the model's vocabulary, run forward only with
-    the state carried across windows, and report loss, perplexity and bits per token and per
-    character. By default in the streams and windows the model was validated with during training,
-    so the figure is its validation loss on the same text."""
+@dataclass
+class ScoringText:
+    """What ``charlm eval`` measures a model on, in its vocabulary: one file, or the files of a
+    folder, each a document (the state starts afresh at each, as in training)."""
+
+    tokens: np.ndarray
+    starts: np.ndarray  # where each document after the first begins
+    unknown: int  # words the vocabulary lacks, read as <unk>
+    characters: int  # code points of the text(s)
+    files: int
+
+
+def read_for_scoring(path: Path, vocab, encoding: str = "utf-8", glob: str | None = None,
+                     skip_bad: bool = False) -> ScoringText:
+    """A text file, or a folder of them read as training reads a corpus of files (recursively,
+    hidden ones left out, ``glob`` to choose, empty files skipped with a note, a bad one refused
+    by name or left out with ``skip_bad``)."""
+    from ..text.sources import SPLIT_NAMES, is_split_folder
     from . import corpus as data
 
+    path = Path(path)
+    if is_split_folder(path):
+        names = next(n for n in SPLIT_NAMES if (path / n[0]).is_file())
+        raise DataError(f"{path} is a split folder (it holds {names[0]}): name the file to measure, "
+                        f"e.g. {path / names[2]}")
+    if path.is_dir() or glob is not None or skip_bad:
+        corpus = data.load_corpus(path, level=vocab.level, vocab=vocab, val_frac=0, encoding=encoding,
+                                  glob=glob, skip_bad=skip_bad)
+        for note in corpus.notes:
+            warnings.warn(TextNote(note), stacklevel=2)
+        return ScoringText(corpus.train, corpus.starts.get("train", np.zeros(0, np.int64)),
+                           corpus.unknown.get("train", 0), sum(d.chars for d in corpus.documents),
+                           len(corpus.documents))
+    encoded = encode_for_scoring(path, vocab, encoding)
+    characters = int(data.count_codepoints(path, encoding).sum()) if vocab.level == "word" else encoded.tokens.size
+    return ScoringText(encoded.tokens, np.zeros(0, np.int64), encoded.unknown, characters, 1)
+
+
+def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = None, seq_len: int | None = None,
+                  encoding: str = "utf-8", threads: int | None = None, glob: str | None = None,
+                  skip_bad: bool = False) -> dict:
+    """``charlm eval MODEL PATH``: encode PATH (a file, or a folder of files) with the model's
+    vocabulary, run forward only with the state carried across windows, and report loss,
+    perplexity and bits per token and per character. By default in the streams and windows the
+    model was validated with during training, so the figure is its validation loss on the same
+    text. A folder's glob defaults to the one the model was trained with."""
     path, snap = open_model(model, threads)
     vocab = snap.vocab
     word_level = vocab.level == "word"
-    encoded = encode_for_scoring(file, vocab, encoding)
-    tokens = encoded.tokens
+    if glob is None and Path(file).is_dir():
+        glob = (snap.meta.get("corpus") or {}).get("glob")
+    text = read_for_scoring(file, vocab, encoding, glob, skip_bad)
+    tokens = text.tokens
     trained = snap.meta.get("train") or {}
     batch_size = batch_size or trained.get("batch_size") or EVAL_BATCH_SIZE
     seq_len = seq_len or trained.get("seq_len") or EVAL_SEQ_LEN
-    result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len)
-    characters = int(data.count_codepoints(file, encoding).sum()) if word_level else result.tokens
+    result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len, starts=text.starts)
+    characters = text.characters if word_level else result.tokens
     report = {
         "model": str(path),
         "file": str(file),
+        "files": text.files,
         "level": vocab.level,
         "tokens": result.tokens,
         "characters": characters,
@@ -146,7 +189,9 @@ def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = No
         "batch_size": batch_size,
         "seq_len": seq_len,
     }
+    if glob is not None:
+        report["glob"] = glob
     if word_level:
-        report["oov_rate"] = encoded.unknown / max(len(tokens), 1)
-        report["unknown_tokens"] = encoded.unknown
+        report["oov_rate"] = text.unknown / max(len(tokens), 1)
+        report["unknown_tokens"] = text.unknown
     return report
