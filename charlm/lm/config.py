@@ -21,18 +21,6 @@ class StrictSettings:
     """JSON form of a model's settings dataclass; loading refuses keys it does not know (a
     checkpoint from a newer charlm must not half-load)."""
 
-    def _refuse_idle_plateau_options(self) -> None:
-        """--decay-patience, --min-lr and --stop-lr belong to the plateau rule, which does not
-        run with an epoch schedule (--decay-start) or without decay (--lr-decay 1)."""
-        if self.decay_start is None and self.lr_decay < 1:
-            return
-        changed = [name for name, idle in (("decay_patience", 1), ("min_lr", 0.0), ("stop_lr", 0.0))
-                   if getattr(self, name) != idle]
-        if changed:
-            why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
-            names = ", ".join("--" + name.replace("_", "-") for name in changed)
-            raise ConfigError(f"{names} cannot take effect with {why}: the plateau rule does not run")
-
     def to_dict(self) -> dict:
         return asdict(self)
 
