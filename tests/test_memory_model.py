@@ -142,10 +142,11 @@ def test_the_training_loss_is_the_evaluation_loss():
 def test_the_attention_is_a_distribution_over_the_filled_slots():
     model = make(hops=2)
     x = np.array([[1], [2]])
-    _, _, attention, ctx = model.attention(x, model.initial_state(1))
-    assert attention.shape == (2, 2, M)
+    _, _, _, extras = model.inspect_window(x, model.initial_state(1))
+    attention, ctx = extras["attention"], extras["memory"]
+    assert attention.shape == (2, 2, M)  # (positions, hops, slots)
     np.testing.assert_allclose(attention.sum(axis=2), 1.0, rtol=1e-12)
-    assert (attention[:, 0, 1:] == 0).all() and (attention[:, 1, 2:] == 0).all()
+    assert (attention[0, :, 1:] == 0).all() and (attention[1, :, 2:] == 0).all()
     np.testing.assert_array_equal(ctx[1], [2, 1, -1, -1])
 
 

@@ -43,10 +43,13 @@ def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> T
     top_ids = np.empty((n, k), np.int64)
     top_probs = np.empty((n, k))
     parts: list[list[dict]] = []
+    extras: dict[str, list[np.ndarray]] = {}
     state = model.initial_state(1)
     for start in range(0, n, seq_len):
         x = np.ascontiguousarray(tokens[start:start + seq_len].reshape(-1, 1))
-        logits, state, acts = model.inspect_window(x, state)
+        logits, state, acts, window_extras = model.inspect_window(x, state)
+        for name, value in window_extras.items():
+            extras.setdefault(name, []).append(value)
         logits = logits.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
@@ -64,14 +67,8 @@ def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> T
     surprisal[1:] = -log_p_next[:-1] / LN2
     layers = [{name: np.concatenate([p[index][name] for p in parts]) for name in parts[0][index]}
               for index in range(len(parts[0]))]
-    if not hasattr(model, "attention"):
-        return Trace(tokens, surprisal, top_ids, top_probs, layers)
-    attention, memory, state = [], [], model.initial_state(1)
-    for start in range(0, n, seq_len):
-        _, state, weights, ids = model.attention(np.ascontiguousarray(tokens[start:start + seq_len].reshape(-1, 1)), state)
-        attention.append(weights.transpose(1, 0, 2))
-        memory.append(ids)
-    return Trace(tokens, surprisal, top_ids, top_probs, layers, np.concatenate(attention), np.concatenate(memory))
+    extra = {name: np.concatenate(values) for name, values in extras.items()}
+    return Trace(tokens, surprisal, top_ids, top_probs, layers, extra.get("attention"), extra.get("memory"))
 
 
 def token_spans(vocab, tokens: np.ndarray) -> tuple[str, list[str], np.ndarray]:

@@ -155,15 +155,11 @@ class MemoryLanguageModel(StoreBacked):
         return top @ self.params["decoder.weight"].T, new_state
 
     def inspect_window(self, x: np.ndarray, state: list[tuple]):
-        """Forward only over x (T, N): the logits (T*N, V), the new state, and each hop's query
-        u_1 .. u_K as a "layer" with one value, "h" (T, N, D): what charlm inspect shows of a
-        recurrent model's layers."""
+        """Forward only over x (T, N): the logits (T*N, V), the new state, each hop's query
+        u_1 .. u_K as a "layer" with one value, "h" (T, N, D) (what charlm inspect shows of a
+        recurrent model's layers), and what only a memory network has, per position: each hop's
+        "attention" (T*N, K, M) over the memory and the "memory" token ids (T*N, M) (-1: empty)."""
         top, new_state, s = self._forward(x, state)
         hops = [{"h": s["u"][k + 1].reshape(*x.shape, -1).copy()} for k in range(self.config.hops)]
-        return top @ self.params["decoder.weight"].T, new_state, hops
-
-    def attention(self, x: np.ndarray, state: list[tuple]):
-        """Forward only over x (T, N): the logits (T*N, V), the new state, every hop's attention
-        (K, T*N, M) over the memory and the memories' token ids (T*N, M) (-1: empty), fresh arrays."""
-        top, new_state, s = self._forward(x, state)
-        return (top @ self.params["decoder.weight"].T, new_state, s["p"].copy(), s["ctx"].copy())
+        extras = {"attention": s["p"].transpose(1, 0, 2).copy(), "memory": s["ctx"].copy()}
+        return top @ self.params["decoder.weight"].T, new_state, hops, extras

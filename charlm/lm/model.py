@@ -277,6 +277,7 @@ class LanguageModel(StoreBacked):
 
     def inspect_window(self, x: np.ndarray, state: list[tuple]):
         """Forward only over one window x (T, N): the logits (T*N, V) (a fresh array), the final
-        state, and every layer's activations (:meth:`RecurrentLayer.activations`)."""
+        state, every layer's activations (:meth:`RecurrentLayer.activations`), and no extras
+        (a memory network's attention goes there)."""
         dec_in, new_state, _ = self._forward(x, state, None)
-        return self._output_logits(dec_in), new_state, [layer.activations() for layer in self.layers]
+        return self._output_logits(dec_in), new_state, [layer.activations() for layer in self.layers], {}
