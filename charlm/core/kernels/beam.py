@@ -4,10 +4,11 @@ copied from their parents, all inside this loop (no Python per step).
 
 An adaptive softmax has no single decoder matrix, and the memory network no recurrent layers:
 for them lm/beam.py loops in Python over the model's step, its log-probabilities and
-``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for one thread: the layer-0 table lookup,
-then per layer the input and recurrent products and the cell's own step kernel, written once for
-training. A finished hypothesis (its text ended with the stop tokens) stays in the beam as one
-candidate, itself, at its final score, until K unfinished ones all score better.
+``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for
+one thread: the layer-0 table lookup, then per layer the input and recurrent products and
+``cell_forward_step``, which runs the cell's own step kernel, written once for training. A
+finished hypothesis (its text ended with the stop tokens) stays in the beam as one candidate,
+itself, at its final score, until K unfinished ones all score better.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .gru import gru_forward_step
-from .lstm import coupled_forward_step, lstm_forward_step, peephole_forward_step
-from .rnn import rnn_relu_forward_step, rnn_tanh_forward_step
-from .sampling import matmul_nt
+from .sampling import cell_forward_step, matmul_nt
 
 
 @kernel
@@ -26,26 +24,15 @@ def network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
     """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place."""
     table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
     b_ih, b_hh, peep = weights[4], weights[5], weights[6]
-    L, K, H = h.shape
+    L, K = h.shape[0], h.shape[1]
     for n in range(K):
         a[n, :] = table[tokens[n]]
     for layer in range(L):
         if layer > 0:
             matmul_nt(h[layer - 1], w_ih[layer - 1], a)
         matmul_nt(h[layer], w_hh[layer], r)
-        bl, cl = b[layer], c[layer]
-        if cell == 0:
-            lstm_forward_step(a, r, bl, cl, h_new, c_new)
-        elif cell == 1:
-            peephole_forward_step(a, r, bl, peep[layer], cl, h_new, c_new)
-        elif cell == 2:
-            coupled_forward_step(a, r, bl, cl, h_new, c_new)
-        elif cell == 3:
-            gru_forward_step(a, r, bl[: 2 * H], b_ih[layer][2 * H:], b_hh[layer][2 * H:], h[layer], hn, h_new)
-        elif cell == 4:
-            rnn_tanh_forward_step(a, r, bl, h_new)
-        else:
-            rnn_relu_forward_step(a, r, bl, h_new)
+        cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h[layer], c[layer],
+                          hn, h_new, c_new)
         h[layer] = h_new
         if cell <= 2:
             c[layer] = c_new

@@ -41,6 +41,27 @@ CELL_CODES = {"lstm": 0, "lstm-peephole": 1, "lstm-coupled": 2, "gru": 3, "rnn-t
 
 
 @kernel
+def cell_forward_step(cell, a, r, b, peep, b_ih, b_hh, h, c, hn, h_new, c_new):
+    """One layer's cell (by its CELL_CODES number) for one step, from its input and recurrent
+    products a, r (N, G*H): h_new (N, H), and c_new for the LSTMs. b, peep, b_ih, b_hh: the
+    layer's bias, peepholes and (GRU: their candidate thirds) input and recurrent biases; h, c:
+    its state before the step; hn: scratch."""
+    H = h_new.shape[1]
+    if cell == 0:
+        lstm_forward_step(a, r, b, c, h_new, c_new)
+    elif cell == 1:
+        peephole_forward_step(a, r, b, peep, c, h_new, c_new)
+    elif cell == 2:
+        coupled_forward_step(a, r, b, c, h_new, c_new)
+    elif cell == 3:
+        gru_forward_step(a, r, b[: 2 * H], b_ih[2 * H :], b_hh[2 * H :], h, hn, h_new)
+    elif cell == 4:
+        rnn_tanh_forward_step(a, r, b, h_new)
+    else:
+        rnn_relu_forward_step(a, r, b, h_new)
+
+
+@kernel
 def matmul_nt(x, w, y):
     """y = x @ w.T for x: (N, D), w: (K, D), y: (N, K), as a dot product per output row.
 
@@ -151,19 +172,8 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
             if layer > 0:
                 matmul_nt(h[layer - 1], w_ih[layer - 1], a)
             matmul_nt(h[layer], w_hh[layer], r)
-            bl, cl = b[layer], c_own[layer]
-            if cell == 0:
-                lstm_forward_step(a, r, bl, cl, h_new, c_new)
-            elif cell == 1:
-                peephole_forward_step(a, r, bl, peep[layer], cl, h_new, c_new)
-            elif cell == 2:
-                coupled_forward_step(a, r, bl, cl, h_new, c_new)
-            elif cell == 3:
-                gru_forward_step(a, r, bl[: 2 * Hp], b_ih[layer][2 * Hp :], b_hh[layer][2 * Hp :], h_own[layer], hn, h_new)
-            elif cell == 4:
-                rnn_tanh_forward_step(a, r, bl, h_new)
-            else:
-                rnn_relu_forward_step(a, r, bl, h_new)
+            cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h_own[layer],
+                              c_own[layer], hn, h_new, c_new)
             if parts > 1:
                 k += 1
                 ok = ok and _wait(flags, parts, part, k)  # everyone has read the old h[layer]
