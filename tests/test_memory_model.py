@@ -197,3 +197,36 @@ def test_a_beam_as_wide_as_the_vocabulary_finds_the_most_likely_pair():
     a, b = np.unravel_index(np.argmax(totals), totals.shape)
     np.testing.assert_array_equal(found[0].ids, [a, b])
     assert [hyp.log_prob for hyp in found] == pytest.approx(sorted(totals.ravel())[::-1][:V], abs=1e-9)
+
+
+def split_into(monkeypatch, parts: int) -> None:
+    """Make the model split every window into ``parts`` threads, however small the window."""
+    import charlm.lm.memory_model as memory_model
+
+    monkeypatch.setattr(memory_model, "MIN_EXAMPLES_PER_THREAD", 1)
+    monkeypatch.setattr(memory_model, "thread_parts", lambda limit=None: min(parts, limit or parts))
+
+
+def test_the_gradient_split_over_threads_matches_finite_differences(monkeypatch):
+    """Three parts: uneven runs of examples, and the tables' rows dealt out by token id mod 3."""
+    split_into(monkeypatch, 3)
+    model = make(3, linear_units=D)
+    x, y, state, resets = window()
+    assert model._parts(x.size) == 3
+    errors = gradient_errors(model, lambda: model.train_step(x, y, state, None, resets)[0], h=3e-3)
+    assert max(errors.values()) <= 1e-8, errors
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_step_split_over_threads_is_the_step_on_one(monkeypatch, parts):
+    x, y, state, resets = window(seed=4)
+    results = []
+    for count in (1, parts):
+        split_into(monkeypatch, count)
+        model = make(3)
+        loss, new_state = model.train_step(x, y, state, None, resets)
+        results.append((loss, model.store.grad.copy(), new_state[0][0]))
+    (loss1, grad1, state1), (loss2, grad2, state2) = results
+    assert loss2 == pytest.approx(loss1, rel=1e-13)
+    np.testing.assert_allclose(grad2, grad1, rtol=0, atol=1e-12 * np.abs(grad1).max())
+    assert np.array_equal(state2, state1)

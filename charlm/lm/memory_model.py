@@ -24,9 +24,13 @@ from .model import count_scored
 from ..core.kernels import memory as memory_k
 from ..core.kernels import softmax as softmax_k
 from ..core.params import ParamStore, StoreBacked
+from ..core.parts import blas_per_part, part_bounds, run_parts, thread_parts
 
 QUERY = 0.1  # u_0, the constant query (the authors' init_hid)
 INIT_STD = 0.05  # every weight starts N(0, 0.05^2) (the authors' init_std)
+# Examples per thread below which a window's hops run on one thread: one example's hops take
+# ~50-150 us at the paper's size, a helper thread's hand-off a few us.
+MIN_EXAMPLES_PER_THREAD = 8
 
 
 def memory_param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -79,6 +83,11 @@ class MemoryLanguageModel(StoreBacked):
             memory[row, :remembered.size] = remembered
         return [(memory,)]
 
+    @staticmethod
+    def _parts(examples: int) -> int:
+        """Threads to split a window's examples over (``core/parts.py``)."""
+        return thread_parts(limit=max(1, examples // MIN_EXAMPLES_PER_THREAD))
+
     def _buf(self, name: str, shape: tuple, dtype=None) -> np.ndarray:
         dtype = np.dtype(dtype or self.dtype)
         key = (name, shape, dtype)
@@ -88,11 +97,11 @@ class MemoryLanguageModel(StoreBacked):
         return buf
 
     # ----------------------------------------------------------------- forward
-    def _forward(self, x: np.ndarray, state: list[tuple], resets=()):
-        """Every example's top query u_K (E, D), the new state, and what the backward needs."""
+    def _window(self, x: np.ndarray, state: list[tuple], resets=()):
+        """Every example's memory, and the buffers its hops fill: (saved, new state)."""
         T, N = x.shape
         E = T * N
-        cfg, p = self.config, self.params
+        cfg = self.config
         M, D, K = cfg.memory, cfg.hidden_size, cfg.hops
         (carried,) = state[0]
         ctx = self._buf("ctx", (E, M), np.int64)
@@ -101,40 +110,78 @@ class MemoryLanguageModel(StoreBacked):
         memory_k.window_memories(np.ascontiguousarray(carried, np.int64), np.ascontiguousarray(x, np.int64),
                                  starts_mask((T, N), resets), ctx, n_valid, new_carried)
         queries = self._buf("u", (K + 1, E, D))  # u_0 .. u_K
-        attention = self._buf("p", (K, E, M))
         queries[0] = QUERY
-        memory_k.hops_forward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"], ctx,
-                              n_valid, cfg.linear_units, queries, attention)
-        saved = {"ctx": ctx, "n_valid": n_valid, "u": queries, "p": attention}
-        return queries[K], [(new_carried,)], saved
+        saved = {"ctx": ctx, "n_valid": n_valid, "u": queries, "p": self._buf("p", (K, E, M))}
+        return saved, [(new_carried,)]
+
+    def _hops_forward(self, s: dict, first: int, last: int) -> None:
+        p = self.params
+        memory_k.hops_forward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"], s["ctx"],
+                              s["n_valid"], self.config.linear_units, s["u"], s["p"], first, last)
+
+    def _forward(self, x: np.ndarray, state: list[tuple], resets=()):
+        """Every example's top query u_K (E, D), the new state, and what the backward needs."""
+        s, new_state = self._window(x, state, resets)
+        E, parts = x.size, self._parts(x.size)
+        with blas_per_part(parts):
+            run_parts(lambda part: self._hops_forward(s, *part_bounds(E, part, parts)), parts)
+        return s["u"][self.config.hops], new_state, s
 
     # ----------------------------------------------------------------- public API
     def train_step(self, x: np.ndarray, y: np.ndarray, state: list[tuple], rng=None, resets=()):
         """Forward and backward over one window x, y (T, N) (a negative target is masked); the
         gradient of the mean cross-entropy lands in ``store.grad``. Returns (mean loss, new state).
-        ``rng`` is unused: the model has no dropout."""
-        cfg, p, g = self.config, self.params, self.grads
-        E, D, K, lin = x.size, cfg.hidden_size, cfg.hops, cfg.linear_units
-        top, new_state, s = self._forward(x, state, resets)
-        targets = np.ascontiguousarray(y.reshape(E), dtype=np.int32)
-        scored = max(count_scored(targets), 1)
-        logits = self._buf("logits", (E, cfg.vocab_size))
-        np.matmul(top, p["decoder.weight"].T, out=logits)
-        dbias = self._buf("dbias", (cfg.vocab_size,))
-        loss_sum = softmax_k.softmax_cross_entropy(logits, self._zero_bias, targets, 1.0 / scored, dbias)
-        np.matmul(logits.T, top, out=g["decoder.weight"])
-        du = self._buf("du", (E, D))
-        np.matmul(logits, p["decoder.weight"], out=du)
+        ``rng`` is unused: the model has no dropout.
 
+        With several threads the step runs in two phases, each split over them (``core/parts``):
+        first each thread takes a run of examples through the hops, the output layer and back
+        (the examples are independent); then each takes a share of the tables' rows, for the
+        gradients summed over every example: the output layer's by word, the memories' by the
+        token ids they scatter into. The matrix products inside run on one BLAS thread each: a
+        BLAS thread left spinning beside the other part's kernel took its core (measured: no gain
+        from a second thread for the hops alone)."""
+        cfg, p, g = self.config, self.params, self.grads
+        E, V, D, K, M = x.size, cfg.vocab_size, cfg.hidden_size, cfg.hops, cfg.memory
+        s, new_state = self._window(x, state, resets)
+        targets = np.ascontiguousarray(y.reshape(E), dtype=np.int32)
+        scale = 1.0 / max(count_scored(targets), 1)
+        W, top = p["decoder.weight"], s["u"][K]
+        logits, du = self._buf("logits", (E, V)), self._buf("du", (E, D))
         dz = self._buf("dz", (K, E, D))  # each hop's dL/dz
-        for name in ("memory.A", "memory.T_A", "memory.C", "memory.T_C"):
-            g[name][:] = 0
-        memory_k.hops_backward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"], s["ctx"],
-                               s["n_valid"], lin, s["u"], s["p"], du, dz, g["memory.A"], g["memory.T_A"],
-                               g["memory.C"], g["memory.T_C"])
-        # z_k = H u_{k-1} + o: H's gradient sums dz_k u_{k-1}^T over hops and examples, one product.
-        np.matmul(dz.reshape(K * E, D).T, s["u"][:K].reshape(K * E, D), out=g["hop.H"])
-        return loss_sum / scored, new_state
+        ds = self._buf("ds", (K, E, M))  # each hop's dL/d(attention logits)
+        parts = self._parts(E)
+        dbias = self._buf("dbias", (parts, V))  # no bias: the softmax kernel's by-product, unused
+        temporal = self._buf("temporal", (2, parts, M, D))  # each part's share of dT_A, dT_C
+
+        def examples(part: int) -> float:
+            first, last = part_bounds(E, part, parts)
+            self._hops_forward(s, first, last)
+            np.matmul(top[first:last], W.T, out=logits[first:last])
+            loss = softmax_k.softmax_cross_entropy(logits[first:last], self._zero_bias, targets[first:last], scale,
+                                                   dbias[part])
+            np.matmul(logits[first:last], W, out=du[first:last])
+            memory_k.hops_backward(p["memory.A"], p["memory.T_A"], p["memory.C"], p["memory.T_C"], p["hop.H"],
+                                   s["ctx"], s["n_valid"], cfg.linear_units, s["u"], s["p"], du, dz, ds, first, last)
+            return loss
+
+        def tables(part: int) -> None:
+            first, last = part_bounds(V, part, parts)
+            np.matmul(logits[:, first:last].T, top, out=g["decoder.weight"][first:last])
+            g["memory.A"][part::parts] = 0  # the rows this part's scatter owns
+            g["memory.C"][part::parts] = 0
+            temporal[:, part] = 0
+            memory_k.scatter_memory_grads(s["ctx"], s["n_valid"], s["u"], s["p"], dz, ds, part, parts, g["memory.A"],
+                                          temporal[0, part], g["memory.C"], temporal[1, part])
+
+        dbias[:] = 0
+        with blas_per_part(parts):
+            loss_sum = sum(run_parts(examples, parts))
+            run_parts(tables, parts)
+            # z_k = H u_{k-1} + o: H's gradient sums dz_k u_{k-1}^T over hops and examples, one product.
+            np.matmul(dz.reshape(K * E, D).T, s["u"][:K].reshape(K * E, D), out=g["hop.H"])
+        np.sum(temporal[0], axis=0, out=g["memory.T_A"])
+        np.sum(temporal[1], axis=0, out=g["memory.T_C"])
+        return loss_sum * scale, new_state
 
     def loss(self, x: np.ndarray, y: np.ndarray, state: list[tuple], resets=()):
         """Forward only. Returns (summed loss in nats over the unmasked targets, new state)."""

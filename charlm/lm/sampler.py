@@ -16,16 +16,14 @@ from __future__ import annotations
 import math
 import operator
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
-import numba
 import numpy as np
 
 from ..errors import ConfigError
 from ..core.kernels import drawing as drawing_k
 from ..core.kernels import sampling as sampling_k
-from ..core.threads import available_cores
+from ..core.parts import run_parts, thread_parts
 
 
 def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:
@@ -91,14 +89,6 @@ def sampling_weights(model) -> tuple:
 
 # Below this many units a step is too short to pay for meeting another thread at every layer.
 MIN_UNITS_TO_SPLIT = 128
-_helpers: ThreadPoolExecutor | None = None
-
-
-def _helper_threads() -> ThreadPoolExecutor:
-    global _helpers
-    if _helpers is None:
-        _helpers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charlm-sample")
-    return _helpers
 
 
 def split_weights(weights: tuple, gates: int, hidden_size: int, parts: int, has_peephole: bool) -> list[tuple]:
@@ -252,7 +242,7 @@ class Sampler:
         cores this process may use (threads spinning at a barrier must not share a core)."""
         if self.model.config.hidden_size < MIN_UNITS_TO_SPLIT:
             return 1
-        return max(1, min(2, numba.get_num_threads(), available_cores()))
+        return thread_parts(limit=2)
 
     def _run(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
         if self._weights is None:
@@ -273,10 +263,7 @@ class Sampler:
                 forced, out, logits, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
             )  # fmt: skip
 
-        helpers = [_helper_threads().submit(part, p) for p in range(1, parts)]
-        ok = part(0)
-        ok = all([h.result() for h in helpers]) and ok
-        if not ok:
+        if not all(run_parts(part, parts)):
             raise RuntimeError("the sampling threads lost each other (one never reached a barrier)")
 
     def _run_through_model(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
