@@ -160,6 +160,20 @@ def hops_backward(A, TA, C, TC, H, ctx, n_valid, linear_units, u, p, du, dz, ds,
             g[:] = below
 
 
+@inline_kernel
+def _add_weighted_sum(weights, vectors, e, j, target, temporal, row):
+    """row = sum_k weights[k, e, j] * vectors[k, e], added into target and temporal (rows of D).
+    The whole arrays and indices, not views: a view's strides are unknown to the compiler, and
+    the loops then ran 2.6 times slower."""
+    row[:] = 0
+    for k in range(weights.shape[0]):
+        for d in range(row.shape[0]):
+            row[d] += weights[k, e, j] * vectors[k, e, d]
+    for d in range(row.shape[0]):
+        target[d] += row[d]
+        temporal[d] += row[d]
+
+
 @kernel
 def scatter_memory_grads(ctx, n_valid, u, p, dz, ds, part, parts, dA, dTA, dC, dTC):
     """Add the memories' gradients into the tables: slot j of example e holds m_j = A[id] + T_A[j]
@@ -169,27 +183,11 @@ def scatter_memory_grads(ctx, n_valid, u, p, dz, ds, part, parts, dA, dTA, dC, d
     This call takes the slots whose token id is ``part`` modulo ``parts``, so threads running
     the other parts never write the same row of dA or dC, and each row sums its slots in the
     same order however many parts there are. dTA and dTC are this part's own (M, D) sums."""
-    K, E, M = p.shape
-    D = dA.shape[1]
-    row = np.empty(D, dA.dtype)
-    for e in range(E):
+    row = np.empty(dA.shape[1], dA.dtype)
+    for e in range(p.shape[1]):
         ids = ctx[e]
         for j in range(n_valid[e]):
             if ids[j] % parts != part:
                 continue
-            row[:] = 0
-            for k in range(K):
-                for d in range(D):
-                    row[d] += ds[k, e, j] * u[k, e, d]
-            target, temporal = dA[ids[j]], dTA[j]
-            for d in range(D):
-                target[d] += row[d]
-                temporal[d] += row[d]
-            row[:] = 0
-            for k in range(K):
-                for d in range(D):
-                    row[d] += p[k, e, j] * dz[k, e, d]
-            target, temporal = dC[ids[j]], dTC[j]
-            for d in range(D):
-                target[d] += row[d]
-                temporal[d] += row[d]
+            _add_weighted_sum(ds, u, e, j, dA[ids[j]], dTA[j], row)
+            _add_weighted_sum(p, dz, e, j, dC[ids[j]], dTC[j], row)
