@@ -12,7 +12,7 @@ whole SGD step: forward, backward, clipping the gradient's norm at 50/128, updat
 memory ids are drawn by Zipf's law (p(rank r) ~ 1/r) as words are, the same for both engines,
 which also start from the same weights.
 
-As benchmarks/throughput.py: each engine runs in its own worker process pinned to the same
+As in benchmarks/throughput.py (the harness: benchmarks/alternating.py), each engine runs in its own worker process pinned to the same
 number of threads, is warmed up first (Numba compiles or loads its cache on the first call),
 then the timed rounds alternate (charlm, torch, charlm, torch, ...) so a noisy neighbour slows
 both alike. Reported: targets per second per engine (median over rounds, [min-max]) and the
@@ -27,11 +27,12 @@ import multiprocessing as mp
 import os
 import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from alternating import alternate, serve, steps  # noqa: E402  (the alternating rounds' harness)
 
 
 @dataclass
@@ -120,7 +121,6 @@ class TorchEngine:
     def __init__(self, cfg: Config, threads: int, compile: bool = False):
         import torch
 
-        sys.path.insert(0, str(ROOT / "benchmarks"))
         from memn2n_reference import TorchMemN2N, load_charlm_params
 
         torch.set_num_threads(threads)
@@ -162,48 +162,13 @@ def _worker(conn, engine_name: str, cfg_dict: dict, threads: int, compile: bool)
         engine = CharlmEngine(cfg)
     else:
         engine = TorchEngine(cfg, threads, compile)
-    t0 = time.perf_counter()
-    first_losses = [engine.step(i) for i in range(3)]  # warm-up (and, for charlm, compilation or cache load)
-    warm = time.perf_counter() - t0
-    # Calibrate: how many steps make one round of about `seconds`.
-    t0, n = time.perf_counter(), 0
-    while time.perf_counter() - t0 < 0.5:
-        engine.step(n)
-        n += 1
-    per_step = (time.perf_counter() - t0) / n
-    conn.send({"warmup_s": warm, "per_step_s": per_step, "first_losses": first_losses})
-    while True:
-        steps = conn.recv()
-        if steps is None:
-            break
-        t0 = time.perf_counter()
-        for i in range(steps):
-            engine.step(i)
-        conn.send(time.perf_counter() - t0)
-
-
-def _spawn(ctx, target, *args):
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
-    proc.start()
-    return proc, parent
+    # The warm-up's first losses are printed for both engines: the same weights and data give the same.
+    serve(conn, steps(engine.step), lambda: {"first_losses": [engine.step(i) for i in range(3)]}, calibrate_s=0.5)
 
 
 def run(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float, compile: bool) -> dict:
-    workers = {}
-    for name in engines:
-        proc, conn = _spawn(ctx, _worker, name, asdict(cfg), threads, compile)
-        info = conn.recv()  # one at a time: warm-ups do not overlap either
-        workers[name] = (proc, conn, max(1, round(seconds / info["per_step_s"])), info)
-    rates = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, (_, conn, steps, _) in workers.items():
-            conn.send(steps)
-            rates[name].append(steps * cfg.N / conn.recv())
-    for proc, conn, _, _ in workers.values():
-        conn.send(None)
-        proc.join()
-    return {"rates": rates, "info": {name: w[3] for name, w in workers.items()}}
+    args = {name: (asdict(cfg), threads, compile) for name in engines}
+    return alternate(ctx, _worker, args, rounds, seconds, per_unit=cfg.N)
 
 
 def stats(values: list[float]) -> dict:

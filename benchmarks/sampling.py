@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from throughput import _spawn  # noqa: E402  (one worker process per engine, a pipe to each)
+from alternating import alternate, serve  # noqa: E402  (the alternating rounds' harness)
 
 V, H, L = 65, 256, 2
 TORCH_REFERENCE = 2_100  # PyTorch chars/s quoted in the issue for this model on these machines
@@ -89,38 +89,13 @@ class TorchEngine:
 def _worker(conn, engine_name: str, threads: int) -> None:
     sys.path.insert(0, str(ROOT))
     engine = CharlmEngine(threads) if engine_name == "charlm" else TorchEngine(threads)
-    t0 = time.perf_counter()
-    engine.run(200)  # warm-up (charlm: loads the compiled kernel)
-    warm = time.perf_counter() - t0
-    t0, n = time.perf_counter(), 0
-    while time.perf_counter() - t0 < 0.3:
-        engine.run(100)
-        n += 100
-    conn.send({"warmup_s": warm, "per_char_s": (time.perf_counter() - t0) / n})
-    while True:
-        chars = conn.recv()
-        if chars is None:
-            break
-        t0 = time.perf_counter()
-        engine.run(chars)
-        conn.send(time.perf_counter() - t0)
+    # The unit is a character; the warm-up (200 characters) loads charlm's compiled kernel.
+    serve(conn, engine.run, lambda: engine.run(200), calibrate_s=0.3, chunk=100)
 
 
 def measure_throughput(ctx, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
-    workers = {}
-    for name in engines:
-        proc, conn = _spawn(ctx, _worker, name, threads)
-        info = conn.recv()  # one at a time: warm-ups do not overlap either
-        workers[name] = (proc, conn, max(100, round(seconds / info["per_char_s"])), info)
-    rates = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, (proc, conn, chars, _) in workers.items():
-            conn.send(chars)
-            rates[name].append(chars / conn.recv())
-    for proc, conn, _, _ in workers.values():
-        conn.send(None)
-        proc.join()
-    return {"rates": rates, "warmup_s": {n: w[3]["warmup_s"] for n, w in workers.items()}}
+    result = alternate(ctx, _worker, {name: (threads,) for name in engines}, rounds, seconds, min_units=100)
+    return {"rates": result["rates"], "warmup_s": {name: info["warmup_s"] for name, info in result["info"].items()}}
 
 
 # ---------------------------------------------------------------------------------- start-up

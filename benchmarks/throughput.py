@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from alternating import alternate, serve, spawn, steps  # noqa: E402  (the alternating rounds' harness)
 
 
 @dataclass
@@ -197,7 +199,6 @@ class NumpyEngine:
     def __init__(self, cfg: Config):
         import numpy as np
 
-        sys.path.insert(0, str(ROOT / "benchmarks"))
         from numpy_lm import NumpyLSTMLM
 
         self.model = NumpyLSTMLM(cfg.V, cfg.H, cfg.L)
@@ -227,26 +228,7 @@ def _worker(conn, engine_name: str, cfg_dict: dict, threads: int) -> None:
         engine = TorchEngine(cfg, threads)
     else:
         engine = NumpyEngine(cfg)
-    t0 = time.perf_counter()
-    for i in range(3):
-        engine.step(i)  # warm-up (and, for charlm, compilation or cache load)
-    warm = time.perf_counter() - t0
-    # Calibrate: how many steps make one round of about `seconds`.
-    t0, n = time.perf_counter(), 0
-    while time.perf_counter() - t0 < 0.3:
-        engine.step(n)
-        n += 1
-    per_step = (time.perf_counter() - t0) / n
-    conn.send({"warmup_s": warm, "per_step_s": per_step})
-    while True:
-        msg = conn.recv()
-        if msg is None:
-            break
-        steps = msg
-        t0 = time.perf_counter()
-        for i in range(steps):
-            engine.step(i)
-        conn.send(time.perf_counter() - t0)
+    serve(conn, steps(engine.step), lambda: steps(engine.step)(3), calibrate_s=0.3)
 
 
 def _peak_worker(conn) -> None:
@@ -263,36 +245,17 @@ def _peak_worker(conn) -> None:
     conn.send(2 * 2048**3 / statistics.median(times))
 
 
-def _spawn(ctx, target, *args):
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(child, *args), daemon=True)
-    proc.start()
-    return proc, parent
-
-
 def measure_peak(ctx) -> float:
-    proc, conn = _spawn(ctx, _peak_worker)
+    proc, conn = spawn(ctx, _peak_worker)
     flops = conn.recv()
     proc.join()
     return flops
 
 
 def run_config(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
-    workers = {}
-    for name in engines:
-        proc, conn = _spawn(ctx, _worker, name, asdict(cfg), threads)
-        info = conn.recv()  # one at a time: warm-ups do not overlap either
-        workers[name] = (proc, conn, max(1, round(seconds / info["per_step_s"])), info)
-    rates = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, (proc, conn, steps, _) in workers.items():
-            conn.send(steps)
-            elapsed = conn.recv()
-            rates[name].append(steps * cfg.T * cfg.N / elapsed)
-    for proc, conn, _, _ in workers.values():
-        conn.send(None)
-        proc.join()
-    return {"rates": rates, "warmup_s": {n: w[3]["warmup_s"] for n, w in workers.items()}}
+    result = alternate(ctx, _worker, {name: (asdict(cfg), threads) for name in engines}, rounds, seconds,
+                       per_unit=cfg.T * cfg.N)
+    return {"rates": result["rates"], "warmup_s": {name: info["warmup_s"] for name, info in result["info"].items()}}
 
 
 def summarize(cfg: Config, result: dict, peak: float) -> dict:
@@ -353,6 +316,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-numpy", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - {c.name for c in CONFIGS})
+    if unknown:  # an empty table would read as "nothing to report"
+        parser.error(f"unknown configuration {', '.join(unknown)}; choose from {', '.join(c.name for c in CONFIGS)}")
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)  # inherited by the spawned workers before they import anything
