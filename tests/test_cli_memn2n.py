@@ -86,9 +86,10 @@ def test_sample_and_info(memn2n_run, capsys):
     assert info.code == 0 and "memn2n 24, 2 hops over 12 tokens" in info.out
 
 
-def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path):
+@pytest.mark.parametrize("positions", ["streams", "random"])
+def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path, positions):
     whole, split = tmp_path / "whole", tmp_path / "split"
-    args = [*SMALL, "--batch-size", 8, "--seq-len", 5, "--quiet"]
+    args = [*SMALL, "--batch-size", 8, "--seq-len", 5, "--positions", positions, "--quiet"]
     assert run_cli(None, "train", corpus, "--out", whole, *args, "--max-steps", 30).code == 0
     assert run_cli(None, "train", corpus, "--out", split, *args, "--max-steps", 13).code == 0
     assert run_cli(None, "train", corpus, "--out", split, "--resume", "--max-steps", 30, "--quiet").code == 0
@@ -106,6 +107,8 @@ def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path):
     (["--model", "memn2n", "--bptt", "full"], "--bptt cannot take effect with --model memn2n"),
     (["--model", "memn2n", "--freeze-embedding"], "--freeze-embedding cannot take effect with --model memn2n"),
     (["--hops", 3], "--hops is for --model memn2n"),
+    (["--positions", "random"], "--positions random cannot take effect with a recurrent model"),
+    (["--model", "memn2n", "--positions", "anywhere"], "'anywhere' is not one of 'streams', 'random'"),
     (["--memory", 5, "--linear-units", 2], "--memory, --linear-units is for --model memn2n"),
     (["--model", "memn2n", "--linear-units", 500], "--linear-units must be an integer from 0 to the hidden size 150"),
     (["--model", "memn2n", "--memory", 0], "--memory must be a positive integer"),
@@ -204,6 +207,37 @@ def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpu
     for row in range(1, 4):
         start = row * length
         np.testing.assert_array_equal(memory[row], tokens[start - 11:start + 1][::-1])
+
+
+def test_random_positions_draw_each_window_anew_with_the_memory_before_it(corpus, tmp_path):
+    from charlm.lm.evaluate import encode_for_scoring
+
+    runs = {}
+    for positions in ("streams", "random"):
+        runs[positions] = run = tmp_path / positions
+        result = run_cli(None, "train", corpus, "--out", run, *SMALL, "--batch-size", 4, "--seq-len", 3, "--max-steps", 2,
+                         "--val-frac", 0, "--positions", positions, "--quiet")
+        assert result.code == 0, result.err
+    snap = load_model(runs["random"] / "last.npz")
+    tokens = encode_for_scoring(corpus, snap.vocab).tokens
+    memory = snap.carried_state()[0][0]  # after the second window: its 3 tokens, then what came before them
+    stream_ends = {row * (tokens.size // 4) + 5 for row in range(4)}  # where the streams' second windows end
+    for row in memory:
+        # the row is some stretch of the text, newest first: find where it ends
+        ends = [end for end in range(11, tokens.size) if np.array_equal(tokens[end - 11:end + 1][::-1], row)]
+        assert ends and not stream_ends & set(ends), row
+    streams = load_model(runs["streams"] / "last.npz")
+    assert not np.array_equal(streams.model.params["memory.A"], snap.model.params["memory.A"])
+
+
+def test_the_positions_cannot_change_when_resuming(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 2, "--positions", "random",
+                   "--quiet").code == 0
+    before = (run / "last.npz").read_bytes()
+    result = run_cli(None, "train", corpus, "--out", run, "--resume", "--positions", "streams", "--max-steps", 4)
+    assert result.code != 0 and "--positions cannot change when resuming: the run has 'random'" in result.err
+    assert "Traceback" not in result.err and (run / "last.npz").read_bytes() == before
 
 
 def test_the_html_page_shows_what_each_hop_attends_to(memn2n_run, corpus, tmp_path, capsys):

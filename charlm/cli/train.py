@@ -31,6 +31,11 @@ class Bptt(str, Enum):
     full = "full"
 
 
+class Positions(str, Enum):
+    streams = "streams"
+    random = "random"
+
+
 def train(
     corpus: Annotated[Optional[List[Path]], typer.Argument(help="Text file; a folder with train/valid/test splits; or a corpus of files: any other folder (every file in it, recursively) or several files. Default: the bundled corpus.", show_default=False)] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder. Default: runs/<corpus name>.")] = None,
@@ -78,6 +83,7 @@ def train(
     min_freq: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "min_freq"))] = None,
     max_vocab: Annotated[Optional[int], typer.Option(help=help_text(DataConfig, "max_vocab"))] = None,
     bptt: Annotated[Optional[Bptt], typer.Option(help=help_text(TrainConfig, "bptt"))] = None,
+    positions: Annotated[Optional[Positions], typer.Option(help=help_text(TrainConfig, "positions"))] = None,
     freeze_embedding: Annotated[Optional[bool], typer.Option("--freeze-embedding/--train-embedding", help=help_text(TrainConfig, "freeze_embedding"), show_default=False)] = None,
     encoding: Annotated[Optional[str], typer.Option(help=help_text(DataConfig, "encoding"))] = None,
     glob: Annotated[Optional[str], typer.Option("--glob", help=help_text(DataConfig, "glob"), show_default=False)] = None,
@@ -95,7 +101,7 @@ def train(
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
         optimizer=value_of(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
         decay_patience=decay_patience, min_lr=min_lr, stop_lr=stop_lr, clip_norm=clip_norm,
-        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt), freeze_embedding=freeze_embedding,
+        clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt), positions=value_of(positions), freeze_embedding=freeze_embedding,
         level=value_of(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
         encoding=encoding, dtype=value_of(dtype), glob=glob, skip_bad=skip_bad or None,
     )  # fmt: skip

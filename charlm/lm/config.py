@@ -80,6 +80,7 @@ MODELS = ("rnn", "memn2n")
 # The memory network's own settings, refused with the recurrent model (and the recurrent ones
 # with it: RECURRENT_ONLY), each by its option name.
 MEMORY_ONLY = ("memory", "hops", "linear_units")
+POSITIONS = ("streams", "random")  # TrainConfig.positions
 RECURRENT_ONLY = ("cell", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias", "softmax",
                   "cutoffs", "tail_div")
 
@@ -214,6 +215,11 @@ class TrainConfig:
     threads: int | None = setting(None, "CPU threads.", shown="all cores")
     # truncated: carry the state across windows; full: reset it every window
     bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.")
+    # Where a window's N rows come from. A recurrent model needs streams (its state is carried
+    # along them); a memory network carries nothing, so its rows can be drawn anywhere, as its
+    # authors draw each batch's 128 targets at random positions.
+    positions: str = setting("streams", "streams: N contiguous streams, read in order; random: N positions drawn anew for "
+                                        "each window (--model memn2n only, as its authors train it).")
     # Fine-tuning on little text: keep the input embedding as it is (its gradient is zeroed
     # before clipping, so the norm bound applies to what is trained).
     freeze_embedding: bool = setting(False, "Keep the input embedding fixed (e.g. when fine-tuning with --init-from).")
@@ -262,6 +268,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number, got {value}")
         if self.bptt not in ("truncated", "full"):
             raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
+        if self.positions not in POSITIONS:
+            raise ConfigError(f"--positions must be 'streams' or 'random', got {self.positions!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
             raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):

@@ -62,6 +62,7 @@ class TrainOptions(GivenOptions):
     seed: int | None = None
     threads: int | None = None
     bptt: str | None = None
+    positions: str | None = None
     freeze_embedding: bool | None = None
     # the data (DataConfig)
     level: str | None = None

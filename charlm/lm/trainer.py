@@ -3,7 +3,8 @@ guard, checkpoints and resuming. It never prints: it reports to a ``sink`` (the 
 
 One epoch walks the N parallel streams window by window (truncated BPTT): the hidden state
 carried from one window into the next, reset at the start of each epoch (or every window with
-``bptt="full"``). Everything that decides what happens next (parameters, optimizer moments,
+``bptt="full"``). A memory network may instead read its N rows at positions drawn anew for every
+window (``positions="random"``), as many windows an epoch. Everything that decides what happens next (parameters, optimizer moments,
 learning rate, dropout generator, data cursor, carried state, partial log sums) goes into the
 checkpoint, so a resumed run continues exactly where it stopped.
 """
@@ -120,8 +121,8 @@ class Trainer:
                 if cfg.decay_start is not None:
                     p.lr = self._lr_for_epoch(p.epoch)
             self.optimizer.lr = p.lr
-            for position, x, y in windows(self.streams, cfg.seq_len, start=p.position):
-                self._train_window(x, y, document_breaks(self._starts("train"), self._row_offsets, position, y))
+            for position, x, y, resets in self._epoch_windows(p.position):
+                self._train_window(x, y, resets)
                 p.position = position + x.shape[0]
                 reason = self._after_step()
                 if reason:
@@ -143,6 +144,26 @@ class Trainer:
         summary = self._summary(reason)
         self.sink.finished(self, summary)
         return summary
+
+    def _epoch_windows(self, start: int):
+        """(position, x, y, resets) of every window left in the epoch from column ``start``.
+
+        Along the streams (--positions streams), or at N positions drawn anew for each window
+        (--positions random, a memory network's: the authors of MemN2N draw each batch's targets
+        at random). There each row starts with the memory of the text before it, and the draws
+        come from the run's generator, which the checkpoint saves: a resumed run draws on."""
+        cfg, starts = self.config, self._starts("train")
+        if cfg.positions == "streams":
+            for position, x, y in windows(self.streams, cfg.seq_len, start=start):
+                yield position, x, y, document_breaks(starts, self._row_offsets, position, y)
+            return
+        T, tokens = cfg.seq_len, self.train_tokens
+        for position in range(start, self.streams.shape[1] - 1, T):  # as many windows as the streams make
+            offsets = self.rng.integers(0, tokens.size - T, size=self.local_batch)  # the last target: offset + T
+            reads = offsets[None, :] + np.arange(T)[:, None]  # (T, N): step t of row r reads token offset_r + t
+            x, y = tokens[reads], tokens[reads + 1]
+            self.state = self.model.state_before(tokens, offsets, starts)
+            yield position, x, y, document_breaks(starts, offsets, 0, y)
 
     def _max_steps_reached(self) -> bool:
         return self.config.max_steps is not None and self.progress.step >= self.config.max_steps

@@ -158,6 +158,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
         if group.is_root:
             fine_tune.note_unknown_words(corpus)
     _check_frozen_embedding(train_config, model.config)
+    _check_positions(train_config, model.config)
     if group.is_root:
         run.create(resume=False, force=options.force)
     extra_meta["corpus"] = {
@@ -222,6 +223,7 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     train_config = _train_config(options, base)
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     _check_frozen_embedding(train_config, snap.model.config)
+    _check_positions(train_config, snap.model.config)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       starts=corpus.starts, resume=snap, extra_meta=_carried_meta(meta), group=group)
     trainer.changes = _changes(options, saved_train, train_config)
@@ -233,6 +235,12 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
 def _check_frozen_embedding(train_config: TrainConfig, model_config: ModelConfig) -> None:
     if train_config.freeze_embedding and model_config.tie_weights:
         raise ConfigError("--freeze-embedding cannot be used with tied weights: the embedding is also the output layer")
+
+
+def _check_positions(train_config: TrainConfig, model_config: ModelConfig) -> None:
+    if train_config.positions == "random" and model_config.model != "memn2n":
+        raise ConfigError("--positions random cannot take effect with a recurrent model: its hidden state is carried "
+                          "along streams (random positions are for --model memn2n)")
 
 
 def _carried_meta(meta: dict) -> dict:
@@ -247,6 +255,7 @@ FIXED_WHEN_RESUMING = {
     "batch_size": "the data streams are laid out for it",
     "optimizer": "its saved moments belong to that optimizer; start a new run (or --force) to change it",
     "seed": "the random state continues from the checkpoint",
+    "positions": "the data cursor and the carried memory belong to it",
 }
 
 
@@ -292,9 +301,9 @@ def _shown(value) -> str:
 def _refuse_fixed_training_options(options: TrainOptions, saved: dict) -> None:
     for name, why in FIXED_WHEN_RESUMING.items():
         given = getattr(options, name)
-        if given is not None and given != saved.get(name):
-            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run has "
-                              f"{saved.get(name)!r} ({why})")
+        had = saved.get(name, getattr(TrainConfig, name))  # a checkpoint from before the field: its default
+        if given is not None and given != had:
+            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run has {had!r} ({why})")
 
 
 def _changes(options: TrainOptions, saved: dict, config: TrainConfig) -> list[str]:
