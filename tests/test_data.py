@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.lm.batching import batchify, check_trainable, count_windows, windows
+from charlm.lm.batching import batchify, check_trainable, count_windows, random_windows, windows
 from charlm.lm.corpus import encode_file, load_corpus, read_text
 from charlm.errors import DataError
 from charlm.text.vocab import Vocab
@@ -392,3 +392,18 @@ def test_the_note_about_a_cut_file_is_one_line_from_the_command(tmp_path, capsys
     notes = [line for line in result.err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "incomplete UTF-8 character" in notes[0], result.err
     assert "cp1252" not in result.err
+
+
+def test_random_windows_read_each_row_at_an_offset_drawn_for_it():
+    tokens = np.arange(1000, 1100)
+    drawn = list(random_windows(tokens, span=24, seq_len=5, rows=3, rng=np.random.default_rng(7)))
+    along_streams = [position for position, _, _ in windows(np.zeros((3, 25), np.int32), 5)]
+    assert [position for position, *_ in drawn] == along_streams == [0, 5, 10, 15, 20]
+    for _, x, y, offsets in drawn:
+        assert x.shape == y.shape == (5, 3) and x.dtype == np.int32
+        assert ((0 <= offsets) & (offsets + 5 < tokens.size)).all()  # the last target is in the text
+        np.testing.assert_array_equal(x, tokens[offsets][None, :] + np.arange(5)[:, None])
+        np.testing.assert_array_equal(y, x + 1)
+    again = list(random_windows(tokens, span=24, seq_len=5, rows=3, rng=np.random.default_rng(7), start=10))
+    np.testing.assert_array_equal(again[0][3], drawn[0][3])  # the draws are the generator's, whatever the start
+    assert len({tuple(offsets) for *_, offsets in drawn}) == len(drawn)  # drawn anew for each window

@@ -3,10 +3,10 @@ guard, checkpoints and resuming. It never prints: it reports to a ``sink`` (the 
 
 One epoch walks the N parallel streams window by window (truncated BPTT): the hidden state
 carried from one window into the next, reset at the start of each epoch (or every window with
-``bptt="full"``). A memory network may instead read its N rows at positions drawn anew for every
-window (``positions="random"``), as many windows an epoch. Everything that decides what happens next (parameters, optimizer moments,
-learning rate, dropout generator, data cursor, carried state, partial log sums) goes into the
-checkpoint, so a resumed run continues exactly where it stopped.
+``bptt="full"``); a memory network may draw its rows anew for every window instead. Everything
+that decides what happens next (parameters, optimizer moments, learning rate, random generator,
+data cursor, carried state, partial log sums) goes into the checkpoint, so a resumed run
+continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .config import TrainConfig
-from .batching import batchify, document_breaks, windows
+from .batching import batchify, document_breaks, random_windows, windows
 from .distributed import Single, concat_states
 from .documents import NO_STARTS
 from ..errors import TrainingError
@@ -27,7 +27,7 @@ from .model import LanguageModel, count_scored
 from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ..store.runfolder import RunFolder
 from .saved_model import Snapshot, save_model
-from .training_state import Progress, Sink  # noqa: F401 (Sink is the display's base class)
+from .training_state import Progress, Sink, TokenRate  # noqa: F401 (Sink is the display's base class)
 
 
 class Trainer:
@@ -65,8 +65,7 @@ class Trainer:
         self._last_save = time.monotonic()
         self._started = time.monotonic()
         self._elapsed_base = 0.0
-        self._rate: float | None = None  # tokens/s, smoothed over recent windows
-        self._last_step_end: float | None = None
+        self._rate = TokenRate()
         if resume is not None:
             self._restore(resume)
 
@@ -146,22 +145,15 @@ class Trainer:
         return summary
 
     def _epoch_windows(self, start: int):
-        """(position, x, y, resets) of every window left in the epoch from column ``start``.
-
-        Along the streams (--positions streams), or at N positions drawn anew for each window
-        (--positions random, a memory network's: the authors of MemN2N draw each batch's targets
-        at random). There each row starts with the memory of the text before it, and the draws
-        come from the run's generator, which the checkpoint saves: a resumed run draws on."""
-        cfg, starts = self.config, self._starts("train")
+        """(position, x, y, resets) of the epoch's windows from column ``start``: along the streams, or (--positions
+        random) at rows drawn from the run's saved generator, with the memory of the text before each as ``self.state``."""
+        cfg, starts, tokens = self.config, self._starts("train"), self.train_tokens
         if cfg.positions == "streams":
             for position, x, y in windows(self.streams, cfg.seq_len, start=start):
                 yield position, x, y, document_breaks(starts, self._row_offsets, position, y)
             return
-        T, tokens = cfg.seq_len, self.train_tokens
-        for position in range(start, self.streams.shape[1] - 1, T):  # as many windows as the streams make
-            offsets = self.rng.integers(0, tokens.size - T, size=self.local_batch)  # the last target: offset + T
-            reads = offsets[None, :] + np.arange(T)[:, None]  # (T, N): step t of row r reads token offset_r + t
-            x, y = tokens[reads], tokens[reads + 1]
+        span = self.streams.shape[1] - 1  # as many windows as along the streams
+        for position, x, y, offsets in random_windows(tokens, span, cfg.seq_len, self.local_batch, self.rng, start):
             self.state = self.model.state_before(tokens, offsets, starts)
             yield position, x, y, document_breaks(starts, offsets, 0, y)
 
@@ -191,7 +183,7 @@ class Trainer:
             clip_grad_value(grad, cfg.clip_value)
         norm = clip_grad_norm(grad, cfg.clip_norm) if cfg.clip_norm is not None else global_norm(grad)
         p.step += 1
-        self._measure_rate(tokens)
+        self._rate.window_done(tokens)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self._bad_step(loss, norm)
             # No update. The data cursor moves past the window, so the state from before it no
@@ -208,14 +200,6 @@ class Trainer:
         p.log_steps += 1
         p.smooth_loss = loss if p.smooth_loss is None else 0.98 * p.smooth_loss + 0.02 * loss
         self.sink.step(self, loss)
-
-    def _measure_rate(self, tokens: int) -> None:
-        now = time.monotonic()
-        last, self._last_step_end = self._last_step_end, now
-        if last is None or now - last <= 0:
-            return
-        rate = tokens / (now - last)
-        self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
 
     def _bad_step(self, loss: float, norm: float) -> None:
         p = self.progress
@@ -296,7 +280,7 @@ class Trainer:
             self._schedule(result.loss)
         self.sink.validated(self, result, improved)
         self.save(self.run.last)
-        self._last_step_end = None  # validation time is not training time
+        self._rate.pause()  # validation time is not training time
 
     def _schedule(self, loss: float) -> None:
         """The plateau rule (lower the rate when validation does not improve) and --patience."""
@@ -346,15 +330,13 @@ class Trainer:
 
     @property
     def tokens_per_s(self) -> float | None:
-        return self._rate
+        return self._rate.value
 
     @property
     def eta_s(self) -> float | None:
         """Seconds left to the end of training at the current speed."""
-        if not self._rate:
-            return None
-        left = max(self.total_steps - self.progress.step, 0)
-        return left * self.config.seq_len * self.config.batch_size / self._rate
+        left = max(self.total_steps - self.progress.step, 0) * self.config.seq_len * self.config.batch_size
+        return left / self._rate.value if self._rate.value else None
 
     def _summary(self, stopped_by: str) -> dict:
         self.progress.elapsed_s = self.elapsed_s

@@ -1,8 +1,9 @@
-"""Where a training run stands (:class:`Progress`, saved whole in every checkpoint) and what the
-loop tells its observer (:class:`Sink`)."""
+"""Where a training run stands (:class:`Progress`, saved whole in every checkpoint), how fast it
+goes (:class:`TokenRate`) and what the loop tells its observer (:class:`Sink`)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,25 @@ class Progress:
     log_loss_sum: float = 0.0  # losses since the last metrics row
     log_steps: int = 0
     smooth_loss: float | None = None  # for display
+
+
+class TokenRate:
+    """Training tokens per second, smoothed over recent windows: the time from one window's end
+    to the next one's, so what comes between (a validation: call ``pause``) is not counted."""
+
+    def __init__(self):
+        self.value: float | None = None
+        self._last_end: float | None = None
+
+    def window_done(self, tokens: int) -> None:
+        now = time.monotonic()
+        last, self._last_end = self._last_end, now
+        if last is not None and now > last:
+            rate = tokens / (now - last)
+            self.value = rate if self.value is None else 0.9 * self.value + 0.1 * rate
+
+    def pause(self) -> None:
+        self._last_end = None
 
 
 class Sink:
