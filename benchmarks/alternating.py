@@ -54,7 +54,7 @@ def alternate(ctx, worker, args_by_engine: dict[str, tuple], rounds: int, second
               min_units: int = 1) -> dict:
     """Start one worker per engine (one at a time: warm-ups do not overlap either), then
     ``rounds`` rounds of about ``seconds`` each, in turn. Returns {"rates": {engine: [per round:
-    units x per_unit / second]}, "info": {engine: its worker's report}}."""
+    units x per_unit / second]}, "info": {engine: its worker's report}, "warmup_s": {engine: seconds}}."""
     workers = {}
     for name, args in args_by_engine.items():
         proc, conn = spawn(ctx, worker, name, *args)
@@ -68,4 +68,5 @@ def alternate(ctx, worker, args_by_engine: dict[str, tuple], rounds: int, second
     for proc, conn, _, _ in workers.values():
         conn.send(None)
         proc.join()
-    return {"rates": rates, "info": {name: w[3] for name, w in workers.items()}}
+    info = {name: w[3] for name, w in workers.items()}
+    return {"rates": rates, "info": info, "warmup_s": {name: report["warmup_s"] for name, report in info.items()}}

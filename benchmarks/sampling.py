@@ -94,8 +94,7 @@ def _worker(conn, engine_name: str, threads: int) -> None:
 
 
 def measure_throughput(ctx, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
-    result = alternate(ctx, _worker, {name: (threads,) for name in engines}, rounds, seconds, min_units=100)
-    return {"rates": result["rates"], "warmup_s": {name: info["warmup_s"] for name, info in result["info"].items()}}
+    return alternate(ctx, _worker, {name: (threads,) for name in engines}, rounds, seconds, min_units=100)
 
 
 # ---------------------------------------------------------------------------------- start-up

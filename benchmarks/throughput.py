@@ -253,9 +253,8 @@ def measure_peak(ctx) -> float:
 
 
 def run_config(ctx, cfg: Config, engines: list[str], threads: int, rounds: int, seconds: float) -> dict:
-    result = alternate(ctx, _worker, {name: (asdict(cfg), threads) for name in engines}, rounds, seconds,
-                       per_unit=cfg.T * cfg.N)
-    return {"rates": result["rates"], "warmup_s": {name: info["warmup_s"] for name, info in result["info"].items()}}
+    return alternate(ctx, _worker, {name: (asdict(cfg), threads) for name in engines}, rounds, seconds,
+                     per_unit=cfg.T * cfg.N)
 
 
 def summarize(cfg: Config, result: dict, peak: float) -> dict:

@@ -269,7 +269,7 @@ class TrainConfig:
         if self.bptt not in ("truncated", "full"):
             raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
         if self.positions not in POSITIONS:
-            raise ConfigError(f"--positions must be 'streams' or 'random', got {self.positions!r}")
+            raise ConfigError(f"--positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
             raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):
