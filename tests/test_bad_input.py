@@ -197,6 +197,11 @@ def test_a_failing_output_folder_keeps_the_previous_checkpoint(tmp_path, capsys,
         (["--min-lr", 0.01, "--decay-patience", 2, "--lr-decay", 1],
          "--decay-patience, --min-lr cannot take effect with --lr-decay 1"),
         (["--stop-lr", 0.01, "--min-lr", 0.02], "--stop-lr 0.01 cannot take effect with --min-lr 0.02"),
+        (["--decay-threshold", 1], "--decay-threshold must be in [0, 1)"),
+        (["--decay-threshold", -0.1], "--decay-threshold must be in [0, 1)"),
+        (["--decay-against", "last"], "'last' is not one of 'best', 'previous'"),
+        (["--decay-threshold", 0.01, "--decay-start", 2], "--decay-threshold cannot take effect with --decay-start"),
+        (["--decay-against", "previous", "--lr-decay", 1], "--decay-against cannot take effect with --lr-decay 1"),
     ],
 )
 def test_impossible_training_options_are_refused_before_anything_is_written(tmp_path, capsys, options, fragment):

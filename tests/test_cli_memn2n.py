@@ -45,6 +45,8 @@ def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, co
     assert train["lr"] == pytest.approx(1.28) and train["clip_norm"] == pytest.approx(50 / 128)
     assert train["lr_decay"] == pytest.approx(1 / 1.5) and train["epochs"] == 100
     assert train["stop_lr"] == pytest.approx(1e-5 * 128)  # their end: the rate below 1e-5 on the summed loss
+    # their annealing: a validation must be 0.01% below the previous one
+    assert (train["decay_against"], train["decay_threshold"]) == ("previous", 1e-4)
     adam = tmp_path / "adam"
     result = run_cli(None, "train", corpus, "--out", adam, *SMALL, "--optimizer", "adam", "--max-steps", 1, "--quiet")
     assert result.code == 0, result.err
@@ -52,8 +54,9 @@ def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, co
     assert adam_train["lr"] == 0.002 and adam_train["stop_lr"] == 0  # adam's own rate, and no end set for sgd's
     epochs = tmp_path / "epochs"
     result = run_cli(None, "train", corpus, "--out", epochs, *SMALL, "--decay-start", 2, "--max-steps", 1, "--quiet")
-    assert result.code == 0, result.err  # an epoch schedule has no plateau rule to end
-    assert load_model(epochs / "last.npz").meta["train"]["stop_lr"] == 0
+    assert result.code == 0, result.err  # an epoch schedule has no plateau rule to end or steer
+    epochs_train = load_model(epochs / "last.npz").meta["train"]
+    assert (epochs_train["stop_lr"], epochs_train["decay_against"], epochs_train["decay_threshold"]) == (0, "best", 0)
 
 
 def test_it_learns(memn2n_run):
@@ -230,13 +233,15 @@ def test_random_positions_draw_each_window_anew_with_the_memory_before_it(corpus
     assert not np.array_equal(streams.model.params["memory.A"], snap.model.params["memory.A"])
 
 
-def test_the_positions_cannot_change_when_resuming(corpus, tmp_path):
+@pytest.mark.parametrize("option, value, saved", [("--positions", "streams", "'random'"),
+                                                   ("--decay-against", "best", "'previous'")])
+def test_the_positions_and_the_plateau_reference_cannot_change_when_resuming(corpus, tmp_path, option, value, saved):
     run = tmp_path / "run"
     assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 2, "--positions", "random",
                    "--quiet").code == 0
     before = (run / "last.npz").read_bytes()
-    result = run_cli(None, "train", corpus, "--out", run, "--resume", "--positions", "streams", "--max-steps", 4)
-    assert result.code != 0 and "--positions cannot change when resuming: the run has 'random'" in result.err
+    result = run_cli(None, "train", corpus, "--out", run, "--resume", option, value, "--max-steps", 4)
+    assert result.code != 0 and f"{option} cannot change when resuming: the run has {saved}" in result.err
     assert "Traceback" not in result.err and (run / "last.npz").read_bytes() == before
 
 

@@ -257,3 +257,26 @@ def test_the_plateau_rule_stops_the_run_instead_of_lowering_the_rate_below_stop_
     trainer._schedule(2.0)  # 0.25 would be below the stop: the run ends at the rate it had
     assert trainer.progress.lr == 0.5 and trainer._early_stop
 
+
+@pytest.mark.parametrize("against, threshold, expected", [
+    ("best", 0.0, [1.0, 1.0, 0.5, 0.25, 0.125, 0.125]),      # the default: any step below the best so far
+    ("previous", 0.0, [1.0, 1.0, 0.5, 0.5, 0.5, 0.5]),       # any step below the validation before
+    ("best", 0.05, [1.0, 1.0, 0.5, 0.25, 0.125, 0.0625]),    # 1.999 is not 5% below the best, 2.0
+    ("previous", 0.05, [1.0, 1.0, 0.5, 0.25, 0.125, 0.125]),  # nor 2.4 5% below 2.5
+])
+def test_what_counts_as_an_improvement_is_a_setting(corpus, tmp_path, against, threshold, expected):
+    trainer = make_trainer(corpus, tmp_path / "run", lr=1.0, lr_decay=0.5, decay_against=against,
+                           decay_threshold=threshold)
+    rates = []
+    for loss in (3.0, 2.0, 2.5, 2.4, 2.3, 1.999):
+        trainer._schedule(loss)
+        rates.append(trainer.progress.lr)
+    assert rates == expected
+
+
+@pytest.mark.parametrize("against, stops", [("best", True), ("previous", False)])
+def test_patience_counts_the_same_improvements(corpus, tmp_path, against, stops):
+    trainer = make_trainer(corpus, tmp_path / "run", lr=1.0, lr_decay=1.0, patience=2, decay_against=against)
+    for loss in (3.0, 2.0, 2.5, 2.4, 2.6):  # two in a row above the best; never two above the previous
+        trainer._schedule(loss)
+    assert trainer._early_stop == stops and trainer.progress.lr == 1.0

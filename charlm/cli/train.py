@@ -31,6 +31,11 @@ class Bptt(str, Enum):
     full = "full"
 
 
+class DecayAgainst(str, Enum):
+    best = "best"
+    previous = "previous"
+
+
 class Positions(str, Enum):
     streams = "streams"
     random = "random"
@@ -67,6 +72,8 @@ def train(
     decay_patience: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "decay_patience"))] = None,
     min_lr: Annotated[Optional[float], typer.Option(help=help_text(TrainConfig, "min_lr"))] = None,
     stop_lr: Annotated[Optional[float], typer.Option(help=help_text(TrainConfig, "stop_lr"))] = None,
+    decay_threshold: Annotated[Optional[float], typer.Option(help=help_text(TrainConfig, "decay_threshold"))] = None,
+    decay_against: Annotated[Optional[DecayAgainst], typer.Option(help=help_text(TrainConfig, "decay_against"))] = None,
     clip_norm: Annotated[Optional[float], typer.Option(help=help_text(TrainConfig, "clip_norm"))] = None,
     clip_value: Annotated[Optional[float], typer.Option(help=help_text(TrainConfig, "clip_value"))] = None,
     val: Annotated[Optional[Path], typer.Option(help="Validation text file.")] = None,
@@ -100,7 +107,8 @@ def train(
         softmax=value_of(softmax), tail_div=tail_div,
         seq_len=seq_len, batch_size=batch_size, epochs=epochs, max_steps=max_steps, max_time=max_time,
         optimizer=value_of(optimizer), lr=lr, lr_decay=lr_decay, decay_start=decay_start,
-        decay_patience=decay_patience, min_lr=min_lr, stop_lr=stop_lr, clip_norm=clip_norm,
+        decay_patience=decay_patience, min_lr=min_lr, stop_lr=stop_lr, decay_threshold=decay_threshold,
+        decay_against=value_of(decay_against), clip_norm=clip_norm,
         clip_value=clip_value, eval_every=eval_every, patience=patience, seed=seed, threads=threads, bptt=value_of(bptt), positions=value_of(positions), freeze_embedding=freeze_embedding,
         level=value_of(level), val=val, val_frac=val_frac, test=test, min_freq=min_freq, max_vocab=max_vocab,
         encoding=encoding, dtype=value_of(dtype), glob=glob, skip_bad=skip_bad or None,

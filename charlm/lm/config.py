@@ -81,6 +81,7 @@ MODELS = ("rnn", "memn2n")
 # with it: RECURRENT_ONLY), each by its option name.
 MEMORY_ONLY = ("memory", "hops", "linear_units")
 POSITIONS = ("streams", "random")  # TrainConfig.positions
+DECAY_REFERENCES = ("best", "previous")  # TrainConfig.decay_against
 RECURRENT_ONLY = ("cell", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias", "softmax",
                   "cutoffs", "tail_div")
 
@@ -205,6 +206,12 @@ class TrainConfig:
     # The end of a recipe that anneals until the rate runs out (the memory network's authors
     # stop once theirs falls below 1e-5): the rate it would fall to is never trained at.
     stop_lr: float = setting(0.0, "Plateau rule: stop when the rate would be lowered below this; 0: never.")
+    # What counts as an improvement, for the plateau rule and --patience: a loss below the
+    # reference's by more than this fraction of it (the relative threshold of PyTorch's
+    # ReduceLROnPlateau), the reference being the best scheduled validation so far or the one
+    # just before. The memory network's authors anneal against the previous one, with 0.01%.
+    decay_threshold: float = setting(0.0, "Plateau rule and --patience: a validation improves only on a loss lower than the reference's by more than this fraction of it.")
+    decay_against: str = setting("best", "Plateau rule and --patience: the reference a validation must improve on: the best one so far, or the previous one.")
     # global L2 norm bound on the gradient (None: off)
     clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")
     # per-entry bound, applied before the norm clip (None: off)
@@ -251,6 +258,10 @@ class TrainConfig:
             raise ConfigError(f"--min-lr must be 0 (no floor) or a positive number, got {self.min_lr}")
         if not (self.stop_lr >= 0 and math.isfinite(self.stop_lr)):
             raise ConfigError(f"--stop-lr must be 0 (never stop) or a positive number, got {self.stop_lr}")
+        if not (0 <= self.decay_threshold < 1):
+            raise ConfigError(f"--decay-threshold must be in [0, 1) (a fraction of the loss), got {self.decay_threshold}")
+        if self.decay_against not in DECAY_REFERENCES:
+            raise ConfigError(f"--decay-against must be one of {', '.join(DECAY_REFERENCES)}, got {self.decay_against!r}")
         self._refuse_idle_plateau_options()
         if 0 < self.stop_lr <= self.min_lr:
             raise ConfigError(f"--stop-lr {self.stop_lr:g} cannot take effect with --min-lr {self.min_lr:g}: "
@@ -277,11 +288,14 @@ class TrainConfig:
 
     def _refuse_idle_plateau_options(self) -> None:
         """--decay-patience, --min-lr and --stop-lr belong to the plateau rule, which does not
-        run with an epoch schedule (--decay-start) or without decay (--lr-decay 1)."""
+        run with an epoch schedule (--decay-start) or without decay (--lr-decay 1); so do
+        --decay-threshold and --decay-against unless --patience is there to use them."""
         if self.decay_start is None and self.lr_decay < 1:
             return
-        changed = [name for name, idle in (("decay_patience", 1), ("min_lr", 0.0), ("stop_lr", 0.0))
-                   if getattr(self, name) != idle]
+        idle = [("decay_patience", 1), ("min_lr", 0.0), ("stop_lr", 0.0)]
+        if self.patience is None:
+            idle += [("decay_threshold", 0.0), ("decay_against", "best")]
+        changed = [name for name, default in idle if getattr(self, name) != default]
         if changed:
             why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
             names = ", ".join("--" + name.replace("_", "-") for name in changed)

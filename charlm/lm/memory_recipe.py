@@ -4,8 +4,8 @@ Sukhbaatar et al. 2015), and the options that cannot take effect on it. Plain da
 
 Their recipe, in charlm's terms: 150 units, 6 hops over a memory of 100 words, batches of 128
 targets, plain SGD at 0.01 on the loss summed over the batch with its gradient's norm clipped at
-50, every weight N(0, 0.05^2), the rate divided by 1.5 whenever validation does not improve, and
-the end once it would fall below 1e-5 (or after 100 epochs). charlm averages the loss over the
+50, every weight N(0, 0.05^2), the rate divided by 1.5 whenever a validation's loss is not 0.01%
+below the previous one's, and the end once it would fall below 1e-5 (or after 100 epochs). charlm averages the loss over the
 batch, so the same steps are lr 0.01 x 128 = 1.28, a clip of 50 / 128 and a stop at 1e-5 x 128.
 A batch is 128 streams, one target each (--seq-len 1); the authors draw 128 random positions
 instead, which makes the same number of updates per epoch.
@@ -20,7 +20,9 @@ AUTHORS_BATCH = 128
 MODEL_DEFAULTS = {"hidden_size": 150}
 TRAIN_DEFAULTS = {"seq_len": 1, "batch_size": AUTHORS_BATCH, "optimizer": "sgd", "lr": 0.01 * AUTHORS_BATCH,
                   "clip_norm": 50 / AUTHORS_BATCH, "lr_decay": 1 / 1.5, "epochs": 100,
-                  "stop_lr": 1e-5 * AUTHORS_BATCH}
+                  "stop_lr": 1e-5 * AUTHORS_BATCH, "decay_against": "previous", "decay_threshold": 1e-4}
+# The defaults that only the plateau rule uses: gone when the run has no plateau rule.
+PLATEAU_DEFAULTS = ("stop_lr", "decay_against", "decay_threshold")
 # Training options with no effect on a memory network: its carried "state" is the last tokens,
 # with no gradient through it either way, and it has no single input embedding to freeze.
 NO_EFFECT = {"bptt": "its carried memory holds no gradient to truncate",
@@ -42,10 +44,14 @@ def memory_network_settings(options) -> tuple[dict, dict]:
     model_values.update({name: getattr(options, name) for name in ("hidden_size", *MEMORY_ONLY)
                          if getattr(options, name) is not None})
     train_defaults = dict(TRAIN_DEFAULTS)
+    if options.decay_start is not None or options.lr_decay == 1:  # no plateau rule
+        for name in PLATEAU_DEFAULTS:
+            del train_defaults[name]
     if options.optimizer not in (None, "sgd"):  # another rule starts from its own rate
-        del train_defaults["lr"], train_defaults["stop_lr"]
-    elif options.decay_start is not None or options.lr_decay == 1 or options.min_lr is not None:
-        del train_defaults["stop_lr"]  # no plateau rule, or the user's own end to the annealing
+        del train_defaults["lr"]
+        train_defaults.pop("stop_lr", None)
+    elif options.min_lr is not None:  # the user's own end to the annealing
+        train_defaults.pop("stop_lr", None)
     return model_values, train_defaults
 
 

@@ -55,6 +55,8 @@ class TrainOptions(GivenOptions):
     decay_patience: int | None = None
     min_lr: float | None = None
     stop_lr: float | None = None
+    decay_threshold: float | None = None
+    decay_against: str | None = None
     clip_norm: float | None = None  # 0: off
     clip_value: float | None = None
     eval_every: int | None = None

@@ -285,10 +285,8 @@ class Trainer:
     def _schedule(self, loss: float) -> None:
         """The plateau rule (lower the rate when validation does not improve) and --patience."""
         p, cfg = self.progress, self.config
-        if p.schedule_best is None or loss < p.schedule_best:
-            p.schedule_best, p.bad_validations = loss, 0
+        if p.judge(loss, cfg.decay_against, cfg.decay_threshold):
             return
-        p.bad_validations += 1
         plateau = p.bad_validations % cfg.decay_patience == 0
         if cfg.decay_start is None and cfg.lr_decay < 1 and plateau and p.lr > cfg.min_lr:
             lowered = max(p.lr * cfg.lr_decay, cfg.min_lr)

@@ -256,6 +256,7 @@ FIXED_WHEN_RESUMING = {
     "optimizer": "its saved moments belong to that optimizer; start a new run (or --force) to change it",
     "seed": "the random state continues from the checkpoint",
     "positions": "the data cursor and the carried memory belong to it",
+    "decay_against": "the saved reference of the plateau rule is that validation",
 }
 
 

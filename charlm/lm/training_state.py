@@ -27,12 +27,22 @@ class Progress:
     # The plateau rule and --patience look only at scheduled validations (--eval-every, epoch
     # ends): the extra one when a run stops must not steer a resumed run off the course an
     # uninterrupted one would take.
-    schedule_best: float | None = None
+    schedule_best: float | None = None  # the reference: the best loss so far or the last (decay_against)
     bad_validations: int = 0  # scheduled validations in a row without improvement
     skipped_steps: int = 0
     log_loss_sum: float = 0.0  # losses since the last metrics row
     log_steps: int = 0
     smooth_loss: float | None = None  # for display
+
+    def judge(self, loss: float, against: str, threshold: float) -> bool:
+        """Counts a scheduled validation for the plateau rule and --patience: whether ``loss``
+        improved on the reference by more than ``threshold`` of it. The reference becomes the
+        best loss so far or, with ``against == "previous"``, this one."""
+        improved = self.schedule_best is None or loss < self.schedule_best * (1 - threshold)
+        if improved or against == "previous":
+            self.schedule_best = loss
+        self.bad_validations = 0 if improved else self.bad_validations + 1
+        return improved
 
 
 class TokenRate:
