@@ -114,6 +114,19 @@ def test_each_example_remembers_the_tokens_before_its_target_newest_first():
     np.testing.assert_array_equal(new, [[5, 3, 1, 9], [6, 4, -1, -1]])
 
 
+@pytest.mark.parametrize("starts, expected", [
+    (np.array([0, 6, 9]), [[-1, -1, -1, -1], [101, 100, -1, -1], [-1, -1, -1, -1], [106, -1, -1, -1],
+                           [-1, -1, -1, -1], [114, 113, 112, 111], [118, 117, 116, 115]]),
+    (np.array([], np.int64), [[-1, -1, -1, -1], [101, 100, -1, -1], [105, 104, 103, 102], [106, 105, 104, 103],
+                              [108, 107, 106, 105], [114, 113, 112, 111], [118, 117, 116, 115]]),
+])
+def test_a_stream_starting_anywhere_remembers_the_text_before_it_in_its_document(starts, expected):
+    tokens = np.arange(100, 120)
+    [(memory,)] = make().state_before(tokens, np.array([0, 2, 6, 7, 9, 15, 19]), starts)
+    assert memory.dtype == np.int64
+    np.testing.assert_array_equal(memory, expected)
+
+
 def test_the_model_is_the_papers_equations_and_a_window_is_one_token_at_a_time():
     model = make(hops=3)
     rng = np.random.default_rng(2)

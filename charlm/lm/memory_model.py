@@ -74,13 +74,13 @@ class MemoryLanguageModel(StoreBacked):
         tokens before it (newest first), none from before the document it begins in (``starts``:
         sorted token indices where documents begin). Evaluation cut into streams then scores
         every token with the memory one stream reading the whole text would have."""
-        M = self.config.memory
-        memory = np.full((len(offsets), M), -1, np.int64)
-        for row, offset in enumerate(np.asarray(offsets, np.int64)):
-            begins = int(np.searchsorted(starts, offset, side="right")) - 1
-            low = max(int(offset) - M, int(starts[begins]) if begins >= 0 else 0, 0)
-            remembered = tokens[low:offset][::-1]
-            memory[row, :remembered.size] = remembered
+        offsets, starts = np.asarray(offsets, np.int64), np.asarray(starts, np.int64)
+        begins = np.searchsorted(starts, offsets, side="right") - 1
+        document_start = starts[np.maximum(begins, 0)] if starts.size else np.zeros_like(offsets)
+        document_start = np.where(begins >= 0, document_start, 0)
+        reads = offsets[:, None] - 1 - np.arange(self.config.memory)  # (N, M), newest first
+        remembered = reads >= document_start[:, None]
+        memory = np.where(remembered, tokens[np.where(remembered, reads, 0)], -1).astype(np.int64)
         return [(memory,)]
 
     @staticmethod
