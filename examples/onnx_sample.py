@@ -37,4 +37,4 @@ for _ in range(a.length):
     p = np.exp(z - z.max())
     token = int(np.argmax(z)) if a.greedy else int(rng.choice(z.size, p=p / p.sum()))
     text += ("\n" if vocab[token] == "<eos>" else ("" if text[-1:] in ("\n", "") else " ") + vocab[token]) if word else vocab[token]
-print(text)
+print(text, end="" if text.endswith("\n") else "\n")  # one line break at the end, as charlm sample

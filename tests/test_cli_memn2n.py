@@ -47,6 +47,7 @@ def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, co
     assert train["stop_lr"] == pytest.approx(1e-5 * 128)  # their end: the rate below 1e-5 on the summed loss
     # their annealing: a validation must be 0.01% below the previous one
     assert (train["decay_against"], train["decay_threshold"]) == ("previous", 1e-4)
+    assert train["positions"] == "random"  # each batch's targets drawn anywhere in the text
     adam = tmp_path / "adam"
     result = run_cli(None, "train", corpus, "--out", adam, *SMALL, "--optimizer", "adam", "--max-steps", 1, "--quiet")
     assert result.code == 0, result.err
@@ -200,7 +201,7 @@ def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpu
 
     run = tmp_path / "run"
     result = run_cli(None, "train", corpus, "--out", run, *SMALL, "--batch-size", 4, "--seq-len", 1, "--max-steps", 1,
-                     "--val-frac", 0, "--quiet")
+                     "--val-frac", 0, "--positions", "streams", "--quiet")
     assert result.code == 0, result.err
     snap = load_model(run / "last.npz")
     tokens = encode_for_scoring(corpus, snap.vocab).tokens

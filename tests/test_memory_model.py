@@ -120,11 +120,12 @@ def test_each_example_remembers_the_tokens_before_its_target_newest_first():
     (np.array([], np.int64), [[-1, -1, -1, -1], [101, 100, -1, -1], [105, 104, 103, 102], [106, 105, 104, 103],
                               [108, 107, 106, 105], [114, 113, 112, 111], [118, 117, 116, 115]]),
 ])
-def test_a_stream_starting_anywhere_remembers_the_text_before_it_in_its_document(starts, expected):
-    tokens = np.arange(100, 120)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int64])  # the corpus' id types
+def test_a_stream_starting_anywhere_remembers_the_text_before_it_in_its_document(starts, expected, dtype):
+    tokens = np.arange(100, 120, dtype=dtype)
     [(memory,)] = make().state_before(tokens, np.array([0, 2, 6, 7, 9, 15, 19]), starts)
     assert memory.dtype == np.int64
-    np.testing.assert_array_equal(memory, expected)
+    np.testing.assert_array_equal(memory, expected)  # an empty slot is -1, whatever the ids' type
 
 
 def test_the_model_is_the_papers_equations_and_a_window_is_one_token_at_a_time():

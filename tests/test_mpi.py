@@ -106,9 +106,11 @@ def test_two_ranks_train_the_same_model_as_one_process(tmp_path, corpus, cell):
 
 
 @needs_mpi
-def test_two_ranks_train_the_same_memory_network_as_one_process(tmp_path, corpus):
+@pytest.mark.parametrize("positions", ["streams", "random"])  # random: each rank trains its rows of one draw
+def test_two_ranks_train_the_same_memory_network_as_one_process(tmp_path, corpus, positions):
     args = [corpus, "--model", "memn2n", "--hidden-size", 16, "--memory", 10, "--hops", 2, "--seq-len", 4,
-            "--batch-size", 7, "--eval-every", 10, "--threads", 1, "--quiet", "--seed", 3, "--max-steps", 24]
+            "--batch-size", 7, "--eval-every", 10, "--threads", 1, "--quiet", "--seed", 3, "--max-steps", 24,
+            "--positions", positions]
     single = run("train", *args, "--out", tmp_path / "one")
     double = run("train", *args, "--out", tmp_path / "two", ranks=2)
     assert single.returncode == 0, single.stderr

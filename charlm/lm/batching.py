@@ -66,15 +66,16 @@ def windows(
 
 
 def random_windows(tokens: np.ndarray, span: int, seq_len: int, rows: int, rng: np.random.Generator, start: int = 0,
-                   dtype=np.int32) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+                   mine: slice = slice(None), dtype=np.int32) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(position, x, y, offsets)`` at the positions :func:`windows` takes over streams of
     ``span + 1`` tokens (as many windows an epoch), but each window's ``rows`` rows start at
     ``offsets`` drawn anew from ``rng``: x[t, r] = tokens[offsets[r] + t], y one token on. The
     rows carry nothing from one window to the next, so only a memory network can train on them
-    (the MemN2N authors draw each batch's targets at random positions)."""
+    (the MemN2N authors draw each batch's targets at random positions). With several processes
+    each draws the whole batch's offsets from the same generator and yields only its rows, ``mine``."""
     _check_seq_len(seq_len)
     for position in range(start, span, seq_len):
-        offsets = rng.integers(0, tokens.size - seq_len, size=rows)  # the last target: offset + T
+        offsets = rng.integers(0, tokens.size - seq_len, size=rows)[mine]  # the last target: offset + T
         reads = offsets[None, :] + np.arange(seq_len)[:, None]  # (T, N)
         yield position, tokens[reads].astype(dtype), tokens[reads + 1].astype(dtype), offsets
 

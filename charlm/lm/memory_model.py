@@ -80,7 +80,8 @@ class MemoryLanguageModel(StoreBacked):
         document_start = np.where(begins >= 0, document_start, 0)
         reads = offsets[:, None] - 1 - np.arange(self.config.memory)  # (N, M), newest first
         remembered = reads >= document_start[:, None]
-        memory = np.where(remembered, tokens[np.where(remembered, reads, 0)], -1).astype(np.int64)
+        memory = np.full(reads.shape, -1, np.int64)  # not np.where: -1 beside uint16 ids would wrap
+        memory[remembered] = tokens[reads[remembered]]
         return [(memory,)]
 
     @staticmethod

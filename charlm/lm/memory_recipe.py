@@ -5,10 +5,10 @@ Sukhbaatar et al. 2015), and the options that cannot take effect on it. Plain da
 Their recipe, in charlm's terms: 150 units, 6 hops over a memory of 100 words, batches of 128
 targets, plain SGD at 0.01 on the loss summed over the batch with its gradient's norm clipped at
 50, every weight N(0, 0.05^2), the rate divided by 1.5 whenever a validation's loss is not 0.01%
-below the previous one's, and the end once it would fall below 1e-5 (or after 100 epochs). charlm averages the loss over the
-batch, so the same steps are lr 0.01 x 128 = 1.28, a clip of 50 / 128 and a stop at 1e-5 x 128.
-A batch is 128 streams, one target each (--seq-len 1); the authors draw 128 random positions
-instead, which makes the same number of updates per epoch.
+below the previous one's, and the end once it would fall below 1e-5 (or after 100 epochs).
+charlm averages the loss over the batch, so the same steps are lr 0.01 x 128 = 1.28, a clip of
+50 / 128 and a stop at 1e-5 x 128. A batch is 128 targets at positions drawn at random, as
+theirs (--positions random, --seq-len 1), as many batches an epoch as there are targets / 128.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ AUTHORS_BATCH = 128
 MODEL_DEFAULTS = {"hidden_size": 150}
 TRAIN_DEFAULTS = {"seq_len": 1, "batch_size": AUTHORS_BATCH, "optimizer": "sgd", "lr": 0.01 * AUTHORS_BATCH,
                   "clip_norm": 50 / AUTHORS_BATCH, "lr_decay": 1 / 1.5, "epochs": 100,
-                  "stop_lr": 1e-5 * AUTHORS_BATCH, "decay_against": "previous", "decay_threshold": 1e-4}
+                  "stop_lr": 1e-5 * AUTHORS_BATCH, "decay_against": "previous", "decay_threshold": 1e-4,
+                  "positions": "random"}
 # The defaults that only the plateau rule uses: gone when the run has no plateau rule.
 PLATEAU_DEFAULTS = ("stop_lr", "decay_against", "decay_threshold")
 # Training options with no effect on a memory network: its carried "state" is the last tokens,

@@ -70,8 +70,9 @@ class Trainer:
             self._restore(resume)
 
     def _rank_rng(self, seed: int) -> np.random.Generator:
-        # Rank 0 draws what a single process draws; the others get streams of their own.
-        return np.random.default_rng(seed if self.group.rank == 0 else [seed, self.group.rank])
+        # Rank 0 draws what a single process draws; the others get streams of their own (dropout),
+        # but all draw the same random positions (a memory network's: no dropout) to share them out.
+        return np.random.default_rng(seed if self.group.rank == 0 or self.config.positions == "random" else [seed, self.group.rank])
 
     # ------------------------------------------------------------------ resume
     def _restore(self, snap: Snapshot) -> None:
@@ -153,7 +154,8 @@ class Trainer:
                 yield position, x, y, document_breaks(starts, self._row_offsets, position, y)
             return
         span = self.streams.shape[1] - 1  # as many windows as along the streams
-        for position, x, y, offsets in random_windows(tokens, span, cfg.seq_len, self.local_batch, self.rng, start):
+        draws = random_windows(tokens, span, cfg.seq_len, cfg.batch_size, self.rng, start, mine=self._rows)
+        for position, x, y, offsets in draws:
             self.state = self.model.state_before(tokens, offsets, starts)
             yield position, x, y, document_breaks(starts, offsets, 0, y)
 
