@@ -280,3 +280,37 @@ def test_patience_counts_the_same_improvements(corpus, tmp_path, against, stops)
     for loss in (3.0, 2.0, 2.5, 2.4, 2.6):  # two in a row above the best; never two above the previous
         trainer._schedule(loss)
     assert trainer._early_stop == stops and trainer.progress.lr == 1.0
+
+
+class Killed(Exception):
+    """A SIGKILL, as far as the run folder can tell: nothing more is written."""
+
+
+def test_a_run_killed_after_an_epochs_validation_resumes_with_the_next_epoch(corpus, tmp_path):
+    """last.npz written by the validation at an epoch's end, and nothing after it, resumes where
+    the uninterrupted run went on: the next epoch, not the same one again."""
+    settings = dict(epochs=2, seq_len=32, batch_size=16)
+    set_threads(1)
+    try:
+        make_trainer(corpus, tmp_path / "once", **settings).fit()
+        killed = make_trainer(corpus, tmp_path / "twice", **settings)
+        save = killed.save
+
+        def save_then_die(path):
+            save(path)
+            if path == killed.run.last and killed.validations:
+                raise Killed
+
+        killed.save = save_then_die
+        with pytest.raises(Killed):
+            killed.fit()
+        snap = load_model(tmp_path / "twice" / "last.npz")
+        assert len(snap.meta["validations"]) == 1 and snap.meta["validations"][0]["epoch"] == 1
+        assert (snap.meta["progress"]["epoch"], snap.meta["progress"]["position"]) == (2, 0)  # epoch 2 starts
+        make_trainer(corpus, tmp_path / "twice", resume=snap, model=snap.model, **settings).fit()
+    finally:
+        set_threads(None)
+    once, twice = load_model(tmp_path / "once" / "last.npz"), load_model(tmp_path / "twice" / "last.npz")
+    assert twice.meta["progress"]["step"] == once.meta["progress"]["step"]
+    assert [v["step"] for v in twice.meta["validations"]] == [v["step"] for v in once.meta["validations"]]
+    assert np.array_equal(once.model.store.data, twice.model.store.data)

@@ -127,11 +127,10 @@ class Trainer:
                 reason = self._after_step()
                 if reason:
                     break
-            else:  # the epoch is over
-                p.position = 0
+            else:  # the epoch is over; what its validation saves resumes with the next one
+                p.position, p.epoch = 0, p.epoch + 1
                 if cfg.eval_every == 0:
-                    self._validate()
-                p.epoch += 1
+                    self._validate(epoch=p.epoch - 1)
                 if self._early_stop:
                     reason = "early-stop"
                 elif p.epoch > cfg.epochs:
@@ -263,16 +262,17 @@ class Trainer:
         loss_sum, scored = group.sum((mine.loss_sum, mine.tokens))
         return Evaluation(tokens=int(round(scored)), loss_sum=loss_sum)
 
-    def _validate(self, scheduled: bool = True) -> None:
+    def _validate(self, scheduled: bool = True, epoch: int | None = None) -> None:
+        """``epoch``: the one validated, when the progress has already moved on to the next."""
         if self.val_tokens is None:
             return
         p = self.progress
         result = self._evaluate_together(self.val_tokens)
         improved = p.best_val_loss is None or result.loss < p.best_val_loss
-        record = {"step": p.step, "epoch": p.epoch, "val_loss": result.loss, "lr": p.lr}
+        record = {"step": p.step, "epoch": p.epoch if epoch is None else epoch, "val_loss": result.loss, "lr": p.lr}
         self.validations.append(record)
         if self.group.is_root:
-            self.run.append_metrics(self._row(train_loss=p.smooth_loss, val_loss=result.loss,
+            self.run.append_metrics(self._row(epoch=record["epoch"], train_loss=p.smooth_loss, val_loss=result.loss,
                                               val_perplexity=result.perplexity,
                                               val_bits_per_token=result.bits_per_token))
         if improved:
