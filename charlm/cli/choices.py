@@ -9,6 +9,11 @@ from enum import Enum
 from ..core.cells import CELLS
 
 
+def choice_enum(name: str, values) -> type[Enum]:
+    """An enum Typer offers, built from a configuration's tuple of values, so the two cannot drift."""
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
+
+
 def value_of(choice: Enum | None):
     """The plain value of a choice the command line parsed (None: not given)."""
     return None if choice is None else choice.value
@@ -22,7 +27,7 @@ class Level(str, Enum):
 
 
 # Built from the cell table, so a new cell is offered everywhere at once.
-CellName = Enum("CellName", {name.replace("-", "_"): name for name in CELLS}, type=str)
+CellName = choice_enum("CellName", CELLS)
 
 
 class OptimizerName(str, Enum):

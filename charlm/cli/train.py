@@ -10,9 +10,9 @@ from typing import Annotated, List, Optional
 import typer
 from rich.console import Console
 
-from ..lm.config import DataConfig, ModelConfig, TrainConfig, help_text
+from ..lm.config import DECAY_REFERENCES, MODELS, POSITIONS, DataConfig, ModelConfig, TrainConfig, help_text
 from ..lm.options import TrainOptions
-from .choices import CellName, DType, Level, OptimizerName, value_of
+from .choices import CellName, DType, Level, OptimizerName, choice_enum, value_of
 from .errors import err, user_errors
 
 
@@ -21,24 +21,14 @@ class Softmax(str, Enum):
     adaptive = "adaptive"
 
 
-class Network(str, Enum):
-    rnn = "rnn"
-    memn2n = "memn2n"
-
-
 class Bptt(str, Enum):
     truncated = "truncated"
     full = "full"
 
 
-class DecayAgainst(str, Enum):
-    best = "best"
-    previous = "previous"
-
-
-class Positions(str, Enum):
-    streams = "streams"
-    random = "random"
+Network = choice_enum("Network", MODELS)
+DecayAgainst = choice_enum("DecayAgainst", DECAY_REFERENCES)
+Positions = choice_enum("Positions", POSITIONS)
 
 
 def train(

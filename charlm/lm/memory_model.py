@@ -75,9 +75,8 @@ class MemoryLanguageModel(StoreBacked):
         sorted token indices where documents begin). Evaluation cut into streams then scores
         every token with the memory one stream reading the whole text would have."""
         offsets, starts = np.asarray(offsets, np.int64), np.asarray(starts, np.int64)
-        begins = np.searchsorted(starts, offsets, side="right") - 1
-        document_start = starts[np.maximum(begins, 0)] if starts.size else np.zeros_like(offsets)
-        document_start = np.where(begins >= 0, document_start, 0)
+        # the last document start at or before each offset; 0 before the first one
+        document_start = np.concatenate(([0], starts))[np.searchsorted(starts, offsets, side="right")]
         reads = offsets[:, None] - 1 - np.arange(self.config.memory)  # (N, M), newest first
         remembered = reads >= document_start[:, None]
         memory = np.full(reads.shape, -1, np.int64)  # not np.where: -1 beside uint16 ids would wrap
