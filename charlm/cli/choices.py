@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..core.cells import CELLS
+from ..lm.config import OPTIMIZER_NAMES
 
 
 def choice_enum(name: str, values) -> type[Enum]:
@@ -30,11 +31,7 @@ class Level(str, Enum):
 CellName = choice_enum("CellName", CELLS)
 
 
-class OptimizerName(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-    rmsprop = "rmsprop"
-    adagrad = "adagrad"
+OptimizerName = choice_enum("OptimizerName", OPTIMIZER_NAMES)
 
 
 class DType(str, Enum):

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import signal
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
 
-from ..lm.config import DECAY_REFERENCES, MODELS, POSITIONS, DataConfig, ModelConfig, TrainConfig, help_text
+from ..lm.config import BPTT_MODES, DECAY_REFERENCES, MODELS, POSITIONS, SOFTMAXES, DataConfig, ModelConfig, TrainConfig, help_text
 from ..lm.options import TrainOptions
 from .choices import CellName, DType, Level, OptimizerName, choice_enum, value_of
 from .errors import err, user_errors
 
 
-class Softmax(str, Enum):
-    full = "full"
-    adaptive = "adaptive"
-
-
-class Bptt(str, Enum):
-    truncated = "truncated"
-    full = "full"
-
-
 Network = choice_enum("Network", MODELS)
+Softmax = choice_enum("Softmax", SOFTMAXES)
+Bptt = choice_enum("Bptt", BPTT_MODES)
 DecayAgainst = choice_enum("DecayAgainst", DECAY_REFERENCES)
 Positions = choice_enum("Positions", POSITIONS)
 

@@ -67,6 +67,7 @@ def option_name(field_name: str) -> str:
 
 
 SOFTMAXES = ("full", "adaptive")
+BPTT_MODES = ("truncated", "full")  # carry the hidden state across windows, or reset it every window
 ADAPTIVE_CUTOFFS = (2000, 10000)  # Grave et al.'s for a vocabulary of about 30k-50k words
 
 
@@ -277,8 +278,8 @@ class TrainConfig:
         for name, value in (("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)):
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be a positive number, got {value}")
-        if self.bptt not in ("truncated", "full"):
-            raise ConfigError(f"--bptt must be 'truncated' or 'full', got {self.bptt!r}")
+        if self.bptt not in BPTT_MODES:
+            raise ConfigError(f"--bptt must be one of {', '.join(BPTT_MODES)}, got {self.bptt!r}")
         if self.positions not in POSITIONS:
             raise ConfigError(f"--positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
