@@ -212,6 +212,24 @@ def test_the_validation_when_a_run_stops_does_not_steer_the_resumed_run(corpus, 
     assert resumed.progress.lr == 5e-3 and resumed.progress.best_val_loss == 1.9
 
 
+def test_best_npz_holds_the_schedule_its_validation_decided(corpus, tmp_path, monkeypatch):
+    """best.npz is written after the plateau rule has judged its validation: its rate and the
+    rule's reference are the ones the run went on with, as in last.npz written beside it."""
+    import charlm.lm.trainer as train_module
+    from charlm.lm.evaluate import Evaluation
+
+    figures = iter([2.0, 1.99])  # a new best, but not 5% below the first: the rate is halved
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(figures)))
+    make_trainer(corpus, tmp_path / "run", max_steps=10, eval_every=5, epochs=5, lr_decay=0.5,
+                 decay_threshold=0.05).fit()
+    best = load_model(tmp_path / "run" / "best.npz").meta["progress"]
+    last = load_model(tmp_path / "run" / "last.npz").meta["progress"]
+    assert best["best_step"] == 10 and best["best_val_loss"] == 1.99
+    assert best["lr"] == last["lr"] == 2.5e-3
+    assert best["schedule_best"] == last["schedule_best"] == 2.0
+    assert best["bad_validations"] == last["bad_validations"] == 1
+
+
 def test_after_a_skipped_step_the_next_window_starts_from_a_zero_state(corpus, tmp_path, monkeypatch):
     """The skipped window is passed over (the cursor moves on), so the state carried into the next
     one is reset, not the stale state from before the skipped window."""

@@ -275,11 +275,11 @@ class Trainer:
             self.run.append_metrics(self._row(epoch=record["epoch"], train_loss=p.smooth_loss, val_loss=result.loss,
                                               val_perplexity=result.perplexity,
                                               val_bits_per_token=result.bits_per_token))
-        if improved:
-            p.best_val_loss, p.best_step = result.loss, p.step
-            self.save(self.run.best)
         if scheduled:
             self._schedule(result.loss)
+        if improved:  # after the rule has judged: best.npz holds the rate the run goes on with
+            p.best_val_loss, p.best_step = result.loss, p.step
+            self.save(self.run.best)
         self.sink.validated(self, result, improved)
         self.save(self.run.last)
         self._rate.pause()  # validation time is not training time
