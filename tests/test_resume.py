@@ -59,6 +59,27 @@ def test_a_learning_rate_given_on_resume_is_used_and_reported(tmp_path, corpus):
     assert load_model(run / "last.npz").meta["progress"]["lr"] == 0.5
 
 
+def test_another_thread_count_on_resume_is_taken_with_a_note_that_it_leaves_the_exact_path(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert run_cli(None, "train", corpus, "--out", run, *SMALL, "--max-steps", 3).code == 0
+    resumed = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 5, "--threads", 2, "--quiet")
+    assert resumed.code == 0, resumed.err
+    assert "note: resuming on --threads 2 where the run had 1 thread:" in resumed.err
+    assert load_model(run / "last.npz").meta["train"]["threads"] == 2
+    # Its own count again, given or kept: nothing to say.
+    for given in (["--threads", 2], []):
+        again = run_cli(None, "train", corpus, "--out", run, "--resume", "--max-steps", 6 + len(given), *given, "--quiet")
+        assert again.code == 0 and "note:" not in again.err, again.err
+
+
+def test_the_thread_note_for_a_run_saved_with_every_core():
+    from charlm.core.threads import available_cores, thread_change_note
+
+    assert thread_change_note(None, available_cores()) is None  # assumed to be this machine's cores
+    assert "where the run had every core of its machine" in thread_change_note(None, available_cores() + 1)
+    assert thread_change_note(3, None) is None and thread_change_note(3, 3) is None
+
+
 @pytest.mark.parametrize("option, value, saved", [("--optimizer", "sgd", "adam"), ("--seed", 7, "0"),
                                                   ("--batch-size", 4, "8")])
 def test_what_cannot_change_under_a_resumed_run_is_refused_by_name(tmp_path, corpus, option, value, saved):

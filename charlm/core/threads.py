@@ -30,3 +30,14 @@ def set_threads(count: int | None) -> int:
     _limits = threadpool_limits(limits=count, user_api="blas")
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     return count
+
+
+def thread_change_note(saved: int | None, given: int | None) -> str | None:
+    """What a resumed run should be told when ``--threads`` differs from the run's (None: it used
+    every core of its machine): float32 sums split over another count of threads round differently,
+    so the run goes on along a nearby path, not the one an uninterrupted run would have taken."""
+    if given is None or given == (saved or available_cores()):
+        return None  # (a run saved with every core: assumed to be this machine's)
+    had = "every core of its machine" if saved is None else f"{saved} thread{'s' if saved != 1 else ''}"
+    return (f"resuming on --threads {given} where the run had {had}: the sums split differently, so it "
+            f"will not retrace an uninterrupted run bit for bit (resume without --threads to keep its count)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.threads import available_cores, set_threads
+from ..core.threads import available_cores, set_threads, thread_change_note
 from ..errors import ConfigError, DataError
 from ..store.runfolder import RUNS_ROOT, RunFolder
 from ..text.files import TextNote
@@ -203,6 +203,8 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
                               f"made with {saved_corpus.get(name, getattr(DataConfig, name))!r}")
     corpus_path = _corpus_path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
+    if (note := thread_change_note(meta["train"].get("threads"), options.threads)) and group.is_root:
+        warnings.warn(TextNote(note), stacklevel=2)
     corpus = data.load_corpus(
         corpus_path, level=level,
         val=options.val or _path(saved_corpus.get("val")), test=options.test or _path(saved_corpus.get("test")),

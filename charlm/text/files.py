@@ -33,8 +33,8 @@ class EmptyText(DataError):
 
 
 class TextNote(UserWarning):
-    """Something about a text that is worth a one-line note but not a refusal (the command line
-    prints it as ``note: ...``)."""
+    """Something about a text (or a resumed run) that is worth a one-line note but not a refusal
+    (the command line prints it as ``note: ...``)."""
 
 
 def check_encoding(encoding: str) -> codecs.CodecInfo:
