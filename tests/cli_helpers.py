@@ -50,3 +50,19 @@ def run_subprocess(*args, cwd=None, timeout=120, env=None) -> Result:
         timeout=timeout, env={**os.environ, **(env or {})},
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree(folder) -> dict:
+    """Every file under folder with its bytes: the "nothing on disk changed" check."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refused(result: Result, *fragments: str) -> None:
+    """A refusal as charlm promises it: a non-zero exit, one line on stderr naming each fragment,
+    no traceback."""
+    assert result.code not in (0, None), result.out
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in result.err, result.err

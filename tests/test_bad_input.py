@@ -11,22 +11,8 @@ from pathlib import Path
 import pytest
 
 from charlm.store.runfolder import RunFolder
-from cli_helpers import TINY, run_cli
+from cli_helpers import TINY, refused, run_cli, tree
 from texts import english_text, write_text
-
-
-def tree(folder: Path) -> dict:
-    """Every file under folder with its bytes: the 'nothing on disk changed' check."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def refused(result, *fragments: str) -> None:
-    assert result.code not in (0, None), result.out
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in result.err, result.err
 
 
 def train_refused(capsys, folder: Path, corpus, *options, fragments=()):

@@ -11,20 +11,7 @@ import numpy as np
 import pytest
 
 from classify_texts import TINY, write_labelled, write_split_folder
-from cli_helpers import run_cli
-
-
-def tree(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def refused(result, *fragments: str) -> None:
-    assert result.code not in (0, None), result.out
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in result.err, result.err
+from cli_helpers import refused, run_cli, tree
 
 
 def train_refused(folder: Path, data, *options, fragments=()):

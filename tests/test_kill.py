@@ -3,7 +3,6 @@ half-written, and of Ctrl-C saving before it exits. These start real `charlm tra
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

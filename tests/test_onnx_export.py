@@ -22,7 +22,7 @@ from charlm.lm.model import LanguageModel  # noqa: E402
 from charlm.lm.onnx_export import build_model  # noqa: E402
 from charlm.text.vocab import Vocab  # noqa: E402
 from classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
-from cli_helpers import run_cli  # noqa: E402
+from cli_helpers import refused, run_cli  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_sample.py"
 VOCAB = Vocab.build_char("abcdefghij klmnop\n")
@@ -123,24 +123,19 @@ def test_the_example_reproduces_greedy_sampling(trained_run, tmp_path, capsys):
     assert len(EXAMPLE.read_text(encoding="utf-8").splitlines()) <= 40
 
 
-def one_line_refusal(result, fragment):
-    assert result.code != 0 and "Traceback" not in result.err
-    assert len(result.err.strip().splitlines()) == 1 and fragment in result.err, result.err
-
-
 def test_bad_input_is_refused_and_nothing_is_overwritten(trained_run, tmp_path, capsys):
     _, _, run, _ = trained_run
     target = tmp_path / "model.onnx"
     target.write_bytes(b"mine")
-    one_line_refusal(run_cli(capsys, "export", run, target), "add --force")
+    refused(run_cli(capsys, "export", run, target), "add --force")
     assert target.read_bytes() == b"mine" and not step_path(target).exists()
     assert run_cli(capsys, "export", run, target, "--force").code == 0 and target.read_bytes() != b"mine"
     foreign = tmp_path / "foreign.npz"
     foreign.write_bytes(b"PK\x03\x04 not really a zip")
-    one_line_refusal(run_cli(capsys, "export", foreign, tmp_path / "f.onnx"), "foreign.npz")
+    refused(run_cli(capsys, "export", foreign, tmp_path / "f.onnx"), "foreign.npz")
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes((run / "best.npz").read_bytes()[:5000])
-    one_line_refusal(run_cli(capsys, "export", damaged, tmp_path / "d.onnx"), "damaged.npz")
+    refused(run_cli(capsys, "export", damaged, tmp_path / "d.onnx"), "damaged.npz")
     assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "d.onnx").exists()
 
 
@@ -148,7 +143,7 @@ def test_a_classifier_checkpoint_is_refused(tmp_path, capsys):
     folder = write_split_folder(tmp_path / "data", train=60, dev=20, test=20)
     trained = run_cli(capsys, "classify", "train", folder, "--out", tmp_path / "clf", *CLASSIFY_TINY, "--epochs", 1, "--quiet")
     assert trained.code == 0, trained.err
-    one_line_refusal(run_cli(capsys, "export", tmp_path / "clf", tmp_path / "c.onnx"), "not a language model")
+    refused(run_cli(capsys, "export", tmp_path / "clf", tmp_path / "c.onnx"), "not a language model")
 
 
 def test_a_memory_network_exports_with_its_memory_as_the_state():

@@ -27,7 +27,7 @@ integer literal), and the kernel runs 5-30 times slower.
 from __future__ import annotations
 
 from ._jit import kernel
-from .activations import sigmoid, tanh
+from .activations import tanh
 from .tensor import accumulate_rows, add_into as _add_into, sigmoid_inplace, tanh_inplace
 
 
