@@ -116,11 +116,21 @@ def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path, positions):
     (["--memory", 5, "--linear-units", 2], "--memory, --linear-units is for --model memn2n"),
     (["--model", "memn2n", "--linear-units", 500], "--linear-units must be an integer from 0 to the hidden size 150"),
     (["--model", "memn2n", "--memory", 0], "--memory must be a positive integer"),
+    (["--model", "memn2n", "--memory", 10**6], "--memory 1000000 is longer than the training text"),
 ])
 def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment):
     result = run_cli(None, "train", corpus, "--out", tmp_path / "run", "--level", "word", "--max-steps", 1, *args)
     assert result.code != 0 and fragment in result.err and "Traceback" not in result.err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_memory_may_hold_every_token_before_the_last_target():
+    from charlm.errors import DataError
+    from charlm.lm.memory_recipe import refuse_memory_beyond_text
+
+    refuse_memory_beyond_text(299, 300)  # the last target has all 299 tokens before it
+    with pytest.raises(DataError, match="at most 299 tokens come before a target"):
+        refuse_memory_beyond_text(300, 300)
 
 
 def test_a_beam_of_one_is_greedy_decoding(memn2n_run, capsys):

@@ -13,7 +13,7 @@ theirs (--positions random, --seq-len 1), as many batches an epoch as there are 
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .config import MEMORY_ONLY, RECURRENT_ONLY, option_name
 
 AUTHORS_BATCH = 128
@@ -61,3 +61,13 @@ def refuse_memory_options(options) -> None:
     given = [name for name in MEMORY_ONLY if getattr(options, name, None) is not None]
     if given:
         raise ConfigError(f"{', '.join(option_name(name) for name in given)} is for --model memn2n")
+
+
+def refuse_memory_beyond_text(memory: int, n_train_tokens: int) -> None:
+    """DataError when --memory is longer than the training text: slots past its start never fill,
+    so their time embeddings would never learn and the memory asked for could not take effect."""
+    if memory >= n_train_tokens:
+        raise DataError(
+            f"--memory {memory} is longer than the training text ({n_train_tokens} tokens): at most "
+            f"{n_train_tokens - 1} tokens come before a target; lower --memory or give more text"
+        )

@@ -20,7 +20,7 @@ from . import fine_tune
 from .batching import check_trainable
 from .config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
 from .distributed import current_group, default_threads
-from .memory_recipe import memory_network_settings, refuse_memory_options
+from .memory_recipe import memory_network_settings, refuse_memory_beyond_text, refuse_memory_options
 from .networks import build_language_model
 from .options import TrainOptions
 from .saved_model import load_model
@@ -149,6 +149,8 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     extra_meta = {}
     if start is None:
         model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
+        if model_config.model == "memn2n":
+            refuse_memory_beyond_text(model_config.memory, len(corpus.train))
         model = build_language_model(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
     else:
         path, snap = start
