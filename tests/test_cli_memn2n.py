@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from charlm.errors import DataError
+from charlm.lm.memory_recipe import refuse_memory_beyond_text
 from charlm.lm.saved_model import load_model
 from cli_helpers import run_cli
 from texts import PTB_TRAIN, english_text
@@ -125,9 +127,6 @@ def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment
 
 
 def test_the_memory_may_hold_every_token_before_the_last_target():
-    from charlm.errors import DataError
-    from charlm.lm.memory_recipe import refuse_memory_beyond_text
-
     refuse_memory_beyond_text(299, 300)  # the last target has all 299 tokens before it
     with pytest.raises(DataError, match="at most 299 tokens come before a target"):
         refuse_memory_beyond_text(300, 300)
