@@ -63,11 +63,14 @@ def refuse_memory_options(options) -> None:
         raise ConfigError(f"{', '.join(option_name(name) for name in given)} is for --model memn2n")
 
 
-def refuse_memory_beyond_text(memory: int, n_train_tokens: int) -> None:
-    """DataError when --memory is longer than the training text: slots past its start never fill,
-    so their time embeddings would never learn and the memory asked for could not take effect."""
+def refuse_memory_beyond_text(memory: int, n_train_tokens: int, whose: str | None = None) -> None:
+    """DataError when the memory is longer than the training text: slots past its start never fill,
+    so their time embeddings would never learn and the memory asked for could not take effect.
+    ``whose`` names a memory that came from a checkpoint (fine-tuning) rather than from --memory."""
     if memory >= n_train_tokens:
+        named, remedy = (f"--memory {memory}", "lower --memory or give more text") if whose is None else \
+            (f"the memory of {whose} ({memory} tokens)", "give more text to fine-tune on")
         raise DataError(
-            f"--memory {memory} is longer than the training text ({n_train_tokens} tokens): at most "
-            f"{n_train_tokens - 1} tokens come before a target; lower --memory or give more text"
+            f"{named} is longer than the training text ({n_train_tokens} tokens): at most "
+            f"{n_train_tokens - 1} tokens come before a target; {remedy}"
         )

@@ -155,6 +155,8 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     else:
         path, snap = start
         dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype
+        if snap.model.config.model == "memn2n":
+            refuse_memory_beyond_text(snap.model.config.memory, len(corpus.train), whose=str(path))
         model = fine_tune.starting_model(snap, len(corpus.vocab), options.dropout, dtype, train_config.seed)
         extra_meta["init_from"] = fine_tune.provenance(path, snap, corpus.vocab)
         if group.is_root:
