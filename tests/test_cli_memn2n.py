@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -127,9 +128,10 @@ def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment
 
 
 def test_the_memory_may_hold_every_token_before_the_last_target():
-    refuse_memory_beyond_text(299, 300)  # the last target has all 299 tokens before it
+    refuse_memory_beyond_text(SimpleNamespace(model="memn2n", memory=299), 300)  # the last target: all 299 before
     with pytest.raises(DataError, match="at most 299 tokens come before a target"):
-        refuse_memory_beyond_text(300, 300)
+        refuse_memory_beyond_text(SimpleNamespace(model="memn2n", memory=300), 300)
+    refuse_memory_beyond_text(SimpleNamespace(model="rnn", memory=300), 300)  # a recurrent model has none to fill
 
 
 def test_a_beam_of_one_is_greedy_decoding(memn2n_run, capsys):

@@ -63,11 +63,13 @@ def refuse_memory_options(options) -> None:
         raise ConfigError(f"{', '.join(option_name(name) for name in given)} is for --model memn2n")
 
 
-def refuse_memory_beyond_text(memory: int, n_train_tokens: int, whose: str | None = None) -> None:
-    """DataError when the memory is longer than the training text: slots past its start never fill,
-    so their time embeddings would never learn and the memory asked for could not take effect.
-    ``whose`` names a memory that came from a checkpoint (fine-tuning) rather than from --memory."""
-    if memory >= n_train_tokens:
+def refuse_memory_beyond_text(config, n_train_tokens: int, whose: str | None = None) -> None:
+    """DataError when a memory network's memory (``config``: its ModelConfig) is longer than the
+    training text: slots past its start never fill, so their time embeddings would never learn and
+    the memory asked for could not take effect. ``whose`` names a memory that came from a
+    checkpoint (fine-tuning) rather than from --memory. Recurrent models pass untouched."""
+    memory = config.memory
+    if config.model == "memn2n" and memory >= n_train_tokens:
         named, remedy = (f"--memory {memory}", "lower --memory or give more text") if whose is None else \
             (f"the memory of {whose} ({memory} tokens)", "give more text to fine-tune on")
         raise DataError(

@@ -149,14 +149,12 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     extra_meta = {}
     if start is None:
         model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
-        if model_config.model == "memn2n":
-            refuse_memory_beyond_text(model_config.memory, len(corpus.train))
+        refuse_memory_beyond_text(model_config, len(corpus.train))
         model = build_language_model(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
     else:
         path, snap = start
         dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype
-        if snap.model.config.model == "memn2n":
-            refuse_memory_beyond_text(snap.model.config.memory, len(corpus.train), whose=str(path))
+        refuse_memory_beyond_text(snap.model.config, len(corpus.train), whose=str(path))
         model = fine_tune.starting_model(snap, len(corpus.vocab), options.dropout, dtype, train_config.seed)
         extra_meta["init_from"] = fine_tune.provenance(path, snap, corpus.vocab)
         if group.is_root:
