@@ -166,17 +166,17 @@ def test_fine_tuning_refuses_a_text_shorter_than_the_checkpoints_memory(memn2n_r
     words = corpus.read_text(encoding="utf-8").split()
     val = tmp_path / "val.txt"
     val.write_text(" ".join(words[100:140]) + "\n", encoding="utf-8")
-    tune = ["train", "--init-from", memn2n_run, "--val", val, "--batch-size", 1, "--seq-len", 1,
+    tune = ["--init-from", memn2n_run, "--val", val, "--batch-size", 1, "--seq-len", 1,
             "--max-steps", 1, "--quiet"]
     short = tmp_path / "short.txt"  # 12 tokens with the line's <eos>: the memory (12) has 11 before the last target
     short.write_text(" ".join(words[:11]) + "\n", encoding="utf-8")
-    refused = run_cli(None, *tune[:1], short, "--out", tmp_path / "a", *tune[1:])
+    refused = run_cli(None, "train", short, "--out", tmp_path / "a", *tune)
     assert refused.code != 0 and "Traceback" not in refused.err
     assert "the memory of" in refused.err and "(12 tokens) is longer than the training text (12 tokens)" in refused.err
     assert not (tmp_path / "a").exists()
     enough = tmp_path / "enough.txt"  # one token more: the last target has all 12 slots filled
     enough.write_text(" ".join(words[:12]) + "\n", encoding="utf-8")
-    tuned = run_cli(None, *tune[:1], enough, "--out", tmp_path / "b", *tune[1:])
+    tuned = run_cli(None, "train", enough, "--out", tmp_path / "b", *tune)
     assert tuned.code == 0, tuned.err
 
 
