@@ -108,6 +108,6 @@ def test_unknown_optimizer_is_refused():
 
 def test_the_configuration_names_every_optimizer_and_no_other():
     from charlm.core.optim import OPTIMIZERS
-    from charlm.lm.config import OPTIMIZER_NAMES
+    from charlm.core.optimizer_names import OPTIMIZER_NAMES
 
     assert sorted(OPTIMIZER_NAMES) == sorted(OPTIMIZERS)

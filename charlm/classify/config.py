@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ..lm.config import OPTIMIZER_NAMES, StrictSettings, option_name, setting
+from ..core.optimizer_names import OPTIMIZER_NAMES
+from ..core.params import DTYPES
+from ..settings import Settings, StrictSettings, option_name, setting
+from ..text.vocab import LEVELS
 from ..errors import ConfigError
 from ..core.cells import CELLS, LSTMS
 
@@ -18,7 +21,7 @@ class ClassifierConfig(StrictSettings):
     model: str  # "textrnn" or "rcnn"
     vocab_size: int
     num_classes: int
-    cell: str = setting("lstm", "Recurrent cell of both directions.")
+    cell: str = setting("lstm", "Recurrent cell of both directions.", choices=tuple(CELLS))
     embed_size: int = setting(128, "Embedding size (learned from scratch).")
     # H per direction: a Text-RNN's features are 2H wide
     hidden_size: int = setting(128, "Units per direction.")
@@ -29,7 +32,7 @@ class ClassifierConfig(StrictSettings):
     # Text-RNN's sentence vector: "last" joins the forward direction's state after the last word
     # with the reverse direction's after the first; "mean"/"max" pool both over the valid steps.
     # The RCNN always max-pools (default_pool).
-    pool: str = setting("last", "Text-RNN sentence vector: last states of both directions, or mean/max over the words.")
+    pool: str = setting("last", "Text-RNN sentence vector: last states of both directions, or mean/max over the words.", choices=POOLS)
     # RCNN: width of y = tanh(W [c_l; e; c_r] + b); None: the hidden size
     proj_size: int | None = setting(None, "RCNN: width of the tanh layer over (left context, word, right context).",
                                     shown="the hidden size")
@@ -75,15 +78,18 @@ def default_pool(model: str) -> str:
 
 
 @dataclass
-class FitConfig:
-    optimizer: str = setting("adam", "Optimizer.")
+class FitConfig(Settings):
+    optimizer: str = setting("adam", "Optimizer.", choices=OPTIMIZER_NAMES)
     lr: float = setting(1e-3, "Learning rate.")
-    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")  # None: off
+    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.", zero="off")
     batch_size: int = setting(50, "Sentences per minibatch (bucketed by length).")
     epochs: int = setting(10, "Passes over the training set at most.")
     # None: never stop early
-    patience: int | None = setting(3, "Stop after this many epochs without a better dev accuracy; 0: never.")
+    patience: int | None = setting(3, "Stop after this many epochs without a better dev accuracy; 0: never.", zero="never")
     seed: int = setting(0, "Random seed (initialisation, batches, dropout, dev hold-out, folds).")
+
+    def __post_init__(self):
+        self._zero_means_none()
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZER_NAMES:
@@ -91,7 +97,7 @@ class FitConfig:
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"--patience must be a positive integer, got {self.patience}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -101,20 +107,17 @@ class FitConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class ClassifyDataConfig:
     """How labelled texts become a training set (saved with the run in its ``train`` metadata)."""
 
-    level: str = setting("word", "Tokens: whitespace-separated words or characters.")
+    level: str = setting("word", "Tokens: whitespace-separated words or characters.", choices=LEVELS)
     min_freq: int = setting(1, "Tokens seen fewer times in training become <unk>.")
     max_vocab: int | None = setting(None, "Keep at most this many tokens (<unk> included).")
     dev_frac: float = setting(0.1, "Without a dev set, hold out this fraction of train (seeded).")
     encoding: str = setting("utf-8", "Text encoding of the data files.")
-    dtype: str = setting("float32", "Floating-point precision.")
+    dtype: str = setting("float32", "Floating-point precision.", choices=DTYPES)
 
 
 # ------------------------------------------------------------------ recursive networks over trees

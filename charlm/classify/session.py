@@ -11,6 +11,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..settings import option_fields
 from ..store.runfolder import RunFolder, resolve_checkpoint
 from ..text.files import read_text
 from ..core.threads import set_threads
@@ -26,7 +27,7 @@ from .tokens import encode_all, encode_text
 from .train import Encoded, Sink, Trainer, accuracy, predict_probs
 
 MODEL_OPTIONS = ("model", "cell", "embed_size", "hidden_size", "layers", "dropout", "pool", "proj_size")
-FIT_OPTIONS = ("optimizer", "lr", "clip_norm", "batch_size", "epochs", "patience", "seed")
+FIT_OPTIONS = option_fields(FitConfig)
 CV_SUMMARY = "cv.json"
 
 
@@ -55,10 +56,6 @@ def _model_values(options: ClassifyOptions) -> dict:
 
 def _fit_config(options: ClassifyOptions) -> FitConfig:
     values = options.given(FIT_OPTIONS)
-    if values.get("clip_norm") == 0:
-        values["clip_norm"] = None  # --clip-norm 0 turns clipping off
-    if values.get("patience") == 0:
-        values["patience"] = None  # --patience 0: never stop early
     fit = FitConfig(**values)
     fit.validate()
     return fit

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.threads import set_threads
 from ..errors import ConfigError, DataError
+from ..settings import option_fields
 from ..store.runfolder import RunFolder
 from ..text.files import TextNote
 from ..text.vocab import UNK, Vocab
@@ -55,11 +56,7 @@ def _fit_config(options: ClassifyOptions, recipe: str) -> FitConfig:
     defaults = {**TREE_FIT_DEFAULTS, "lr": TREE_DEFAULT_LR[options.model]}
     if recipe == "corenlp":
         defaults.update({k: v for k, v in tree_recipe.CORENLP_DEFAULTS.items() if k in FitConfig.__dataclass_fields__})
-    values = {**defaults, **options.given(("optimizer", "lr", "clip_norm", "batch_size", "epochs", "patience", "seed"))}
-    if values.get("clip_norm") == 0:
-        values["clip_norm"] = None
-    if values.get("patience") == 0:
-        values["patience"] = None
+    values = {**defaults, **options.given(option_fields(FitConfig))}
     fit = FitConfig(**values)
     fit.validate()
     return fit

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..core.cells import CELLS
-from ..lm.config import OPTIMIZER_NAMES
+from ..core.optimizer_names import OPTIMIZER_NAMES
 
 
 def choice_enum(name: str, values) -> type[Enum]:

@@ -2,8 +2,6 @@
 options, calls ``session.py`` and draws with rich; a CharlmError becomes one line on stderr and a
 non-zero exit code (through ``errors.user_errors``)."""
 
-from __future__ import annotations
-
 import json
 import sys
 from enum import Enum
@@ -15,8 +13,10 @@ from rich.console import Console
 
 from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, ClassifierConfig, tree_defaults_text, ClassifyDataConfig, FitConfig
 from ..classify.options import ClassifyOptions
-from ..lm.config import TrainConfig, help_text
-from .choices import CellName, DType, Level, OptimizerName, value_of
+from ..lm.config import TrainConfig
+from ..settings import help_text
+
+from .config_options import ConfigOption, options_from, with_config_options
 from .errors import quiet_broken_pipe, user_errors
 
 DATA_HELP = """Labelled data. One of:
@@ -34,6 +34,8 @@ app = typer.Typer(
 )
 out = Console(highlight=False)
 THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm train's
+# The panels of `charlm classify train --help`.
+MODEL, TREES, DATA, OPTIMISATION, RUN = "Model", "Tree models (--model treernn|rntn|treelstm)", "Data", "Optimisation", "Run"
 
 
 class ModelName(str, Enum):
@@ -49,57 +51,47 @@ class Recipe(str, Enum):
     corenlp = "corenlp"
 
 
-class Pool(str, Enum):
-    last = "last"
-    mean = "mean"
-    max = "max"
-
-
 # ====================================================================== train
 @app.command(help="Train a classifier on DATA; print dev (and test) accuracy of the epoch with the best dev "
                   "accuracy. The defaults shown are the sequence classifiers'; " + tree_defaults_text() + ".")
+@with_config_options
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help=DATA_HELP, show_default=False)],
-    model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool); over parse trees: treernn (recursive NN), rntn (Socher et al. 2013), treelstm (binary Tree-LSTM, Tai et al. 2015). \\[default: " + MODELS[0] + "]")] = None,
-    classes: Annotated[Optional[int], typer.Option(help="Tree models: 5 (fine-grained, labels 0-4) or 2 (binary: 0-1 negative, 3-4 positive, neutral roots dropped, neutral phrases unscored). \\[default: " + str(TREE_DEFAULT_CLASSES) + "]")] = None,
-    l2: Annotated[Optional[float], typer.Option(help="Tree models: L2 penalty on the weights and word vectors (not biases), per tree. \\[default: " + f"{TREE_DEFAULT_L2:g}" + "]")] = None,
-    recipe: Annotated[Optional[Recipe], typer.Option(help="Tree models: corenlp trains treernn and rntn as Stanford CoreNLP does (identity start, tanh leaves, L2 by group, AdaGrad eps 1e-3; d 25, batches of 27, lr 0.01). \\[default: charlm]")] = None,
-    cell: Annotated[Optional[CellName], typer.Option(help=help_text(ClassifierConfig, "cell"))] = None,
-    level: Annotated[Optional[Level], typer.Option(help=help_text(ClassifyDataConfig, "level"))] = None,
-    embed_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "embed_size"))] = None,
-    hidden_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "hidden_size"))] = None,
-    layers: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "layers"))] = None,
-    dropout: Annotated[Optional[float], typer.Option(help=help_text(ClassifierConfig, "dropout"))] = None,
-    pool: Annotated[Optional[Pool], typer.Option(help=help_text(ClassifierConfig, "pool"))] = None,
-    proj_size: Annotated[Optional[int], typer.Option(help=help_text(ClassifierConfig, "proj_size"))] = None,
-    optimizer: Annotated[Optional[OptimizerName], typer.Option(help=help_text(FitConfig, "optimizer"))] = None,
-    lr: Annotated[Optional[float], typer.Option(help=help_text(FitConfig, "lr"))] = None,
-    clip_norm: Annotated[Optional[float], typer.Option(help=help_text(FitConfig, "clip_norm"))] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "batch_size"))] = None,
-    epochs: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "epochs"))] = None,
-    patience: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "patience"))] = None,
-    seed: Annotated[Optional[int], typer.Option(help=help_text(FitConfig, "seed"))] = None,
-    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
-    min_freq: Annotated[Optional[int], typer.Option(help=help_text(ClassifyDataConfig, "min_freq"))] = None,
-    max_vocab: Annotated[Optional[int], typer.Option(help=help_text(ClassifyDataConfig, "max_vocab"))] = None,
-    dev: Annotated[Optional[Path], typer.Option(help="Dev file (label<TAB>text) that picks the epoch; replaces a folder's dev.txt.")] = None,
-    test: Annotated[Optional[Path], typer.Option(help="Test file (label<TAB>text), measured once at the end; replaces a folder's test.txt.")] = None,
-    dev_frac: Annotated[Optional[float], typer.Option(help=help_text(ClassifyDataConfig, "dev_frac"))] = None,
-    folds: Annotated[Optional[int], typer.Option(help="K-fold cross-validation instead of one run, for a set with no split (MR: --folds 10): each fold is the test set once, the rest trains (with --dev-frac of it as dev); prints mean ± std accuracy. Saves cv.json and metrics.jsonl in --out, no model.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for best.npz and metrics.jsonl (cv.json with --folds). Default: nothing saved.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that already holds a run.")] = False,
-    dtype: Annotated[Optional[DType], typer.Option(help=help_text(ClassifyDataConfig, "dtype"))] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON (progress still goes to the terminal unless --quiet).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.")] = False,
+    model: Annotated[Optional[ModelName], typer.Option(help="textrnn: bidirectional RNN layers, then last states or pooling; rcnn: Lai et al. 2015 (recurrent left/right contexts, tanh, max-pool); over parse trees: treernn (recursive NN), rntn (Socher et al. 2013), treelstm (binary Tree-LSTM, Tai et al. 2015). \\[default: " + MODELS[0] + "]", rich_help_panel=MODEL)] = None,
+    cell=ConfigOption(ClassifierConfig, "cell", panel=MODEL),
+    embed_size=ConfigOption(ClassifierConfig, "embed_size", panel=MODEL),
+    hidden_size=ConfigOption(ClassifierConfig, "hidden_size", panel=MODEL),
+    layers=ConfigOption(ClassifierConfig, "layers", panel=MODEL),
+    dropout=ConfigOption(ClassifierConfig, "dropout", panel=MODEL),
+    pool=ConfigOption(ClassifierConfig, "pool", panel=MODEL),
+    proj_size=ConfigOption(ClassifierConfig, "proj_size", panel=MODEL),
+    classes: Annotated[Optional[int], typer.Option(help="Tree models: 5 (fine-grained, labels 0-4) or 2 (binary: 0-1 negative, 3-4 positive, neutral roots dropped, neutral phrases unscored). \\[default: " + str(TREE_DEFAULT_CLASSES) + "]", rich_help_panel=TREES)] = None,
+    l2: Annotated[Optional[float], typer.Option(help="Tree models: L2 penalty on the weights and word vectors (not biases), per tree. \\[default: " + f"{TREE_DEFAULT_L2:g}" + "]", rich_help_panel=TREES)] = None,
+    recipe: Annotated[Optional[Recipe], typer.Option(help="Tree models: corenlp trains treernn and rntn as Stanford CoreNLP does (identity start, tanh leaves, L2 by group, AdaGrad eps 1e-3; d 25, batches of 27, lr 0.01). \\[default: charlm]", rich_help_panel=TREES)] = None,
+    level=ConfigOption(ClassifyDataConfig, "level", panel=DATA),
+    min_freq=ConfigOption(ClassifyDataConfig, "min_freq", panel=DATA),
+    max_vocab=ConfigOption(ClassifyDataConfig, "max_vocab", panel=DATA),
+    dev: Annotated[Optional[Path], typer.Option(help="Dev file (label<TAB>text) that picks the epoch; replaces a folder's dev.txt.", rich_help_panel=DATA)] = None,
+    test: Annotated[Optional[Path], typer.Option(help="Test file (label<TAB>text), measured once at the end; replaces a folder's test.txt.", rich_help_panel=DATA)] = None,
+    dev_frac=ConfigOption(ClassifyDataConfig, "dev_frac", panel=DATA),
+    folds: Annotated[Optional[int], typer.Option(help="K-fold cross-validation instead of one run, for a set with no split (MR: --folds 10): each fold is the test set once, the rest trains (with --dev-frac of it as dev); prints mean ± std accuracy. Saves cv.json and metrics.jsonl in --out, no model.", rich_help_panel=DATA)] = None,
+    optimizer=ConfigOption(FitConfig, "optimizer", panel=OPTIMISATION),
+    lr=ConfigOption(FitConfig, "lr", panel=OPTIMISATION),
+    clip_norm=ConfigOption(FitConfig, "clip_norm", panel=OPTIMISATION),
+    batch_size=ConfigOption(FitConfig, "batch_size", panel=OPTIMISATION),
+    epochs=ConfigOption(FitConfig, "epochs", panel=OPTIMISATION),
+    patience=ConfigOption(FitConfig, "patience", panel=OPTIMISATION),
+    seed=ConfigOption(FitConfig, "seed", panel=RUN),
+    threads=ConfigOption(TrainConfig, "threads", panel=RUN),  # the same rule as charlm train's
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder for best.npz and metrics.jsonl (cv.json with --folds). Default: nothing saved.", rich_help_panel=RUN)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Start over in a run folder that already holds a run.", rich_help_panel=RUN)] = False,
+    dtype=ConfigOption(ClassifyDataConfig, "dtype", panel=RUN),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON (progress still goes to the terminal unless --quiet).", rich_help_panel=RUN)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final summary.", rich_help_panel=RUN)] = False,
 ):
     """Train a classifier on DATA (the help text is in the decorator: it states the tree models' defaults)."""
-    options = ClassifyOptions(
-        data=data, out_dir=out_dir, force=force, folds=folds, dev=dev, test=test, threads=threads,
-        model=value_of(model), classes=classes, l2=l2, recipe=value_of(recipe), cell=value_of(cell), embed_size=embed_size, hidden_size=hidden_size, layers=layers,
-        dropout=dropout, pool=value_of(pool), proj_size=proj_size, optimizer=value_of(optimizer), lr=lr,
-        clip_norm=clip_norm, batch_size=batch_size, epochs=epochs, patience=patience, seed=seed,
-        level=value_of(level), min_freq=min_freq, max_vocab=max_vocab, dev_frac=dev_frac, dtype=value_of(dtype),
-    )  # fmt: skip
+    options = options_from(ClassifyOptions, ctx.params)
     with user_errors():
         from ..classify import session  # here: `charlm classify train --help` must not load Numba
         from .classify_display import TrainingDisplay, cv_table, summary_line, summary_table

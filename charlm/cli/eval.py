@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..lm.config import TrainConfig, help_text
+from ..lm.config import TrainConfig
+from ..settings import help_text
 from .errors import err, user_errors
 
 out = Console(highlight=False)

@@ -20,7 +20,8 @@ from ..errors import CharlmError, ConfigError
 from ..store.runfolder import resolve_checkpoint
 from ..text.vocab import Vocab
 
-from ..lm.config import TrainConfig, help_text
+from ..lm.config import TrainConfig
+from ..settings import help_text
 from .errors import err, quiet_broken_pipe, user_errors
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+# The float precisions a model's parameters can have: float32 to train fast, float64 for gradient checks.
+DTYPES = ("float32", "float64")
 _ALIGN = 16  # elements: every view starts on a 64-byte boundary (float32), which SIMD loops like
 EXTRA_SLOTS = 16  # after the gradient in ``grad_buffer``: loss, token count and flags of a step
 

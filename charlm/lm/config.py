@@ -4,67 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..core.adaptive_softmax import check_cutoffs
 from ..core.cells import CELLS, LSTMS
-
-# The optimizers of core/optim.py, by name (plain data: the configuration never loads Numba), and
-# the learning rate each starts from when none is given: Adam's and RMSprop's 2e-3 suit character
-# models (Karpathy's char-rnn); plain SGD needs a rate near 1 (Zaremba et al. 2014 start at 1).
-OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop", "adagrad")
-DEFAULT_LR = {"adam": 2e-3, "sgd": 1.0, "rmsprop": 2e-3, "adagrad": 1e-2}
-
-
-class StrictSettings:
-    """JSON form of a model's settings dataclass; loading refuses keys it does not know (a
-    checkpoint from a newer charlm must not half-load)."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
-
-
-def setting(default, help: str, *, shown: str | None = None):
-    """A configuration field with its one-line help, which the command line shows with the default
-    (``shown``: how a default computed elsewhere reads, e.g. "the hidden size")."""
-    return field(default=default, metadata={"help": help, "shown": shown})
-
-
-def help_text(cls, name: str) -> str:
-    """The ``--help`` line of field ``name`` of ``cls``: its help and the default the code uses."""
-    spec = {f.name: f for f in fields(cls)}[name]
-    shown = spec.metadata.get("shown") or _shown(spec.default)
-    help = spec.metadata["help"]
-    return f"{help} \\[default: {shown}]" if shown is not None else help
-
-
-def _shown(value) -> str | None:
-    if value is None or value is MISSING:
-        return None
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-# Settings that are no command-line option: an error names them in words, never as an option.
-NOT_OPTIONS = {"vocab_size": "the vocabulary size", "num_classes": "the number of classes"}
-
-
-def option_name(field_name: str) -> str:
-    """``--hidden-size`` for a field that is an option; words for one that is not."""
-    return NOT_OPTIONS.get(field_name) or f"--{field_name.replace('_', '-')}"
-
+from ..core.optimizer_names import DEFAULT_LR, OPTIMIZER_NAMES
+from ..core.params import DTYPES
+from ..settings import Settings, StrictSettings, option_name, setting
+from ..text.vocab import LEVELS
 
 SOFTMAXES = ("full", "adaptive")
 BPTT_MODES = ("truncated", "full")  # carry the hidden state across windows, or reset it every window
@@ -93,11 +41,11 @@ class ModelConfig(StrictSettings):
     # rnn: embedding, recurrent layers, decoder (model.py); memn2n: the end-to-end memory network
     # of Sukhbaatar et al. 2015 (memory_model.py), which attends over the last --memory tokens.
     model: str = setting("rnn", "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network, "
-                                "150 units and trained by its authors' recipe unless told otherwise).")
+                                "150 units and trained by its authors' recipe unless told otherwise).", choices=MODELS)
     memory: int = setting(100, "memn2n: tokens remembered before each target.")
     hops: int = setting(6, "memn2n: attention hops over the memory.")
     linear_units: int | None = setting(None, "memn2n: units without the ReLU.", shown="half the hidden size")
-    cell: str = setting("lstm", "Recurrent cell.")
+    cell: str = setting("lstm", "Recurrent cell.", choices=tuple(CELLS))
     hidden_size: int = setting(256, "Units per layer.")
     layers: int = setting(2, "Recurrent layers.")
     embed_size: int | None = setting(None, "Embedding size.", shown="the hidden size")  # None: the hidden size
@@ -117,7 +65,7 @@ class ModelConfig(StrictSettings):
     # The output layer: a full softmax over the vocabulary, or the adaptive softmax of Grave et al.
     # 2017 (core/adaptive_softmax.py) for large word vocabularies.
     softmax: str = setting("full", "Output layer: full, or adaptive (Grave et al. 2017: a head over the frequent words, "
-                                   "smaller tail clusters; word level).")
+                                   "smaller tail clusters; word level).", choices=SOFTMAXES)
     cutoffs: list[int] | None = setting(None, "Adaptive softmax: where the head and each tail cluster end, in word ids "
                                               "(by frequency), e.g. 2000,10000.", shown=",".join(map(str, ADAPTIVE_CUTOFFS)) + " with --softmax adaptive")
     tail_div: float = setting(4.0, "Adaptive softmax: each tail cluster's vectors are this many times narrower than the one before.")
@@ -182,7 +130,7 @@ class ModelConfig(StrictSettings):
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """How to train. Defaults give a good character model of the bundled corpus in about ten
     minutes on 2 cores."""
 
@@ -192,7 +140,7 @@ class TrainConfig:
     max_steps: int | None = setting(None, "Stop after this many windows.")
     # seconds: stop after the first window that ends past this much training
     max_time: float | None = setting(None, "Stop after this much training time, e.g. 90s, 30m, 2h (validation included).")
-    optimizer: str = setting("adam", "Update rule.")
+    optimizer: str = setting("adam", "Update rule.", choices=OPTIMIZER_NAMES)
     # None: the optimizer's own default (DEFAULT_LR)
     lr: float | None = setting(None, "Learning rate.", shown="0.002 for adam and rmsprop, 1 for sgd, 0.01 for adagrad")
     # Learning-rate decay. With decay_start, an epoch schedule (Zaremba et al. 2014): from epoch
@@ -212,22 +160,23 @@ class TrainConfig:
     # ReduceLROnPlateau), the reference being the best scheduled validation so far or the one
     # just before. The memory network's authors anneal against the previous one, with 0.01%.
     decay_threshold: float = setting(0.0, "Plateau rule and --patience: a validation improves only on a loss lower than the reference's by more than this fraction of it.")
-    decay_against: str = setting("best", "Plateau rule and --patience: the reference a validation must improve on: the best one so far, or the previous one.")
+    decay_against: str = setting("best", "Plateau rule and --patience: the reference a validation must improve on: the best one so far, or the previous one.", choices=DECAY_REFERENCES)
     # global L2 norm bound on the gradient (None: off)
-    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.")
+    clip_norm: float | None = setting(5.0, "Clip the gradient's global L2 norm to this; 0 turns it off.", zero="off")
     # per-entry bound, applied before the norm clip (None: off)
     clip_value: float | None = setting(None, "Clip every gradient entry to +-this.")
     eval_every: int = setting(0, "Validate every this many steps; 0: at the end of each epoch.")
-    patience: int | None = setting(None, "Stop after this many validations without improvement.")
+    patience: int | None = setting(None, "Stop after this many validations without improvement; 0: never.", zero="never")
     seed: int = setting(0, "Random seed (initialisation, dropout).")
     threads: int | None = setting(None, "CPU threads.", shown="all cores")
     # truncated: carry the state across windows; full: reset it every window
-    bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.")
+    bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.",
+                        choices=BPTT_MODES)
     # Where a window's N rows come from. A recurrent model needs streams (its state is carried
     # along them); a memory network carries nothing, so its rows can be drawn anywhere, as its
     # authors draw each batch's 128 targets at random positions.
     positions: str = setting("streams", "streams: N contiguous streams, read in order; random: N positions drawn anew for "
-                                        "each window (--model memn2n only, as its authors train it).")
+                                        "each window (--model memn2n only, as its authors train it).", choices=POSITIONS)
     # Fine-tuning on little text: keep the input embedding as it is (its gradient is zeroed
     # before clipping, so the norm bound applies to what is trained).
     freeze_embedding: bool = setting(False, "Keep the input embedding fixed (e.g. when fine-tuning with --init-from).")
@@ -235,6 +184,7 @@ class TrainConfig:
     log_every: int = 20  # steps between progress lines in metrics.jsonl
 
     def __post_init__(self):
+        self._zero_means_none()
         if self.lr is None and self.optimizer in DEFAULT_LR:
             self.lr = DEFAULT_LR[self.optimizer]
         self.validate()
@@ -299,16 +249,9 @@ class TrainConfig:
         changed = [name for name, default in idle if getattr(self, name) != default]
         if changed:
             why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
-            names = ", ".join("--" + name.replace("_", "-") for name in changed)
+            names = ", ".join(option_name(name) for name in changed)
             raise ConfigError(f"{names} cannot take effect with {why}: the plateau rule does not run")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -316,7 +259,7 @@ class DataConfig:
     """The data a run trains on: how the corpus becomes token arrays (saved with the run as its
     ``corpus`` metadata), and the floating-point precision of the model that reads them."""
 
-    level: str = setting("char", "Tokens: characters or whitespace-separated words.")
+    level: str = setting("char", "Tokens: characters or whitespace-separated words.", choices=LEVELS)
     val_frac: float | None = setting(
         0.05, "Hold out this fraction of the training text for validation (a corpus of files: its last whole "
               "files, when there are enough); 0: no validation at all (not even a folder's valid split).",
@@ -328,7 +271,7 @@ class DataConfig:
     min_freq: int = setting(1, "Word level: words seen fewer times become <unk>.")
     max_vocab: int | None = setting(None, "Word level: keep at most this many words.")
     encoding: str = setting("utf-8", "Text encoding of the corpus files.")
-    dtype: str = setting("float32", "Floating-point precision.")
+    dtype: str = setting("float32", "Floating-point precision.", choices=DTYPES)
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}

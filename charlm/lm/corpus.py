@@ -31,7 +31,7 @@ from ..text.files import (  # noqa: F401 (read_text, count_codepoints: re-export
     word_lines,
 )
 from ..text.sources import Sources, find_sources
-from ..text.vocab import EOS, Encoded, Vocab
+from ..text.vocab import EOS, LEVELS, Encoded, Vocab
 from .documents import NO_STARTS, Document, cut, hold_out, starts_of, survey
 
 
@@ -146,8 +146,8 @@ def load_corpus(
     the ids must stay those the model learned). A character it lacks is then an error; a word it
     lacks becomes ``<unk>``.
     """
-    if level not in ("char", "word"):
-        raise DataError(f"level must be 'char' or 'word', got {level!r}")
+    if level not in LEVELS:
+        raise DataError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if level == "char" and (min_freq != 1 or max_vocab is not None):
         raise DataError("min-freq and max-vocab apply to word-level vocabularies only")
     check_encoding(encoding)

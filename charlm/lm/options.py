@@ -1,23 +1,23 @@
 """What ``charlm train`` was told, as one typed object: the command line builds it, and
-``training_run.py`` turns it into a run. Plain data, so the command line never loads Numba for it."""
+``train/session.py`` turns it into a run. Plain data, so the command line never loads Numba for it.
+
+Derived from the configuration classes (``config.py``): every option of ``ModelConfig``,
+``TrainConfig`` and ``DataConfig`` is a field, None when not given (a new run then takes the
+configuration's default, a resumed run its saved value); only what the command alone has is
+written here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class GivenOptions:
-    """The options a user gave: fields whose value is not None."""
-
-    def given(self, names) -> dict:
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+from ..settings import GivenOptions, options_class
+from .config import DataConfig, ModelConfig, TrainConfig
 
 
 @dataclass
-class TrainOptions(GivenOptions):
-    """What ``charlm train`` was told. None is "not given": a new run takes the configuration's
-    default, a resumed run its saved value. The names are those of the configuration fields."""
+class TrainCommand(GivenOptions):
+    """What only ``charlm train`` has, beside the configurations' options."""
 
     corpus: Path | list[Path] | None = None  # a file or folder, or several paths (a corpus of files)
     out_dir: Path | None = None
@@ -26,54 +26,11 @@ class TrainOptions(GivenOptions):
     init_from: Path | None = None  # fine-tune: a run folder or checkpoint whose weights start this run
     grow_vocab: bool = False  # fine-tune at char level: add the new text's unseen characters
     quiet: bool = False
-    # the model (ModelConfig)
-    model: str | None = None
-    memory: int | None = None
-    hops: int | None = None
-    linear_units: int | None = None
-    cell: str | None = None
-    hidden_size: int | None = None
-    layers: int | None = None
-    embed_size: int | None = None
-    dropout: float | None = None
-    tie_weights: bool | None = None
-    init_scale: float | None = None
-    forget_bias: float | None = None
-    softmax: str | None = None
-    cutoffs: list[int] | None = None
-    tail_div: float | None = None
-    # training (TrainConfig)
-    seq_len: int | None = None
-    batch_size: int | None = None
-    epochs: int | None = None
-    max_steps: int | None = None
-    max_time: str | float | None = None  # "90s", "30m", ... or seconds
-    optimizer: str | None = None
-    lr: float | None = None
-    lr_decay: float | None = None
-    decay_start: int | None = None
-    decay_patience: int | None = None
-    min_lr: float | None = None
-    stop_lr: float | None = None
-    decay_threshold: float | None = None
-    decay_against: str | None = None
-    clip_norm: float | None = None  # 0: off
-    clip_value: float | None = None
-    eval_every: int | None = None
-    patience: int | None = None
-    seed: int | None = None
-    threads: int | None = None
-    bptt: str | None = None
-    positions: str | None = None
-    freeze_embedding: bool | None = None
-    # the data (DataConfig)
-    level: str | None = None
     val: Path | None = None
-    val_frac: float | None = None
     test: Path | None = None
-    min_freq: int | None = None
-    max_vocab: int | None = None
-    encoding: str | None = None
-    glob: str | None = None
-    skip_bad: bool | None = None
-    dtype: str | None = None
+    # --max-time as given ("90s", "30m", ...) or seconds; TrainConfig holds seconds
+    max_time: str | float | None = None
+
+
+TrainOptions = options_class("TrainOptions", TrainCommand, ModelConfig, TrainConfig, DataConfig,
+                             doc="What ``charlm train`` was told: None is \"not given\".")

@@ -5,13 +5,14 @@ written. Every default comes from the configuration classes in ``config.py``."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.threads import available_cores, set_threads, thread_change_note
 from ..errors import ConfigError, DataError
+from ..settings import option_fields
 from ..store.runfolder import RUNS_ROOT, RunFolder
 from ..text.files import TextNote
 from ..text.sources import corpus_name, is_split_folder
@@ -27,8 +28,8 @@ from .saved_model import load_model
 from .trainer import Trainer
 
 # The configuration fields a user can set (those with a help line; vocab_size, log_every... are not).
-MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.metadata.get("help"))
-TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("help"))
+MODEL_OPTIONS = option_fields(ModelConfig)
+TRAIN_OPTIONS = option_fields(TrainConfig)
 
 
 @dataclass
@@ -92,8 +93,6 @@ def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
     values = {**base, **options.given(TRAIN_OPTIONS)}
     if isinstance(values.get("max_time"), str):
         values["max_time"] = parse_duration(values["max_time"])
-    if options.clip_norm == 0:
-        values["clip_norm"] = None
     return TrainConfig(**values)
 
 
@@ -111,7 +110,7 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
     if options.tail_div is not None and options.softmax != "adaptive":
         raise ConfigError("--tail-div is for --softmax adaptive")
     ModelConfig(vocab_size=1, **model_values)  # validates the model options
-    data_config = DataConfig(**options.given(f.name for f in fields(DataConfig)))
+    data_config = DataConfig(**options.given(option_fields(DataConfig)))
     if options.softmax == "adaptive" and data_config.level != "word":
         raise ConfigError("--softmax adaptive is for word-level models (--level word): a character vocabulary is "
                           "small enough for the full softmax")

@@ -1,0 +1,131 @@
+"""Typed settings: the machinery every configuration of charlm is written with (the language
+models' ``lm/config.py``, the classifiers' ``classify/config.py``), below both, so that neither
+imports the other for it. Plain standard library: the command line's ``--help`` loads this and
+never Numba.
+
+A setting is a dataclass field written once, with its default and its help line
+(:func:`setting`); what the command line shows (:func:`help_text`), the typed object a command
+builds from what the user gave (:func:`options_class`), and what "0" means for a setting that can
+be off (``zero=``) are all read from that one field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import MISSING, asdict, field, fields
+from typing import Any
+
+from .errors import ConfigError
+
+# What a 0 given for a setting whose ``zero`` says so means: the setting's None, the feature off.
+ZERO_MEANINGS = ("off", "never")
+
+
+def setting(default, help: str, *, shown: str | None = None, choices: tuple | None = None, zero: str | None = None):
+    """A configuration field with its one-line help, which the command line shows with the default.
+
+    ``shown``: how a default computed elsewhere reads (e.g. "the hidden size"); ``choices``: the
+    values allowed (the command line offers exactly these); ``zero``: "off" or "never" for a
+    setting whose None turns a feature off, so that a 0 given for it means None in every command
+    (``--clip-norm 0``: no clipping; ``--patience 0``: never stop early)."""
+    if zero is not None and zero not in ZERO_MEANINGS:
+        raise ValueError(f"zero must be one of {ZERO_MEANINGS}, got {zero!r}")
+    return field(default=default, metadata={"help": help, "shown": shown, "choices": choices, "zero": zero})
+
+
+def is_option(spec: dataclasses.Field) -> bool:
+    """A field the user sets (it has a help line); the others (vocab_size, log_every...) are not."""
+    return bool(spec.metadata.get("help"))
+
+
+def option_fields(cls) -> tuple[str, ...]:
+    """The names of the fields of ``cls`` that are options, in their order."""
+    return tuple(f.name for f in fields(cls) if is_option(f))
+
+
+def help_text(cls, name: str) -> str:
+    """The ``--help`` line of field ``name`` of ``cls``: its help and the default the code uses."""
+    spec = {f.name: f for f in fields(cls)}[name]
+    shown = spec.metadata.get("shown") or _shown(spec.default)
+    help = spec.metadata["help"]
+    return f"{help} \\[default: {shown}]" if shown is not None else help
+
+
+def choices_of(cls, name: str) -> tuple | None:
+    return {f.name: f for f in fields(cls)}[name].metadata.get("choices")
+
+
+def _shown(value) -> str | None:
+    if value is None or value is MISSING:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# Settings that are no command-line option: an error names them in words, never as an option.
+NOT_OPTIONS = {"vocab_size": "the vocabulary size", "num_classes": "the number of classes"}
+
+
+def option_name(field_name: str) -> str:
+    """``--hidden-size`` for a field that is an option; words for one that is not."""
+    return NOT_OPTIONS.get(field_name) or f"--{field_name.replace('_', '-')}"
+
+
+def zero_means_none(cls, values: dict) -> dict:
+    """``values`` with a 0 given for a setting of ``cls`` whose 0 means "off" or "never" turned
+    into that setting's None (a copy; other values untouched)."""
+    off = {f.name for f in fields(cls) if f.metadata.get("zero")}
+    return {name: None if name in off and value == 0 and not isinstance(value, bool) else value
+            for name, value in values.items()}
+
+
+class Settings:
+    """Base of a configuration dataclass: its JSON form, and 0 for an "off" setting read as None."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def _zero_means_none(self) -> None:
+        """Call first in ``__post_init__``."""
+        for name, value in zero_means_none(type(self), {f.name: getattr(self, f.name) for f in fields(self)}).items():
+            setattr(self, name, value)
+
+
+class StrictSettings(Settings):
+    """A model's settings: loading refuses keys it does not know (a checkpoint from a newer charlm
+    must not half-load)."""
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class GivenOptions:
+    """What a command was told, one field per option: None is "not given"."""
+
+    def given(self, names) -> dict:
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+def options_class(name: str, command: type, *configs: type, doc: str | None = None) -> type:
+    """A dataclass of what a command was told: the fields of ``command`` (a dataclass of what only
+    the command has: its paths, its switches), then one field per option of each configuration
+    class in ``configs``, each None ("not given") unless set. Derived, so that an option added to a
+    configuration is an option of the command's typed object at once, with no list to keep."""
+    own = {f.name for f in fields(command)}
+    extra: list[tuple[str, Any, Any]] = []
+    for config in configs:
+        for spec in fields(config):
+            if is_option(spec) and spec.name not in own and spec.name not in {n for n, _, _ in extra}:
+                extra.append((spec.name, Any, field(default=None)))
+    derived = dataclasses.make_dataclass(name, extra, bases=(command,))
+    derived.__doc__ = doc or command.__doc__
+    derived.__module__ = command.__module__
+    return derived
