@@ -34,7 +34,7 @@ def build(args, rows: int):
     import numpy as np
 
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
+    from charlm.lm.models.recurrent import LanguageModel
     from charlm.core.optim import clip_grad_norm, make_optimizer
 
     model = LanguageModel(ModelConfig(vocab_size=args.V, cell="lstm", hidden_size=args.H, layers=args.L))
@@ -74,7 +74,7 @@ def time_steps(args, group) -> dict:
 
 def rank_main(args) -> None:
     """Inside mpiexec: every rank times its steps; rank 0 writes them all to --result."""
-    from charlm.lm.distributed import current_group
+    from charlm.lm.train.distributed import current_group
     from charlm.core.threads import set_threads
 
     group = current_group()
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         rank_main(args)
         return 0
 
-    from charlm.lm.distributed import Single
+    from charlm.lm.train.distributed import Single
     from charlm.core.threads import set_threads
 
     set_threads(args.threads)

@@ -28,10 +28,10 @@ def main() -> None:
     a = args.parse_args()
 
     from charlm.core.threads import set_threads
-    from charlm.lm.beam import beam_search
+    from charlm.lm.generate.beam import beam_search
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.sampler import Sampler
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.generate.sampler import Sampler
 
     set_threads(1)
     model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)

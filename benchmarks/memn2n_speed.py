@@ -97,7 +97,7 @@ class CharlmEngine:
 
         from charlm.core.optim import clip_grad_norm, make_optimizer
         from charlm.lm.config import ModelConfig
-        from charlm.lm.memory_model import MemoryLanguageModel
+        from charlm.lm.models.memory import MemoryLanguageModel
 
         config = ModelConfig(vocab_size=cfg.V, model="memn2n", hidden_size=cfg.D, memory=cfg.M, hops=cfg.K,
                              linear_units=cfg.linear_units)

@@ -31,9 +31,9 @@ def main() -> None:
 
     from charlm.core.threads import set_threads
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.onnx_export import build_model
-    from charlm.lm.sampler import Sampler
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.export.onnx_graphs import build_model
+    from charlm.lm.generate.sampler import Sampler
     from charlm.text.vocab import Vocab
 
     set_threads(1)

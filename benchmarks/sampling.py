@@ -46,8 +46,8 @@ class CharlmEngine:
         import numpy as np
 
         from charlm.lm.config import ModelConfig
-        from charlm.lm.model import LanguageModel
-        from charlm.lm.sampler import Sampler
+        from charlm.lm.models.recurrent import LanguageModel
+        from charlm.lm.generate.sampler import Sampler
         from charlm.core.threads import set_threads
 
         set_threads(threads)
@@ -104,8 +104,8 @@ t0 = time.perf_counter()
 import json, sys
 import numpy as np
 from charlm.lm.config import ModelConfig
-from charlm.lm.model import LanguageModel
-from charlm.lm.sampler import Sampler
+from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.generate.sampler import Sampler
 from charlm.core.threads import set_threads
 t_import = time.perf_counter()
 set_threads({threads})
@@ -144,8 +144,8 @@ def first_char(threads: int, cache_dir: str | None = None) -> dict:
 def save_random_checkpoint(folder: str) -> str:
     """A checkpoint of the benchmark's model (random weights) for timing the real command."""
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.saved_model import save_model
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
     model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), seed=0)

@@ -112,7 +112,7 @@ class CharlmEngine:
         import numpy as np
 
         from charlm.lm.config import ModelConfig
-        from charlm.lm.model import LanguageModel
+        from charlm.lm.models.recurrent import LanguageModel
         from charlm.core.optim import clip_grad_norm, make_optimizer
 
         self.np, self.clip = np, clip_grad_norm

@@ -92,7 +92,7 @@ def test_astral_characters_are_one_token_each_and_come_back_exactly(tmp_path, ca
     (tmp_path / "emoji.txt").write_text(text, encoding="utf-8")
     run = tmp_path / "run"
     assert run_cli(capsys, "train", tmp_path / "emoji.txt", "--out", run, *TINY, "--max-steps", 3, "--quiet").code == 0
-    from charlm.lm.saved_model import load_model
+    from charlm.lm.models.saved import load_model
 
     vocab = load_model(run / "last.npz").vocab
     assert "\U0001F600" in vocab and "\U0001F3FD" in vocab  # a skin tone is its own code point

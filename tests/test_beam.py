@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.lm.evaluate import evaluate
-from charlm.lm.model import LanguageModel
-from charlm.lm.saved_model import load_model, save_model
+from charlm.lm.measure.evaluate import evaluate
+from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.saved import load_model, save_model
 from charlm.text.vocab import Vocab
 from cli_helpers import run_cli
 
@@ -120,8 +120,8 @@ def test_options_that_cannot_take_effect_are_refused(trap, capsys, args, named):
 @pytest.mark.parametrize("cell", ["lstm", "lstm-peephole", "lstm-coupled", "gru", "rnn-tanh", "rnn-relu"])
 def test_a_beam_of_one_is_greedy_for_every_cell(cell):
     """The beam kernel's own network step against the sampling loop's, through the library."""
-    from charlm.lm.beam import beam_search
-    from charlm.lm.sampler import Sampler
+    from charlm.lm.generate.beam import beam_search
+    from charlm.lm.generate.sampler import Sampler
 
     vocab = Vocab.build_char("abcdefgh \n")
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=16, layers=2), np.float32, seed=4)

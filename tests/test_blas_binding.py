@@ -55,7 +55,7 @@ LOSS_PROBE = """
 import json, sys, numpy as np
 from charlm.lm.config import ModelConfig
 from charlm.core.kernels import blas
-from charlm.lm.model import LanguageModel
+from charlm.lm.models.recurrent import LanguageModel
 out = {"available": blas.AVAILABLE}
 for cell in ("lstm", "lstm-peephole", "gru", "rnn-tanh"):
     model = LanguageModel(ModelConfig(vocab_size=11, cell=cell, hidden_size=6, layers=2), np.float64)

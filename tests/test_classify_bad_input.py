@@ -163,8 +163,8 @@ def test_foreign_files_as_checkpoints(model, tmp_path):
 
 def test_a_language_model_is_not_a_classifier_and_back(model, tmp_path):
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.saved_model import save_model
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
     run, folder = model

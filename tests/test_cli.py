@@ -9,7 +9,7 @@ import pytest
 
 from charlm.lm.config import parse_duration
 from charlm.store.runfolder import RunFolder
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from cli_helpers import TINY, run_cli
 from texts import write_text
 
@@ -82,8 +82,8 @@ def test_default_run_folder_is_runs_slash_corpus_name(tmp_path, capsys):
 
 def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_vocabulary_size(tmp_path, capsys):
     from charlm.lm.config import ModelConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.saved_model import save_model
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
     text = write_text(tmp_path, 5_000).read_text(encoding="utf-8")
@@ -203,8 +203,8 @@ def test_divergence_before_any_checkpoint_names_none(tmp_path):
 
     from charlm.errors import TrainingError
     from charlm.lm.config import ModelConfig, TrainConfig
-    from charlm.lm.model import LanguageModel
-    from charlm.lm.trainer import Trainer
+    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.train.trainer import Trainer
     from charlm.store.runfolder import RunFolder
     from charlm.text.vocab import Vocab
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from charlm.lm.dynamic_file import GRIDS
+from charlm.lm.measure.dynamic_file import GRIDS
 from cli_helpers import run_cli
 
 

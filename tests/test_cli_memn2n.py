@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from charlm.errors import DataError
-from charlm.lm.memory_recipe import refuse_memory_beyond_text
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.memory_kind import refuse_memory_beyond_text
+from charlm.lm.models.saved import load_model
 from cli_helpers import run_cli
 from texts import PTB_TRAIN, english_text
 
@@ -226,7 +226,7 @@ def test_dynamic_evaluation_adapts_it(memn2n_run, corpus, tmp_path, capsys):
 
 
 def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpus, tmp_path):
-    from charlm.lm.evaluate import encode_for_scoring
+    from charlm.lm.measure.evaluate import encode_for_scoring
 
     run = tmp_path / "run"
     result = run_cli(None, "train", corpus, "--out", run, *SMALL, "--batch-size", 4, "--seq-len", 1, "--max-steps", 1,
@@ -243,7 +243,7 @@ def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpu
 
 
 def test_random_positions_draw_each_window_anew_with_the_memory_before_it(corpus, tmp_path):
-    from charlm.lm.evaluate import encode_for_scoring
+    from charlm.lm.measure.evaluate import encode_for_scoring
 
     runs = {}
     for positions in ("streams", "random"):

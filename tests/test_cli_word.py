@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from cli_helpers import run_cli
 from texts import PTB_TRAIN, english_text
 

@@ -9,9 +9,9 @@ import pytest
 
 from charlm.errors import DataError
 from charlm.lm.config import ModelConfig, TrainConfig
-from charlm.lm.corpus import fingerprint, load_corpus
-from charlm.lm.model import LanguageModel
-from charlm.lm.trainer import Trainer
+from charlm.lm.data.corpus import fingerprint, load_corpus
+from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.train.trainer import Trainer
 from charlm.store.runfolder import RunFolder
 from charlm.text.sources import find_sources, walk
 from cli_helpers import TINY, run_cli

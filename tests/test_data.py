@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.lm.batching import batchify, check_trainable, count_windows, random_windows, windows
-from charlm.lm.corpus import encode_file, load_corpus, read_text
+from charlm.lm.data.batching import batchify, check_trainable, count_windows, random_windows, windows
+from charlm.lm.data.corpus import encode_file, load_corpus, read_text
 from charlm.errors import DataError
 from charlm.text.vocab import Vocab
 

@@ -46,7 +46,7 @@ def train_help():
 
 def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help):
     # Loaded here, not at the top: resolving the settings imports the training code.
-    from charlm.lm.training_run import new_run_settings
+    from charlm.lm.train.session import new_run_settings
 
     model_values, train, data = new_run_settings(TrainOptions())
     model = ModelConfig(vocab_size=1, **model_values)
@@ -66,7 +66,7 @@ def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help)
 
 
 def test_the_computed_defaults_are_what_their_help_says(train_help):
-    from charlm.lm.training_run import new_run_settings
+    from charlm.lm.train.session import new_run_settings
 
     assert train_help["--embed-size"] == "the hidden size"
     assert train_help["--cutoffs"] == "2000,10000 with --softmax adaptive"
@@ -109,7 +109,7 @@ def test_every_option_of_train_is_a_field_of_the_typed_options():
 
 
 def test_a_given_option_overrides_the_default():
-    from charlm.lm.training_run import new_run_settings
+    from charlm.lm.train.session import new_run_settings
 
     model_values, train, data = new_run_settings(TrainOptions(lr=0.5, epochs=2, cell="gru", level="word", dtype="float64"))
     assert (train.lr, train.epochs, model_values["cell"], data.level, data.dtype) == (0.5, 2, "gru", "word", "float64")

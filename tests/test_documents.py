@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from charlm.core.recurrent import RecurrentLayer
-from charlm.lm.batching import batchify, document_breaks, windows
+from charlm.lm.data.batching import batchify, document_breaks, windows
 from charlm.lm.config import ModelConfig
-from charlm.lm.evaluate import evaluate
-from charlm.lm.model import LanguageModel
+from charlm.lm.measure.evaluate import evaluate
+from charlm.lm.models.recurrent import LanguageModel
 from gradcheck import model_gradient_errors
 
 CELLS = ["lstm", "gru", "lstm-peephole", "lstm-coupled", "rnn-tanh", "rnn-relu"]

@@ -9,10 +9,10 @@ import pytest
 
 from charlm.core.optim import make_optimizer
 from charlm.errors import ConfigError
-from charlm.lm.batching import batchify, windows
+from charlm.lm.data.batching import batchify, windows
 from charlm.lm.config import ModelConfig
-from charlm.lm.dynamic import dynamic_evaluate, gradient_statistics, rms_update, sgd_update
-from charlm.lm.model import LanguageModel
+from charlm.lm.measure.dynamic import dynamic_evaluate, gradient_statistics, rms_update, sgd_update
+from charlm.lm.models.recurrent import LanguageModel
 from charlm.text.vocab import Vocab
 from texts import english_text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from cli_helpers import TINY, run_cli
 from texts import write_text
 
@@ -106,7 +106,7 @@ def test_unseen_characters_are_refused_naming_them_and_the_option(tmp_path, trai
 
 
 def test_growing_keeps_every_old_row_and_the_old_texts_loss(tmp_path, trained):
-    from charlm.lm import fine_tune
+    from charlm.lm.train import fine_tune
 
     corpus, old = trained
     snap = load_model(old / "best.npz")

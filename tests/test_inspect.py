@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.lm.model import LanguageModel
-from charlm.lm.saved_model import load_model, save_model
+from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.saved import load_model, save_model
 from charlm.text.vocab import Vocab
 from cli_helpers import run_cli
 from texts import english_text

@@ -14,7 +14,7 @@ import pytest
 
 from charlm.store.checkpoint import load_checkpoint
 from charlm.store.runfolder import RunFolder
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from cli_helpers import TINY
 from texts import write_text
 

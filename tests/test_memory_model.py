@@ -9,7 +9,7 @@ import pytest
 
 from charlm.errors import ConfigError
 from charlm.lm.config import ModelConfig
-from charlm.lm.memory_model import MemoryLanguageModel
+from charlm.lm.models.memory import MemoryLanguageModel
 from gradcheck import numeric_gradient
 
 V, T, N, D, M = 12, 5, 3, 6, 4
@@ -177,7 +177,7 @@ def test_impossible_settings_are_refused(settings, fragment):
 
 def test_evaluation_in_streams_is_one_reader_also_across_documents():
     """Each stream starts with the memory of the text before it, none from before its document."""
-    from charlm.lm.evaluate import evaluate
+    from charlm.lm.measure.evaluate import evaluate
 
     model = make(hops=2, dtype=np.float64)
     tokens = np.random.default_rng(4).integers(0, V, 120)
@@ -192,7 +192,7 @@ def test_evaluation_in_streams_is_one_reader_also_across_documents():
 def test_a_beam_as_wide_as_the_vocabulary_finds_the_most_likely_pair():
     """Over two tokens such a beam is exhaustive: its hypotheses are the best pairs by
     log p(a) + log p(b | a), computed here through step_logits."""
-    from charlm.lm.beam import beam_search
+    from charlm.lm.generate.beam import beam_search
 
     model = make(hops=2)
     prime = np.array([3, 7, 1])
@@ -215,7 +215,7 @@ def test_a_beam_as_wide_as_the_vocabulary_finds_the_most_likely_pair():
 
 def split_into(monkeypatch, parts: int) -> None:
     """Make the model split every window into ``parts`` threads, however small the window."""
-    import charlm.lm.memory_model as memory_model
+    import charlm.lm.models.memory as memory_model
 
     monkeypatch.setattr(memory_model, "MIN_EXAMPLES_PER_THREAD", 1)
     monkeypatch.setattr(memory_model, "thread_parts", lambda limit=None: min(parts, limit or parts))

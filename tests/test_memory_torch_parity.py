@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from memn2n_reference import TorchMemN2N, load_charlm_params, window_contexts  # noqa: E402
 
 from charlm.lm.config import ModelConfig  # noqa: E402
-from charlm.lm.memory_model import MemoryLanguageModel  # noqa: E402
+from charlm.lm.models.memory import MemoryLanguageModel  # noqa: E402
 
 V, D, M, T, N = 17, 6, 4, 5, 3
 # Every weight scaled up from the recipe's N(0, 0.05^2): at x4 a full memory's largest attention

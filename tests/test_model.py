@@ -8,7 +8,7 @@ import pytest
 
 import naive
 from charlm.lm.config import ModelConfig
-from charlm.lm.model import LanguageModel
+from charlm.lm.models.recurrent import LanguageModel
 from gradcheck import max_relative_error, numeric_gradient
 
 T, N, H = 3, 2, 4

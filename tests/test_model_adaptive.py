@@ -10,7 +10,7 @@ import pytest
 
 from charlm.errors import ConfigError
 from charlm.lm.config import ModelConfig
-from charlm.lm.model import LanguageModel
+from charlm.lm.models.recurrent import LanguageModel
 from gradcheck import model_gradient_errors
 
 V, T, N, H = 30, 3, 4, 4
@@ -51,7 +51,7 @@ def test_the_training_loss_is_the_evaluation_loss_and_step_logits_a_distribution
 
 
 def test_a_saved_adaptive_model_comes_back_the_same(tmp_path):
-    from charlm.lm.saved_model import load_model, save_model
+    from charlm.lm.models.saved import load_model, save_model
     from charlm.text.vocab import Vocab
 
     model, x, y, state = make()

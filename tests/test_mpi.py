@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from texts import write_text
 
 # Not imported here: that would start MPI inside the test process itself.
@@ -228,9 +228,9 @@ def test_under_a_launcher_without_mpi4py_the_error_says_what_to_install(tmp_path
 AGREEMENT_PROBE = """
 import json, sys
 from pathlib import Path
-from charlm.lm import evaluate as evaluation
-from charlm.lm import trainer as training
-from charlm.lm.distributed import current_group
+from charlm.lm.measure import evaluate as evaluation
+from charlm.lm.train import trainer as training
+from charlm.lm.train.distributed import current_group
 
 group = current_group()
 OUT = Path(sys.argv[1])

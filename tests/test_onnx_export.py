@@ -18,8 +18,8 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 
 from charlm.cli.export import step_path  # noqa: E402
 from charlm.lm.config import ModelConfig  # noqa: E402
-from charlm.lm.model import LanguageModel  # noqa: E402
-from charlm.lm.onnx_export import build_model  # noqa: E402
+from charlm.lm.models.recurrent import LanguageModel  # noqa: E402
+from charlm.lm.export.onnx_graphs import build_model  # noqa: E402
 from charlm.text.vocab import Vocab  # noqa: E402
 from classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
 from cli_helpers import refused, run_cli  # noqa: E402
@@ -147,7 +147,7 @@ def test_a_classifier_checkpoint_is_refused(tmp_path, capsys):
 
 
 def test_a_memory_network_exports_with_its_memory_as_the_state():
-    from charlm.lm.memory_model import MemoryLanguageModel
+    from charlm.lm.models.memory import MemoryLanguageModel
 
     config = ModelConfig(vocab_size=len(VOCAB), model="memn2n", hidden_size=H, memory=5, hops=3)
     model = MemoryLanguageModel(config)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from cli_helpers import TINY, run_cli
 from texts import write_text
 

@@ -8,9 +8,9 @@ import pytest
 
 from charlm.lm.config import ModelConfig
 from charlm.errors import ConfigError
-from charlm.lm.model import LanguageModel
+from charlm.lm.models.recurrent import LanguageModel
 from charlm.core.recurrent import CELLS
-from charlm.lm.sampler import Sampler
+from charlm.lm.generate.sampler import Sampler
 
 V, H, L = 7, 5, 2  # fixed tiny shapes: the loop compiles once per dtype
 PRIME = [3, 1, 4, 1, 5]
@@ -341,7 +341,7 @@ def test_two_threads_splitting_the_units_sample_exactly_what_one_thread_does(cel
     the single-threaded loop, for every cell, primed, with several streams, across chunks."""
     import numba
 
-    import charlm.lm.sampler as sample_module
+    import charlm.lm.generate.sampler as sample_module
 
     from charlm.core.threads import available_cores
 

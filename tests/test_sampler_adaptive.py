@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.lm.model import LanguageModel
-from charlm.lm.sampler import Sampler
+from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.generate.sampler import Sampler
 
 
 def test_the_python_loop_draws_the_jitted_loops_ids():
@@ -52,7 +52,7 @@ def test_adaptive_draws_follow_the_models_probabilities():
 def test_a_beam_through_the_adaptive_softmax_finds_the_most_likely_pair():
     """A beam as wide as the vocabulary over two tokens is exhaustive: its best hypothesis is
     the arg-max of log p(a) + log p(b | a) over every pair, computed here through step_logits."""
-    from charlm.lm.beam import beam_search
+    from charlm.lm.generate.beam import beam_search
 
     config = ModelConfig(vocab_size=14, hidden_size=8, layers=2, softmax="adaptive", cutoffs=[4, 9], tail_div=2.0)
     model = LanguageModel(config, np.float64, seed=5)

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch not installed: install the 'bench' extra for parity tests")
 
 from charlm.lm.config import ModelConfig  # noqa: E402
-from charlm.lm.model import LanguageModel  # noqa: E402
+from charlm.lm.models.recurrent import LanguageModel  # noqa: E402
 from charlm.core.optim import Adam, clip_grad_norm  # noqa: E402
 
 V, E, H, L, T, N = 11, 6, 6, 2, 5, 3

@@ -9,14 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from charlm.lm import corpus as data
+from charlm.lm.data import corpus as data
 from charlm.lm.config import ModelConfig, TrainConfig
 from charlm.errors import TrainingError
-from charlm.lm.model import LanguageModel
+from charlm.lm.models.recurrent import LanguageModel
 from charlm.store.runfolder import RunFolder
-from charlm.lm.saved_model import load_model
+from charlm.lm.models.saved import load_model
 from charlm.core.threads import set_threads
-from charlm.lm.trainer import Trainer
+from charlm.lm.train.trainer import Trainer
 from texts import english_text
 
 
@@ -146,8 +146,8 @@ def test_truncated_bptt_carries_the_state_and_each_epoch_starts_cold(corpus, tmp
 
 def test_learning_rate_falls_on_a_plateau_and_patience_stops(corpus, tmp_path, monkeypatch):
     trainer = make_trainer(corpus, tmp_path / "run", max_steps=100, eval_every=5, patience=2, lr_decay=0.5)
-    from charlm.lm import trainer as train_module
-    from charlm.lm.evaluate import Evaluation
+    from charlm.lm.train import trainer as train_module
+    from charlm.lm.measure.evaluate import Evaluation
 
     losses = iter([2.0, 2.5, 1.9, 2.2, 2.3, 9.9])  # improves, worse, best, worse, worse -> stop
     monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(losses)))
@@ -194,8 +194,8 @@ def test_the_validation_when_a_run_stops_does_not_steer_the_resumed_run(corpus, 
     """Stopping at --max-steps validates the model it keeps. If that extra validation fed the
     plateau rule, a worse figure would lower the rate, and the resumed run would leave the course
     of an uninterrupted one (seen in CI, on a corpus where it did)."""
-    import charlm.lm.trainer as train_module
-    from charlm.lm.evaluate import Evaluation
+    import charlm.lm.train.trainer as train_module
+    from charlm.lm.measure.evaluate import Evaluation
 
     figures = iter([2.0, 3.0, 1.9])  # step 5 (scheduled), step 7 (the stop: worse), step 10
     monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(figures)))
@@ -215,8 +215,8 @@ def test_the_validation_when_a_run_stops_does_not_steer_the_resumed_run(corpus, 
 def test_best_npz_holds_the_schedule_its_validation_decided(corpus, tmp_path, monkeypatch):
     """best.npz is written after the plateau rule has judged its validation: its rate and the
     rule's reference are the ones the run went on with, as in last.npz written beside it."""
-    import charlm.lm.trainer as train_module
-    from charlm.lm.evaluate import Evaluation
+    import charlm.lm.train.trainer as train_module
+    from charlm.lm.measure.evaluate import Evaluation
 
     figures = iter([2.0, 1.99])  # a new best, but not 5% below the first: the rate is halved
     monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: Evaluation(tokens=1, loss_sum=next(figures)))

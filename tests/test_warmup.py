@@ -36,7 +36,7 @@ def test_no_background_compile_when_it_is_switched_off_or_already_done(tmp_path,
     monkeypatch.setenv("CHARLM_CACHE_DIR", str(tmp_path / "cache"))
     code = (
         "import os, sys\n"
-        "from charlm.lm import warmup\n"
+        "from charlm.lm.models import warmup\n"
         "os.environ['CHARLM_BACKGROUND_COMPILE'] = '0'\n"
         "off = warmup.compile_sampling_in_background('lstm', 'float32')\n"
         "os.environ['CHARLM_BACKGROUND_COMPILE'] = '1'\n"

@@ -10,7 +10,7 @@ Contents:
   ``best_epoch`` and ``history`` (one record per epoch).
 
 A language-model checkpoint is refused here with a pointer to ``charlm sample``/``eval``, and
-``charlm.lm.saved_model`` refuses a classifier the same way (its ``kind`` check).
+``charlm.lm.models.saved`` refuses a classifier the same way (its ``kind`` check).
 """
 
 from __future__ import annotations

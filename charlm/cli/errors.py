@@ -82,7 +82,7 @@ def fail(message: str, code: int):
 
 def _mpi_group():
     """The MPI group of a data-parallel training process, or None (never imports MPI)."""
-    distributed = sys.modules.get("charlm.lm.distributed")
+    distributed = sys.modules.get("charlm.lm.train.distributed")
     group = distributed.active_group() if distributed else None
     return group if group is not None and group.size > 1 else None
 

@@ -50,7 +50,7 @@ def eval_command(
                                               ("--stats-windows", stats_windows), ("--tune", tune)) if value is not None]
             if given:
                 raise ConfigError(f"{', '.join(given)} {'takes' if len(given) == 1 else 'take'} effect only with --dynamic")
-            from ..lm.evaluate import evaluate_file
+            from ..lm.measure.evaluate import evaluate_file
 
             report = evaluate_file(model, file, batch_size=batch_size, seq_len=seq_len, encoding=encoding, threads=threads,
                                    glob=glob, skip_bad=skip_bad)
@@ -68,7 +68,7 @@ def eval_command(
 
 
 def run_dynamic(model, file, batch_size, seq_len, encoding, threads, lr, decay, stats, stats_windows, tune) -> dict:
-    from ..lm.dynamic_file import STATS_WINDOWS, dynamic_evaluate_file
+    from ..lm.measure.dynamic_file import STATS_WINDOWS, dynamic_evaluate_file
 
     if batch_size is not None:
         raise ConfigError("--batch-size cannot take effect with --dynamic: dynamic evaluation reads the text as one stream")

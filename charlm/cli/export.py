@@ -26,7 +26,7 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Replace files that already exist.")] = False,
 ):
     """Export a language model to ONNX, to run it without charlm (see examples/onnx_sample.py)."""
-    from ..lm.saved_model import load_model
+    from ..lm.models.saved import load_model
     from ..store.atomic import write_atomically
     from ..store.runfolder import resolve_checkpoint
 
@@ -35,7 +35,7 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise ConfigError("charlm export needs the onnx package: pip install 'charlm[onnx]'") from None
-        from ..lm.onnx_export import build_model
+        from ..lm.export.onnx_graphs import build_model
 
         targets = [path, step_path(path)]
         for target in targets:

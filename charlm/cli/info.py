@@ -43,7 +43,7 @@ def _epoch_reached(progress: dict, train: dict) -> int | None:
 
 
 def checkpoint_report(model: Path | None) -> dict:
-    from ..lm.saved_model import load_model  # here: `charlm info --help` must not load Numba
+    from ..lm.models.saved import load_model  # here: `charlm info --help` must not load Numba
 
     path = resolve_checkpoint(model)
     if _kind(path) == CLASSIFIER_KIND:

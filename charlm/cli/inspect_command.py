@@ -38,9 +38,9 @@ def inspect_command(
     threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
 ):
     """Surprisal, top predictions and hidden units of a model over FILE."""
-    from ..lm.evaluate import encode_for_scoring, open_model
-    from ..lm.networks import is_recurrent
-    from ..lm.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
+    from ..lm.measure.evaluate import encode_for_scoring, open_model
+    from ..lm.models.kinds import is_recurrent
+    from ..lm.measure.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
 
     with user_errors():
         if top_k < 1 or limit < 2 or seq_len < 1:

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..lm.evaluate import Evaluation
-from ..lm.trainer import Sink, Trainer
+from ..lm.measure.evaluate import Evaluation
+from ..lm.train.trainer import Sink, Trainer
 
 PLAIN_EVERY_S = 10.0
 

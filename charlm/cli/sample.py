@@ -128,9 +128,9 @@ def run(
         raise ConfigError("--length-penalty takes effect only with --beam")
     # Here, not at the top: the command's --help must not load Numba.
     from ..core.threads import set_threads
-    from ..lm.sampler import Sampler
-    from ..lm.saved_model import load_model
-    from ..lm.warmup import is_compiled, mark_compiled, wait_for_background_compile
+    from ..lm.generate.sampler import Sampler
+    from ..lm.models.saved import load_model
+    from ..lm.models.warmup import is_compiled, mark_compiled, wait_for_background_compile
 
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
@@ -165,7 +165,7 @@ def run(
 def run_beam(snap, vocab, beam: int, length: int, prime: str | None, length_penalty: float, stop: str | None,
              num_samples: int, out: TextIO, err) -> None:
     """The ``num_samples`` best of ``beam`` hypotheses, each with its log-probability on stderr."""
-    from ..lm.beam import beam_search
+    from ..lm.generate.beam import beam_search
 
     prime_ids = encode_prime(vocab, prime, err) if prime is not None else np.array([start_token(vocab)])
     stop_ids = None

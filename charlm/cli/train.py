@@ -84,7 +84,7 @@ def train(
 ):
     """Train a language model on CORPUS (default: the bundled corpus)."""
     with user_errors():
-        from ..lm import training_run  # here: `charlm train --help` must not load Numba
+        from ..lm.train import session as training  # here: `charlm train --help` must not load Numba
         from ..core.adaptive_softmax import parse_cutoffs
 
         options = options_from(
@@ -92,7 +92,7 @@ def train(
             corpus=(corpus[0] if len(corpus) == 1 else list(corpus)) if corpus else None,
             cutoffs=parse_cutoffs(cutoffs) if cutoffs is not None else None,
         )
-        session = training_run.prepare(options)
+        session = training.prepare(options)
         _train_with_signals(session, quiet)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory_model import QUERY
+from ..models.memory import QUERY
 
 DOC = {
     "tokens": "token ids [time, batch] (int64), the vocabulary in metadata property charlm.vocab",

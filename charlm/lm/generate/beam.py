@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
-from .networks import is_recurrent
+from ...errors import ConfigError
+from ..models.kinds import is_recurrent
 from .sampler import Sampler, sampling_weights
 
 
@@ -58,8 +58,8 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
 
 def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finished, history, stop) -> None:
     """A recurrent model: its h and c as (L, K, H) arrays the beam kernel reorders in place."""
-    from ..core.kernels import beam as beam_k
-    from ..core.kernels import sampling as sampling_k
+    from ...core.kernels import beam as beam_k
+    from ...core.kernels import sampling as sampling_k
 
     cfg = model.config
     h = np.ascontiguousarray(np.repeat(np.stack([layer[0] for layer in state]), beam, axis=1))
@@ -85,7 +85,7 @@ def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finis
 def _stepwise_search(model, state, beam, length, tokens, scores, lengths, finished, history, stop) -> None:
     """Any model, through ``step_logits``, its state in the model's own format (the memory
     network's memories), reordered here after each step by the rows' parents."""
-    from ..core.kernels import beam as beam_k
+    from ...core.kernels import beam as beam_k
 
     state = [tuple(np.repeat(part, beam, axis=0) for part in layer) for layer in state]
     nothing = np.zeros((1, beam, 1), model.dtype)  # no (L, K, H) state for the kernel to reorder

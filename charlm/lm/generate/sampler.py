@@ -20,10 +20,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..core.kernels import drawing as drawing_k
-from ..core.kernels import sampling as sampling_k
-from ..core.parts import run_parts, thread_parts
+from ...errors import ConfigError
+from ...core.kernels import drawing as drawing_k
+from ...core.kernels import sampling as sampling_k
+from ...core.parts import run_parts, thread_parts
 
 
 def _aligned_empty(shape: tuple, dtype, align: int = 64) -> np.ndarray:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..store.runfolder import resolve_checkpoint
-from ..text.files import TextNote
-from ..text.vocab import Vocab
-from .model import LanguageModel
-from .networks import build_language_model
-from .saved_model import Snapshot, load_model
+from ...errors import ConfigError, DataError
+from ...store.runfolder import resolve_checkpoint
+from ...text.files import TextNote
+from ...text.vocab import Vocab
+from ..models.recurrent import LanguageModel
+from ..models.kinds import build_language_model
+from ..models.saved import Snapshot, load_model
 
 # Model options the starting weights decide. --dropout is not among them: it regularises the
 # training to come and may differ from the old run's.

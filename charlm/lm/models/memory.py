@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
-from .model import count_scored
-from ..core.kernels import memory as memory_k
-from ..core.kernels import softmax as softmax_k
-from ..core.params import ParamStore, StoreBacked
-from ..core.parts import blas_per_part, part_bounds, run_parts, thread_parts
+from ..config import ModelConfig
+from .recurrent import count_scored
+from ...core.kernels import memory as memory_k
+from ...core.kernels import softmax as softmax_k
+from ...core.params import ParamStore, StoreBacked
+from ...core.parts import blas_per_part, part_bounds, run_parts, thread_parts
 
 QUERY = 0.1  # u_0, the constant query (the authors' init_hid)
 INIT_STD = 0.05  # every weight starts N(0, 0.05^2) (the authors' init_std)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
-from ..text.codepoints import add_counts
-from ..text.files import EmptyText, read_chunks
-from ..text.sources import Sources
+from ...errors import DataError
+from ...text.codepoints import add_counts
+from ...text.files import EmptyText, read_chunks
+from ...text.sources import Sources
 
 NO_STARTS = np.zeros(0, np.int64)
 

@@ -13,8 +13,8 @@ theirs (--positions random, --seq-len 1), as many batches an epoch as there are 
 
 from __future__ import annotations
 
-from ..errors import ConfigError, DataError
-from .config import MEMORY_ONLY, RECURRENT_ONLY, option_name
+from ...errors import ConfigError, DataError
+from ..config import MEMORY_ONLY, RECURRENT_ONLY, option_name
 
 AUTHORS_BATCH = 128
 MODEL_DEFAULTS = {"hidden_size": 150}

@@ -17,17 +17,17 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .config import TrainConfig
-from .batching import batchify, document_breaks, random_windows, windows
+from ..config import TrainConfig
+from ..data.batching import batchify, document_breaks, random_windows, windows
 from .distributed import Single, concat_states
-from .documents import NO_STARTS
-from ..errors import TrainingError
-from .evaluate import Evaluation, evaluate
-from .model import LanguageModel, count_scored
-from ..core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
-from ..store.runfolder import RunFolder
-from .saved_model import Snapshot, save_model
-from .training_state import Progress, Sink, TokenRate  # noqa: F401 (Sink is the display's base class)
+from ..data.documents import NO_STARTS
+from ...errors import TrainingError
+from ..measure.evaluate import Evaluation, evaluate
+from ..models.recurrent import LanguageModel, count_scored
+from ...core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
+from ...store.runfolder import RunFolder
+from ..models.saved import Snapshot, save_model
+from .progress import Progress, Sink, TokenRate  # noqa: F401 (Sink is the display's base class)
 
 
 class Trainer:
@@ -351,7 +351,7 @@ class Trainer:
 
     def _test(self) -> dict:
         """Test loss of the best model (the last one if there was no validation)."""
-        from .saved_model import load_model
+        from ..models.saved import load_model
 
         model = load_model(self.run.best).model if self.run.best.exists() else self.model
         result = evaluate(model, self.test_tokens, self.config.batch_size, self.config.seq_len, starts=self._starts("test"))

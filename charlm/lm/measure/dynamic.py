@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
 from .evaluate import Evaluation
 
 
@@ -39,14 +39,14 @@ def check_settings(lr: float, decay: float, seq_len: int) -> None:
 def sgd_update(data, grad, trained, lr: float, decay: float) -> None:
     """theta += decay (theta_0 - theta) - lr grad, in place (the decay on the weights before the
     step), in one fused pass: numpy's five temporaries cost more than the window's gradient."""
-    from ..core.kernels.optim import dynamic_sgd_update
+    from ...core.kernels.optim import dynamic_sgd_update
 
     dynamic_sgd_update(data, grad, trained, lr, decay)
 
 
 def rms_update(data, grad, trained, lr: float, decay: float, ms, rate, eps: float) -> None:
     """theta += decay rate (theta_0 - theta) - lr grad / (ms + eps), in place, fused."""
-    from ..core.kernels.optim import dynamic_rms_update
+    from ...core.kernels.optim import dynamic_rms_update
 
     dynamic_rms_update(data, grad, trained, lr, decay, ms, rate, eps)
 
@@ -62,7 +62,7 @@ def gradient_statistics(model, tokens: np.ndarray, *, seq_len: int, batch_size: 
                         max_windows: int | None = None) -> GradientStatistics:
     """Root mean squared gradients over training windows (``batch_size`` streams, the state
     carried), for the RMS rule. The weights are not changed."""
-    from .batching import batchify, windows
+    from ..data.batching import batchify, windows
 
     streams = batchify(tokens, batch_size)
     state = model.initial_state(batch_size)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 
 def batchify(tokens: np.ndarray, batch_size: int) -> np.ndarray:
     """Cut a token stream into N = batch_size contiguous streams of L = len // N tokens, side

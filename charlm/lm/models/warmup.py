@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..core.kernels import KERNEL_CACHE_DIR
+from ...core.kernels import KERNEL_CACHE_DIR
 
 
 def _marker(kind: str, cell: str, dtype) -> str:
@@ -37,8 +37,8 @@ def mark_compiled(kind: str, cell: str, dtype) -> None:
 
 def _tiny_model(family: str, V: int, dtype, dropout: float = 0.0):
     """A small model whose kernels are the real one's: a cell's recurrent model, or the memory network."""
-    from .config import ModelConfig
-    from .networks import build_language_model
+    from ..config import ModelConfig
+    from .kinds import build_language_model
 
     if family == "memn2n":
         return build_language_model(ModelConfig(vocab_size=V, model="memn2n", hidden_size=4, memory=3, hops=2), dtype)
@@ -50,8 +50,8 @@ def warm_training(cell: str, dtype, optimizer: str, say) -> None:
     if is_compiled(f"train-{optimizer}", cell, dtype):
         return
     say("Compiling kernels (first run only)...")
-    from .evaluate import evaluate
-    from ..core.optim import make_optimizer
+    from ..measure.evaluate import evaluate
+    from ...core.optim import make_optimizer
 
     rng = np.random.default_rng(0)
     for dropout, V in ((0.0, 3), (0.5, 40)):  # the projection-table path, and the gather + dropout path
@@ -66,7 +66,7 @@ def warm_training(cell: str, dtype, optimizer: str, say) -> None:
 def warm_sampling(cell: str, dtype) -> None:
     """Compile what ``charlm sample`` runs for this cell type and dtype (priming, and drawing for
     one stream and several), then mark it compiled."""
-    from .sampler import Sampler
+    from ..generate.sampler import Sampler
 
     model = _tiny_model(cell, 5, dtype)
     sampler = Sampler(model, seed=0, top_k=3, top_p=0.9)
@@ -98,7 +98,7 @@ def compile_sampling_in_background(cell: str, dtype) -> bool:
     except OSError:
         return False  # another process compiles, or the cache is read-only
     subprocess.Popen(
-        [sys.executable, "-m", "charlm.lm.warmup", "sample", cell, np.dtype(dtype).name, str(lock)],
+        [sys.executable, "-m", "charlm.lm.models.warmup", "sample", cell, np.dtype(dtype).name, str(lock)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C to the training does not reach it
         env={**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
@@ -119,7 +119,7 @@ def wait_for_background_compile(cell: str, dtype, say) -> None:
 
 
 def _main(argv: list[str]) -> None:
-    """``python -m charlm.lm.warmup sample CELL DTYPE LOCK``: the background compile."""
+    """``python -m charlm.lm.models.warmup sample CELL DTYPE LOCK``: the background compile."""
     _, cell, dtype, lock = argv
     try:
         os.nice(19)  # the training run in the foreground comes first

@@ -23,7 +23,7 @@ import json
 
 import numpy as np
 
-from .. import __version__
+from ... import __version__
 
 OPSET = 17
 # charlm's gate blocks in ONNX's order, per cell (indices into charlm's blocks of H rows).

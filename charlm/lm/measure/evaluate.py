@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..text.files import TextNote
-from .batching import document_breaks
-from .model import count_scored
+from ...errors import DataError
+from ...text.files import TextNote
+from ..data.batching import document_breaks
+from ..models.recurrent import count_scored
 
 
 @dataclass
@@ -98,9 +98,9 @@ EVAL_BATCH_SIZE, EVAL_SEQ_LEN = 10, 100
 def open_model(model: Path | None, threads: int | None = None):
     """(checkpoint path, Snapshot) of a run folder or checkpoint, with the thread count set: how
     ``charlm eval``, ``eval --dynamic`` and ``inspect`` start."""
-    from ..core.threads import set_threads
-    from ..store.runfolder import resolve_checkpoint
-    from .saved_model import load_model
+    from ...core.threads import set_threads
+    from ...store.runfolder import resolve_checkpoint
+    from ..models.saved import load_model
 
     set_threads(threads)
     path = resolve_checkpoint(model)
@@ -110,7 +110,7 @@ def open_model(model: Path | None, threads: int | None = None):
 def encode_for_scoring(file: Path, vocab, encoding: str = "utf-8"):
     """FILE in the model's vocabulary for scoring: characters the model never saw are named and
     refused; unknown words become <unk>, counted (``.unknown``)."""
-    from . import corpus as data
+    from ..data import corpus as data
 
     return data.encode_file(file, vocab, encoding=encoding, unknown="unk" if vocab.level == "word" else "error")
 
@@ -132,8 +132,8 @@ def read_for_scoring(path: Path, vocab, encoding: str = "utf-8", glob: str | Non
     """A text file, or a folder of them read as training reads a corpus of files (recursively,
     hidden ones left out, ``glob`` to choose, empty files skipped with a note, a bad one refused
     by name or left out with ``skip_bad``)."""
-    from ..text.sources import SPLIT_NAMES, is_split_folder
-    from . import corpus as data
+    from ...text.sources import SPLIT_NAMES, is_split_folder
+    from ..data import corpus as data
 
     path = Path(path)
     if is_split_folder(path):

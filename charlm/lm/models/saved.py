@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.checkpoint import LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
-from .config import ModelConfig
-from ..errors import CheckpointError, CharlmError
-from .model import LanguageModel
-from .networks import build_language_model
-from ..text.vocab import Vocab
+from ...store.checkpoint import LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
+from ..config import ModelConfig
+from ...errors import CheckpointError, CharlmError
+from .recurrent import LanguageModel
+from .kinds import build_language_model
+from ...text.vocab import Vocab
 
 KIND = LANGUAGE_MODEL_KIND
 

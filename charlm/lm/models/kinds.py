@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
-from .memory_model import MemoryLanguageModel
-from .model import LanguageModel
+from ..config import ModelConfig
+from .memory import MemoryLanguageModel
+from .recurrent import LanguageModel
 
 
 def build_language_model(config: ModelConfig, dtype=np.float32, seed: int = 0):

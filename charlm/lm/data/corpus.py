@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..text.files import (  # noqa: F401 (read_text, count_codepoints: re-exported)
+from ...errors import DataError
+from ...text.files import (  # noqa: F401 (read_text, count_codepoints: re-exported)
     CHUNK_BYTES,
     check_encoding,
     count_codepoints,
@@ -30,8 +30,8 @@ from ..text.files import (  # noqa: F401 (read_text, count_codepoints: re-export
     read_text,
     word_lines,
 )
-from ..text.sources import Sources, find_sources
-from ..text.vocab import EOS, LEVELS, Encoded, Vocab
+from ...text.sources import Sources, find_sources
+from ...text.vocab import EOS, LEVELS, Encoded, Vocab
 from .documents import NO_STARTS, Document, cut, hold_out, starts_of, survey
 
 

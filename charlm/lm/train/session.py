@@ -10,21 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.threads import available_cores, set_threads, thread_change_note
-from ..errors import ConfigError, DataError
-from ..settings import option_fields
-from ..store.runfolder import RUNS_ROOT, RunFolder
-from ..text.files import TextNote
-from ..text.sources import corpus_name, is_split_folder
-from . import corpus as data
+from ...core.threads import available_cores, set_threads, thread_change_note
+from ...errors import ConfigError, DataError
+from ...settings import option_fields
+from ...store.runfolder import RUNS_ROOT, RunFolder
+from ...text.files import TextNote
+from ...text.sources import corpus_name, is_split_folder
+from ..data import corpus as data
 from . import fine_tune
-from .batching import check_trainable
-from .config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
+from ..data.batching import check_trainable
+from ..config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
 from .distributed import current_group, default_threads
-from .memory_recipe import memory_network_settings, refuse_memory_beyond_text, refuse_memory_options
-from .networks import build_language_model
-from .options import TrainOptions
-from .saved_model import load_model
+from ..models.memory_kind import memory_network_settings, refuse_memory_beyond_text, refuse_memory_options
+from ..models.kinds import build_language_model
+from ..options import TrainOptions
+from ..models.saved import load_model
 from .trainer import Trainer
 
 # The configuration fields a user can set (those with a help line; vocab_size, log_every... are not).
@@ -40,7 +40,7 @@ class TrainingSession:
     def run(self, sink, say) -> dict:
         """Compile (or load) the kernels, then train; ``sink`` receives the progress (on rank 0
         only: with MPI, one process draws), ``say`` the compile notes."""
-        from .warmup import compile_sampling_in_background, warm_training
+        from ..models.warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
         warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
@@ -59,7 +59,7 @@ def _corpus_path(path) -> Path | list[Path]:
         return [Path(p) for p in path]
     if path is not None:
         return Path(path)
-    from ..text.bundled import bundled_corpus_path
+    from ...text.bundled import bundled_corpus_path
 
     return bundled_corpus_path()
 
@@ -340,7 +340,7 @@ def _say_notes(corpus, group) -> None:
 
 def _saved_corpus_path(saved: dict):
     if saved.get("bundled"):
-        from ..text.bundled import bundled_corpus_path
+        from ...text.bundled import bundled_corpus_path
 
         return bundled_corpus_path()
     if saved.get("paths"):

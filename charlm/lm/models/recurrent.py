@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import ModelConfig
-from ..core import adaptive_softmax
-from ..core.kernels import softmax as softmax_k
-from ..core.kernels import tensor as tensor_k
-from ..core.params import ParamStore, StoreBacked
-from ..core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
+from ..config import ModelConfig
+from ...core import adaptive_softmax
+from ...core.kernels import softmax as softmax_k
+from ...core.kernels import tensor as tensor_k
+from ...core.params import ParamStore, StoreBacked
+from ...core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
 
 
 def count_scored(targets: np.ndarray) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .evaluate import Evaluation
+    from ..measure.evaluate import Evaluation
     from .trainer import Trainer
 
 

@@ -92,8 +92,8 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
                           decay: float | None = None, stats_file: Path | None = None,
                           stats_windows: int = STATS_WINDOWS, tune_file: Path | None = None,
                           encoding: str = "utf-8", threads: int | None = None, progress=None) -> dict:
-    from ..errors import ConfigError
-    from . import corpus as data
+    from ...errors import ConfigError
+    from ..data import corpus as data
 
     if stats_windows < 1:
         raise ConfigError(f"--stats-windows must be a positive integer, got {stats_windows}")

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 # Slots after the gradient in ParamStore.grad_buffer (params.EXTRA_SLOTS reserves room): the
 # loss, the token count, then one per flag (any rank raising a flag raises it for all).
