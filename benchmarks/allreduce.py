@@ -34,10 +34,10 @@ def build(args, rows: int):
     import numpy as np
 
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.core.optim import clip_grad_norm, make_optimizer
 
-    model = LanguageModel(ModelConfig(vocab_size=args.V, cell="lstm", hidden_size=args.H, layers=args.L))
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=args.V, cell="lstm", hidden_size=args.H, layers=args.L))
     opt = make_optimizer("adam", model.store, 2e-3)
     rng = np.random.default_rng(0)
     batches = [(rng.integers(0, args.V, (args.T, rows)).astype(np.int32),

@@ -30,11 +30,11 @@ def main() -> None:
     from charlm.core.threads import set_threads
     from charlm.lm.generate.beam import beam_search
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.generate.sampler import Sampler
 
     set_threads(1)
-    model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
     prime = np.array([0, 1, 2], np.int64)
     sampler = Sampler(model, seed=0)
     sampler.prime(prime)

@@ -1,7 +1,7 @@
 """A word model's output layer alone (decoder product, softmax cross-entropy and its gradient, the
 decoder's weight gradient and the gradient of its input), three ways, side by side in one run:
 
-- charlm's path (``LanguageModel.train_step``): the whole (M, V) logits written once, turned into
+- charlm's path (``RecurrentLanguageModel.train_step``): the whole (M, V) logits written once, turned into
   their own gradient in place by one kernel, then two products read them;
 - row blocks of B rows (the fused layout the issue proposed): each block's logits, softmax and
   input gradient while the block is in cache, the gradients kept for one weight-gradient product

@@ -46,12 +46,12 @@ class CharlmEngine:
         import numpy as np
 
         from charlm.lm.config import ModelConfig
-        from charlm.lm.models.recurrent import LanguageModel
+        from charlm.lm.models.recurrent import RecurrentLanguageModel
         from charlm.lm.generate.sampler import Sampler
         from charlm.core.threads import set_threads
 
         set_threads(threads)
-        model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
+        model = RecurrentLanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
         self.sampler = Sampler(model, seed=0)
         self.sampler.prime([0])
 
@@ -104,12 +104,12 @@ t0 = time.perf_counter()
 import json, sys
 import numpy as np
 from charlm.lm.config import ModelConfig
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.generate.sampler import Sampler
 from charlm.core.threads import set_threads
 t_import = time.perf_counter()
 set_threads({threads})
-model = LanguageModel(ModelConfig(vocab_size={V}, hidden_size={H}, layers={L}), np.float32, seed=0)
+model = RecurrentLanguageModel(ModelConfig(vocab_size={V}, hidden_size={H}, layers={L}), np.float32, seed=0)
 sampler = Sampler(model, temperature=0.8, seed=1)
 t_model = time.perf_counter()
 alphabet = "".join(chr(c) for c in range(48, 48 + {V}))
@@ -144,11 +144,11 @@ def first_char(threads: int, cache_dir: str | None = None) -> dict:
 def save_random_checkpoint(folder: str) -> str:
     """A checkpoint of the benchmark's model (random weights) for timing the real command."""
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
-    model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), seed=0)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), seed=0)
     path = os.path.join(folder, "model.npz")
     save_model(Path(path), model, Vocab.from_codepoints(range(48, 48 + V)))
     return path

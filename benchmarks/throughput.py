@@ -112,12 +112,12 @@ class CharlmEngine:
         import numpy as np
 
         from charlm.lm.config import ModelConfig
-        from charlm.lm.models.recurrent import LanguageModel
+        from charlm.lm.models.recurrent import RecurrentLanguageModel
         from charlm.core.optim import clip_grad_norm, make_optimizer
 
         self.np, self.clip = np, clip_grad_norm
         adaptive = {"softmax": "adaptive", "cutoffs": list(cfg.cutoffs), "tail_div": cfg.tail_div} if cfg.softmax == "adaptive" else {}
-        self.model = LanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L, **adaptive))
+        self.model = RecurrentLanguageModel(ModelConfig(vocab_size=cfg.V, cell=cfg.cell, hidden_size=cfg.H, layers=cfg.L, **adaptive))
         lr = 1.0 if cfg.optimizer == "sgd" else 2e-3
         self.opt = make_optimizer(cfg.optimizer, self.model.store, lr)
         rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ import pytest
 
 from charlm.lm.config import ModelConfig
 from charlm.lm.measure.evaluate import evaluate
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.models.saved import load_model, save_model
 from charlm.text.vocab import Vocab
 from cli_helpers import run_cli
@@ -20,11 +20,11 @@ from cli_helpers import run_cli
 LOG_PROB = re.compile(r"beam (\d+)/(\d+): log-prob (-?[\d.]+) nats over (\d+) tokens")
 
 
-def bigram_model(vocab: Vocab, next_probs: dict[str, dict[str, float]]) -> LanguageModel:
+def bigram_model(vocab: Vocab, next_probs: dict[str, dict[str, float]]) -> RecurrentLanguageModel:
     """A plain RNN whose output depends on the current token only: h = tanh(10 onehot) ~ onehot,
     so the decoder's column j holds the log-probabilities after token j (uniform where not given)."""
     V = len(vocab)
-    model = LanguageModel(ModelConfig(vocab_size=V, cell="rnn-tanh", hidden_size=V, layers=1), np.float64)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=V, cell="rnn-tanh", hidden_size=V, layers=1), np.float64)
     for array in model.params.values():
         array[...] = 0
     model.params["encoder.weight"][...] = np.eye(V)
@@ -124,7 +124,7 @@ def test_a_beam_of_one_is_greedy_for_every_cell(cell):
     from charlm.lm.generate.sampler import Sampler
 
     vocab = Vocab.build_char("abcdefgh \n")
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=16, layers=2), np.float32, seed=4)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=16, layers=2), np.float32, seed=4)
     rng = np.random.default_rng(5)
     for array in model.params.values():
         array[...] = rng.uniform(-0.8, 0.8, array.shape)

@@ -55,10 +55,10 @@ LOSS_PROBE = """
 import json, sys, numpy as np
 from charlm.lm.config import ModelConfig
 from charlm.core.kernels import blas
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 out = {"available": blas.AVAILABLE}
 for cell in ("lstm", "lstm-peephole", "gru", "rnn-tanh"):
-    model = LanguageModel(ModelConfig(vocab_size=11, cell=cell, hidden_size=6, layers=2), np.float64)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=11, cell=cell, hidden_size=6, layers=2), np.float64)
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 11, (5, 3)), rng.integers(0, 11, (5, 3))
     loss, _ = model.train_step(x, y, model.initial_state(3))

@@ -163,13 +163,13 @@ def test_foreign_files_as_checkpoints(model, tmp_path):
 
 def test_a_language_model_is_not_a_classifier_and_back(model, tmp_path):
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
     run, folder = model
     vocab = Vocab.build_char("hello world\n")
     lm = tmp_path / "lm.npz"
-    save_model(lm, LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=4, layers=1)), vocab)
+    save_model(lm, RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=4, layers=1)), vocab)
     refused(run_cli(None, "classify", "predict", lm, folder / "test.txt"), "language model, not a classifier")
     refused(run_cli(None, "sample", run / "best.npz", "--length", 5), "another kind", "charlm-classifier")

@@ -82,13 +82,13 @@ def test_default_run_folder_is_runs_slash_corpus_name(tmp_path, capsys):
 
 def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_vocabulary_size(tmp_path, capsys):
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.models.saved import save_model
     from charlm.text.vocab import Vocab
 
     text = write_text(tmp_path, 5_000).read_text(encoding="utf-8")
     vocab = Vocab.build_char(text)
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=16, layers=1))
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=16, layers=1))
     model.params["decoder.weight"][:] = 0  # every logit 0: the uniform distribution
     model.params["decoder.bias"][:] = 0
     save_model(tmp_path / "uniform.npz", model, vocab)
@@ -141,7 +141,7 @@ def test_quiet_display_drops_the_trainers_notes_and_counts_skipped_steps_in_its_
 
     from rich.console import Console
 
-    from charlm.cli.progress import TrainingDisplay
+    from charlm.cli.train_display import TrainingDisplay
 
     def display(quiet):
         buffer = io.StringIO()
@@ -203,13 +203,13 @@ def test_divergence_before_any_checkpoint_names_none(tmp_path):
 
     from charlm.errors import TrainingError
     from charlm.lm.config import ModelConfig, TrainConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.train.trainer import Trainer
     from charlm.store.runfolder import RunFolder
     from charlm.text.vocab import Vocab
 
     vocab = Vocab.build_char("abcd")
-    model = LanguageModel(ModelConfig(vocab_size=4, hidden_size=8, layers=1))
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=4, hidden_size=8, layers=1))
     model.params["decoder.bias"][:] = np.nan  # every loss is NaN from the first step
     model.refresh()
     run = RunFolder(tmp_path / "run")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from charlm.errors import DataError
-from charlm.lm.models.memory_kind import refuse_memory_beyond_text
+from charlm.lm.models.kinds import kind_of
 from charlm.lm.models.saved import load_model
 from cli_helpers import run_cli
 from texts import PTB_TRAIN, english_text
@@ -125,6 +125,10 @@ def test_impossible_options_are_refused_by_name(corpus, tmp_path, args, fragment
     result = run_cli(None, "train", corpus, "--out", tmp_path / "run", "--level", "word", "--max-steps", 1, *args)
     assert result.code != 0 and fragment in result.err and "Traceback" not in result.err
     assert not (tmp_path / "run").exists()
+
+
+def refuse_memory_beyond_text(config, n_train_tokens):
+    kind_of(config).check_text(config, n_train_tokens)  # the kind's own check of a training text
 
 
 def test_the_memory_may_hold_every_token_before_the_last_target():

@@ -10,7 +10,7 @@ import pytest
 from charlm.errors import DataError
 from charlm.lm.config import ModelConfig, TrainConfig
 from charlm.lm.data.corpus import fingerprint, load_corpus
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.train.trainer import Trainer
 from charlm.store.runfolder import RunFolder
 from charlm.text.sources import find_sources, walk
@@ -139,7 +139,7 @@ def test_the_trainer_masks_and_resets_at_every_document_boundary(tmp_path, monke
     """Over one epoch every boundary inside a stream masks one target (the first token of the
     next file) and resets that row's state at that step; nothing else is masked."""
     corpus = load_corpus(books(tmp_path / "shelf", sizes=(700, 900, 400, 1_300, 800)), val_frac=None)
-    model = LanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=8, layers=1), np.float32, seed=0)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=8, layers=1), np.float32, seed=0)
     config = TrainConfig(seq_len=16, batch_size=3, epochs=1, checkpoint_seconds=1e9)
     run = RunFolder(tmp_path / "run")
     run.prepare(resume=False, force=False)

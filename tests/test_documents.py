@@ -11,7 +11,7 @@ from charlm.core.recurrent import RecurrentLayer
 from charlm.lm.data.batching import batchify, document_breaks, windows
 from charlm.lm.config import ModelConfig
 from charlm.lm.measure.evaluate import evaluate
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from gradcheck import model_gradient_errors
 
 CELLS = ["lstm", "gru", "lstm-peephole", "lstm-coupled", "rnn-tanh", "rnn-relu"]
@@ -20,7 +20,7 @@ V, H = 7, 5
 
 def make(cell, layers=2, dtype=np.float64, seed=3):
     config = ModelConfig(vocab_size=V, cell=cell, hidden_size=H, layers=layers, init_scale=0.8)
-    return LanguageModel(config, dtype, seed=seed)
+    return RecurrentLanguageModel(config, dtype, seed=seed)
 
 
 def random_state(model, N, rng):

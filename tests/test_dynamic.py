@@ -12,7 +12,7 @@ from charlm.errors import ConfigError
 from charlm.lm.data.batching import batchify, windows
 from charlm.lm.config import ModelConfig
 from charlm.lm.measure.dynamic import dynamic_evaluate, gradient_statistics, rms_update, sgd_update
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.text.vocab import Vocab
 from texts import english_text
 
@@ -25,7 +25,7 @@ def trained():
     the text after them."""
     text = english_text(53_000)
     vocab = Vocab.build_char(text)
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=128, layers=1), np.float32, seed=0)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=128, layers=1), np.float32, seed=0)
     optimizer = make_optimizer("adam", model.store, 0.01)
     streams = batchify(vocab.encode(text[:50_000]), 16)
     state = model.initial_state(16)

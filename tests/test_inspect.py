@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.models.saved import load_model, save_model
 from charlm.text.vocab import Vocab
 from cli_helpers import run_cli
@@ -124,7 +124,7 @@ def test_find_recovers_a_quote_unit_planted_by_hand(tmp_path, capsys):
     text = quote_text()
     vocab = Vocab.build_char(text)
     H, j, q = 12, 5, vocab.tokens.index('"')
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=H, layers=1), np.float32, seed=3)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=H, layers=1), np.float32, seed=3)
     p = model.params
     p["encoder.weight"][:, 0] = 0
     p["encoder.weight"][q] = 0
@@ -198,7 +198,7 @@ def test_the_pages_script_runs_in_a_real_browser(run_and_text, capsys, tmp_path)
 def test_every_cell_shows_its_own_values(tmp_path, capsys, cell, gates):
     text = english_text(300)
     vocab = Vocab.build_char(text)
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=8, layers=2), np.float32, seed=2)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=8, layers=2), np.float32, seed=2)
     save_model(tmp_path / "m.npz", model, vocab)
     (tmp_path / "t.txt").write_text(text, encoding="utf-8")
     report = inspect_json(capsys, tmp_path / "m.npz", tmp_path / "t.txt", "--unit", "1:7")

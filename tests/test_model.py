@@ -8,7 +8,7 @@ import pytest
 
 import naive
 from charlm.lm.config import ModelConfig
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from gradcheck import max_relative_error, numeric_gradient
 
 T, N, H = 3, 2, 4
@@ -18,7 +18,7 @@ def make(cell="lstm", V=9, tied=False, dropout=0.0, dtype=np.float64, layers=2, 
     config = ModelConfig(
         vocab_size=V, cell=cell, hidden_size=H, layers=layers, tie_weights=tied, dropout=dropout, init_scale=init_scale
     )
-    model = LanguageModel(config, dtype, seed=seed)
+    model = RecurrentLanguageModel(config, dtype, seed=seed)
     rng = np.random.default_rng(0)
     x = rng.integers(0, V, (T, N))
     y = rng.integers(0, V, (T, N))

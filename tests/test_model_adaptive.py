@@ -10,7 +10,7 @@ import pytest
 
 from charlm.errors import ConfigError
 from charlm.lm.config import ModelConfig
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from gradcheck import model_gradient_errors
 
 V, T, N, H = 30, 3, 4, 4
@@ -19,7 +19,7 @@ V, T, N, H = 30, 3, 4, 4
 def make(dropout=0.0, dtype=np.float64):
     config = ModelConfig(vocab_size=V, hidden_size=H, layers=2, dropout=dropout, init_scale=1.0,
                          softmax="adaptive", cutoffs=[6, 15], tail_div=2.0)
-    model = LanguageModel(config, dtype, seed=1)
+    model = RecurrentLanguageModel(config, dtype, seed=1)
     rng = np.random.default_rng(0)
     x = rng.integers(0, V, (T, N))
     y = np.array([[0, 7, 20, 29], [5, 6, 14, 15], [1, 16, 2, 9]])  # the head and both clusters
@@ -71,5 +71,5 @@ def test_a_saved_adaptive_model_comes_back_the_same(tmp_path):
 ])
 def test_settings_that_cannot_work_are_refused(settings, fragment):
     with pytest.raises(ConfigError) as error:
-        LanguageModel(ModelConfig(vocab_size=V, hidden_size=H, **settings))
+        RecurrentLanguageModel(ModelConfig(vocab_size=V, hidden_size=H, **settings))
     assert fragment in str(error.value)

@@ -18,7 +18,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 
 from charlm.cli.export import step_path  # noqa: E402
 from charlm.lm.config import ModelConfig  # noqa: E402
-from charlm.lm.models.recurrent import LanguageModel  # noqa: E402
+from charlm.lm.models.recurrent import RecurrentLanguageModel  # noqa: E402
 from charlm.lm.export.onnx_graphs import build_model  # noqa: E402
 from charlm.text.vocab import Vocab  # noqa: E402
 from classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
@@ -29,8 +29,8 @@ VOCAB = Vocab.build_char("abcdefghij klmnop\n")
 H, N, T = 8, 3, 7
 
 
-def random_model(cell: str, layers: int, tie: bool) -> LanguageModel:
-    model = LanguageModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, hidden_size=H, layers=layers, tie_weights=tie))
+def random_model(cell: str, layers: int, tie: bool) -> RecurrentLanguageModel:
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(VOCAB), cell=cell, hidden_size=H, layers=layers, tie_weights=tie))
     rng = np.random.default_rng(layers)
     for array in model.params.values():  # larger than the initialisation, so every gate matters
         array[...] = rng.uniform(-0.6, 0.6, array.shape)
@@ -38,7 +38,7 @@ def random_model(cell: str, layers: int, tie: bool) -> LanguageModel:
     return model
 
 
-def session(model: LanguageModel, step: bool):
+def session(model: RecurrentLanguageModel, step: bool):
     proto = build_model(model, VOCAB, step=step)
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
@@ -76,7 +76,7 @@ def test_onnxruntime_computes_charlms_logits_with_the_state_carried(cell, tie, l
 def test_an_adaptive_softmax_exports_as_log_probabilities_of_the_whole_vocabulary():
     words = Vocab(["<unk>", "<eos>"] + [f"w{i}" for i in range(28)], "word")
     config = ModelConfig(vocab_size=len(words), hidden_size=H, layers=2, softmax="adaptive", cutoffs=[6, 15], tail_div=2.0)
-    model = LanguageModel(config)
+    model = RecurrentLanguageModel(config)
     rng = np.random.default_rng(3)
     for array in model.params.values():
         array[...] = rng.uniform(-0.6, 0.6, array.shape)

@@ -8,7 +8,7 @@ import pytest
 
 from charlm.lm.config import ModelConfig
 from charlm.errors import ConfigError
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.core.recurrent import CELLS
 from charlm.lm.generate.sampler import Sampler
 
@@ -19,7 +19,7 @@ TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
 def make(cell="lstm", dtype=np.float64, tied=False, seed=1, vocab=V):
     config = ModelConfig(vocab_size=vocab, cell=cell, hidden_size=H, layers=L, tie_weights=tied, init_scale=0.8)
-    model = LanguageModel(config, dtype, seed=seed)
+    model = RecurrentLanguageModel(config, dtype, seed=seed)
     model.params["decoder.bias"][:] = np.random.default_rng(seed).uniform(-1, 1, vocab)
     return model
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.generate.sampler import Sampler
 
 
 def test_the_python_loop_draws_the_jitted_loops_ids():
-    model = LanguageModel(ModelConfig(vocab_size=40, hidden_size=16, layers=2), np.float64, seed=3)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=40, hidden_size=16, layers=2), np.float64, seed=3)
     runs = []
     for through_model in (False, True):
         sampler = Sampler(model, temperature=0.9, top_k=12, seed=7)
@@ -33,7 +33,7 @@ def test_the_python_loop_draws_the_jitted_loops_ids():
 
 def test_adaptive_draws_follow_the_models_probabilities():
     config = ModelConfig(vocab_size=30, hidden_size=8, layers=1, softmax="adaptive", cutoffs=[5, 12], tail_div=2.0)
-    model = LanguageModel(config, np.float64, seed=2)
+    model = RecurrentLanguageModel(config, np.float64, seed=2)
     for name, array in model.params.items():  # a peaked distribution with mass in every cluster
         if name.startswith("decoder."):
             array *= 20
@@ -55,7 +55,7 @@ def test_a_beam_through_the_adaptive_softmax_finds_the_most_likely_pair():
     from charlm.lm.generate.beam import beam_search
 
     config = ModelConfig(vocab_size=14, hidden_size=8, layers=2, softmax="adaptive", cutoffs=[4, 9], tail_div=2.0)
-    model = LanguageModel(config, np.float64, seed=5)
+    model = RecurrentLanguageModel(config, np.float64, seed=5)
     rng = np.random.default_rng(1)
     for array in model.params.values():
         array[...] = rng.uniform(-1.5, 1.5, array.shape)

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch not installed: install the 'bench' extra for parity tests")
 
 from charlm.lm.config import ModelConfig  # noqa: E402
-from charlm.lm.models.recurrent import LanguageModel  # noqa: E402
+from charlm.lm.models.recurrent import RecurrentLanguageModel  # noqa: E402
 from charlm.core.optim import Adam, clip_grad_norm  # noqa: E402
 
 V, E, H, L, T, N = 11, 6, 6, 2, 5, 3
@@ -39,7 +39,7 @@ class TorchLM(torch.nn.Module):
 
 def pair(cell, dtype, tied=False, seed=0):
     config = ModelConfig(vocab_size=V, cell=cell, hidden_size=H, embed_size=E, layers=L, tie_weights=tied, init_scale=0.5)
-    ours = LanguageModel(config, dtype, seed=seed)
+    ours = RecurrentLanguageModel(config, dtype, seed=seed)
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
     theirs = TorchLM(cell, torch_dtype, tied)
     missing, unexpected = theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.params.items()}, strict=False)

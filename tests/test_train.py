@@ -12,7 +12,7 @@ import pytest
 from charlm.lm.data import corpus as data
 from charlm.lm.config import ModelConfig, TrainConfig
 from charlm.errors import TrainingError
-from charlm.lm.models.recurrent import LanguageModel
+from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.store.runfolder import RunFolder
 from charlm.lm.models.saved import load_model
 from charlm.core.threads import set_threads
@@ -32,7 +32,7 @@ def make_trainer(corpus, folder, resume=None, model=None, **overrides):
     settings.update(overrides)
     config = TrainConfig(**settings)
     if model is None:
-        model = LanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=32, layers=2, dropout=0.1), seed=7)
+        model = RecurrentLanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=32, layers=2, dropout=0.1), seed=7)
     run = RunFolder(folder)
     run.prepare(resume=resume is not None, force=False)
     return Trainer(model, corpus.vocab, config, run, corpus.train, corpus.val, resume=resume)
@@ -43,7 +43,7 @@ def train_losses(folder):
 
 
 def test_a_small_model_learns_english(corpus, tmp_path):
-    model = LanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=64, layers=1), seed=7)
+    model = RecurrentLanguageModel(ModelConfig(vocab_size=len(corpus.vocab), hidden_size=64, layers=1), seed=7)
     trainer = make_trainer(corpus, tmp_path / "run", model=model, max_steps=150, epochs=3, batch_size=16, seq_len=32, lr=1e-2)
     summary = trainer.fit()
     losses = train_losses(tmp_path / "run")

@@ -204,10 +204,10 @@ def test_max_size_counts_every_token_specials_included_for_both_kinds():
 def test_a_language_model_refuses_a_character_vocabulary_with_unk(tmp_path):
     from charlm.errors import CheckpointError
     from charlm.lm.config import ModelConfig
-    from charlm.lm.models.recurrent import LanguageModel
+    from charlm.lm.models.recurrent import RecurrentLanguageModel
     from charlm.lm.models.saved import load_model, save_model
 
     vocab = Vocab.build_counted(["ab"], "char")
-    save_model(tmp_path / "m.npz", LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=4, layers=1)), vocab)
+    save_model(tmp_path / "m.npz", RecurrentLanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=4, layers=1)), vocab)
     with pytest.raises(CheckpointError, match="no <unk>"):
         load_model(tmp_path / "m.npz")

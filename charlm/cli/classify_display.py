@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .progress import format_duration
+from .train_display import format_duration
 from ..classify.train import Sink
 
 

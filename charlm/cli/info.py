@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..lm.models.kinds import DEFAULT_KIND, kind_named
 from ..store.runfolder import RunFolder, resolve_checkpoint
 from ..store.checkpoint import CLASSIFIER_KIND
 from .classify_info import classifier_renderables, classifier_report
@@ -115,11 +116,7 @@ def info_renderables(report: dict) -> list:
     table = Table(title=report["checkpoint"], show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
-    if model.get("model") == "memn2n":
-        described = (f"memn2n {model['hidden_size']}, {model['hops']} hops over {model['memory']} tokens, "
-                     f"{model['linear_units']} linear units")
-    else:
-        described = f"{model['cell']} {model['hidden_size']}x{model['layers']}, embedding {model['embed_size']}"
+    described = kind_named(model.get("model", DEFAULT_KIND)).info_description(model)
     table.add_row("model", described
                   + (", tied" if model.get("tie_weights") else "") + (f", dropout {model['dropout']}" if model.get("dropout") else "")
                   + (f", adaptive softmax (cutoffs {','.join(map(str, model['cutoffs']))}, tail-div {model['tail_div']:g})"

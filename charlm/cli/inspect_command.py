@@ -39,7 +39,7 @@ def inspect_command(
 ):
     """Surprisal, top predictions and hidden units of a model over FILE."""
     from ..lm.measure.evaluate import encode_for_scoring, open_model
-    from ..lm.models.kinds import is_recurrent
+    from ..lm.models.kinds import KINDS, kind_named, kind_of
     from ..lm.measure.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
 
     with user_errors():
@@ -49,13 +49,11 @@ def inspect_command(
             check_html_target(html_path)
         path, snap = open_model(model, threads)
         vocab, net = snap.vocab, snap.model
-        if is_recurrent(net):
-            layers = len(net.layers)
-            kinds = ["h"] + (["c"] if net.cell.has_cell_state else []) + [g for g in net.cell.gate_names if g != "h"]
-            if attention is not None:
-                raise ConfigError("--attention is for memn2n models: a recurrent model has no memory to attend over")
-        else:  # the memory network: its "layers" are the hops, each with its query u_k
-            layers, kinds = net.config.hops, ["h"]
+        kind = kind_of(net.config)
+        layers, kinds = kind.inspect_values(net)
+        if attention is not None and not kind.attends:
+            attending = ", ".join(k for k in KINDS if kind_named(k).attends)
+            raise ConfigError(f"--attention is for {attending} models: {kind.a_model} has no memory to attend over")
         chosen = parse_unit(unit, layers, net.config.hidden_size) if unit is not None else None
         if value not in kinds:
             raise ConfigError(f"--value {value!r}: a {net.config.kernel_family} model has {', '.join(kinds)}")

@@ -107,7 +107,7 @@ def _train_with_signals(session, quiet: bool) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    from .progress import TrainingDisplay
+    from .train_display import TrainingDisplay
 
     console = Console(highlight=False)
     talk = session.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws

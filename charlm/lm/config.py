@@ -8,40 +8,30 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..core.adaptive_softmax import check_cutoffs
-from ..core.cells import CELLS, LSTMS
+from ..core.cells import CELLS
 from ..core.optimizer_names import DEFAULT_LR, OPTIMIZER_NAMES
 from ..core.params import DTYPES
 from ..settings import Settings, StrictSettings, option_name, setting
 from ..text.vocab import LEVELS
+from .models.kinds import DEFAULT_KIND, KINDS, kind_named, kind_of
 
 SOFTMAXES = ("full", "adaptive")
 BPTT_MODES = ("truncated", "full")  # carry the hidden state across windows, or reset it every window
 ADAPTIVE_CUTOFFS = (2000, 10000)  # Grave et al.'s for a vocabulary of about 30k-50k words
 
 
-def default_forget_bias(cell: str) -> float | None:
-    """The forget-gate bias a new model starts with: 1 for the LSTMs (Jozefowicz et al. 2015),
-    none for cells without a forget gate."""
-    return 1.0 if cell in LSTMS else None
-
-
-MODELS = ("rnn", "memn2n")
-# The memory network's own settings, refused with the recurrent model (and the recurrent ones
-# with it: RECURRENT_ONLY), each by its option name.
-MEMORY_ONLY = ("memory", "hops", "linear_units")
 POSITIONS = ("streams", "random")  # TrainConfig.positions
 DECAY_REFERENCES = ("best", "previous")  # TrainConfig.decay_against
-RECURRENT_ONLY = ("cell", "layers", "embed_size", "dropout", "tie_weights", "init_scale", "forget_bias", "softmax",
-                  "cutoffs", "tail_div")
 
 
 @dataclass
 class ModelConfig(StrictSettings):
     vocab_size: int
-    # rnn: embedding, recurrent layers, decoder (model.py); memn2n: the end-to-end memory network
-    # of Sukhbaatar et al. 2015 (memory_model.py), which attends over the last --memory tokens.
-    model: str = setting("rnn", "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network, "
-                                "150 units and trained by its authors' recipe unless told otherwise).", choices=MODELS)
+    # The kind of network (models/kinds.py): rnn, embedding, recurrent layers, decoder
+    # (models/recurrent.py); memn2n, the end-to-end memory network of Sukhbaatar et al. 2015
+    # (models/memory.py), which attends over the last --memory tokens.
+    model: str = setting(DEFAULT_KIND, "Network: rnn (recurrent layers), or memn2n (an end-to-end memory network, "
+                                "150 units and trained by its authors' recipe unless told otherwise).", choices=tuple(KINDS))
     memory: int = setting(100, "memn2n: tokens remembered before each target.")
     hops: int = setting(6, "memn2n: attention hops over the memory.")
     linear_units: int | None = setting(None, "memn2n: units without the ReLU.", shown="half the hidden size")
@@ -60,7 +50,7 @@ class ModelConfig(StrictSettings):
     init_scale: float | None = setting(None, "Initialise every weight uniform in +-S (Zaremba et al.).",
                                        shown="PyTorch's initialisation")
     # None leaves the random initialisation alone, as PyTorch does; a new run of charlm train
-    # starts from default_forget_bias(cell).
+    # starts from models/recurrent_kind.default_forget_bias(cell).
     forget_bias: float | None = setting(None, "Initial forget-gate bias of LSTMs.", shown="1 for LSTMs")
     # The output layer: a full softmax over the vocabulary, or the adaptive softmax of Grave et al.
     # 2017 (core/adaptive_softmax.py) for large word vocabularies.
@@ -81,20 +71,17 @@ class ModelConfig(StrictSettings):
 
     @property
     def kernel_family(self) -> str:
-        """What the compiled kernels depend on, for the compile markers: the cell, or "memn2n"."""
-        return "memn2n" if self.model == "memn2n" else self.cell
+        """What the compiled kernels depend on, for the compile markers: the cell, or the kind."""
+        return kind_of(self).kernel_family(self)
 
     def describe(self) -> str:
         """The network in a few words: "lstm 256x2, embedding 256", "memn2n 150, 6 hops over 100 tokens"."""
-        if self.model == "memn2n":
-            return f"memn2n {self.hidden_size}, {self.hops} hops over {self.memory} tokens"
-        return f"{self.cell} {self.hidden_size}x{self.layers}, embedding {self.embed_size}"
+        return kind_of(self).describe(self)
 
     def validate(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        kind_named(self.model)  # refuses an unknown one
         for name in ("memory", "hops"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -126,3 +126,8 @@ def check_trainable(n_tokens: int, batch_size: int, seq_len: int) -> None:
         f"corpus too short: {n_tokens} training tokens, one window needs batch-size x (seq-len + 1) = "
         f"{batch_size} x {seq_len + 1} = {need}; lower --batch-size or --seq-len{hint}"
     )
+
+
+def count_scored(targets: np.ndarray) -> int:
+    """Targets that count (a negative one is masked)."""
+    return targets.size - int(np.count_nonzero(targets < 0))

@@ -24,6 +24,7 @@ import json
 import numpy as np
 
 from ... import __version__
+from ..models.kinds import kind_of
 
 OPSET = 17
 # charlm's gate blocks in ONNX's order, per cell (indices into charlm's blocks of H rows).
@@ -96,7 +97,7 @@ def onnx_layer_weights(cell: str, params: dict, layer: int, H: int) -> dict[str,
 
 
 def build_graph(model, *, step: bool):
-    """The sequence graph, or (``step``) the one-step graph, of a LanguageModel."""
+    """The sequence graph, or (``step``) the one-step graph, of a RecurrentLanguageModel."""
     from onnx import TensorProto, helper, numpy_helper
 
     cfg = model.config
@@ -179,12 +180,7 @@ def build_model(model, vocab, *, step: bool, meta: dict | None = None):
     import onnx
     from onnx import helper
 
-    if model.config.model == "memn2n":
-        from .memory_onnx import build_memory_graph
-
-        graph = build_memory_graph(model, step=step)
-    else:
-        graph = build_graph(model, step=step)
+    graph = kind_of(model.config).onnx_graph(model, step=step)
     proto = helper.make_model(graph, producer_name="charlm", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)])
     proto.ir_version = 8  # what onnxruntime releases of the last years all read

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConfigError
-from ..models.kinds import is_recurrent
+from ..models.kinds import kind_of
 from .sampler import Sampler, sampling_weights
 
 
@@ -46,7 +46,7 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
     finished = np.zeros(beam, np.bool_)
     history = np.zeros((beam, length), np.int64)
     stop = np.asarray(stop_ids if stop_ids is not None else [], np.int64)
-    if is_recurrent(model):
+    if kind_of(model.config).runs_jitted_loops:
         _recurrent_search(model, sampler.state, beam, length, tokens, scores, lengths, finished, history, stop)
     else:
         _stepwise_search(model, sampler.state, beam, length, tokens, scores, lengths, finished, history, stop)

@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from ...errors import ConfigError
+from ..models.kinds import kind_of
 from ...core.kernels import drawing as drawing_k
 from ...core.kernels import sampling as sampling_k
 from ...core.parts import run_parts, thread_parts
@@ -134,7 +135,7 @@ def _check_ids(ids, V: int, what: str) -> np.ndarray:
 
 
 class Sampler:
-    """Draws token ids from ``model`` (a LanguageModel), N streams at a time.
+    """Draws token ids from ``model`` (a RecurrentLanguageModel), N streams at a time.
 
     temperature: divides the logits (> 0; lower is more conservative); top_k: keep only the k most
     likely tokens (0: all); top_p: keep the smallest set of most likely tokens holding this much
@@ -179,7 +180,7 @@ class Sampler:
         # single decoder) and the memory network (no recurrent layers) sample in Python
         # (_run_through_model), one step and one draw at a time, carrying the model's own state.
         self._cell = sampling_k.CELL_CODES[model.config.cell] if model.cell is not None else -1
-        self._weights = sampling_weights(model) if model.adaptive is None and model.cell is not None else None
+        self._weights = sampling_weights(model) if model.adaptive is None and kind_of(model.config).runs_jitted_loops else None
         self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
         self.reset(start_token)
 

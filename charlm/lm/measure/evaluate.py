@@ -20,8 +20,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...text.files import TextNote
-from ..data.batching import document_breaks
-from ..models.recurrent import count_scored
+from ..data.batching import count_scored, document_breaks
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The end-to-end memory network as a language model (Sukhbaatar, Szlam, Weston & Fergus 2015,
-"End-To-End Memory Networks", section 5), beside the recurrent LanguageModel and with its
-interface (train_step, loss, outputs, step_logits, inspect_window, initial_state, state_before),
-so the trainer, evaluation, sampling, checkpoints, resume and MPI treat both alike.
+"End-To-End Memory Networks", section 5), beside the recurrent model and with the calls of
+``protocol.LanguageModel``, so the trainer, evaluation, sampling, checkpoints, resume and MPI
+treat both alike; what differs is its entry in the table of kinds (``memory_kind.py``).
 
 There is no hidden state: each target is predicted from the M tokens before it. Token i of that
 memory is stored as m_i = A x_i + T_A(i) and read as c_i = C x_i + T_C(i) (i = 0 the newest). A
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .recurrent import count_scored
+from ..data.batching import count_scored
 from ...core.kernels import memory as memory_k
 from ...core.kernels import softmax as softmax_k
 from ...core.params import ParamStore, StoreBacked

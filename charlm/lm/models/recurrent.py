@@ -14,16 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
+from ..data.batching import count_scored
 from ...core import adaptive_softmax
 from ...core.kernels import softmax as softmax_k
 from ...core.kernels import tensor as tensor_k
 from ...core.params import ParamStore, StoreBacked
 from ...core.recurrent import CELLS, RecurrentLayer, layer_param_shapes
-
-
-def count_scored(targets: np.ndarray) -> int:
-    """Targets that count (a negative one is masked)."""
-    return targets.size - int(np.count_nonzero(targets < 0))
 
 
 def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -43,7 +39,7 @@ def param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-class LanguageModel(StoreBacked):
+class RecurrentLanguageModel(StoreBacked):
     def __init__(self, config: ModelConfig, dtype=np.float32, seed: int = 0):
         if config.softmax == "adaptive":  # the cutoffs against the vocabulary, now that it is known
             adaptive_softmax.check_cutoffs(config.cutoffs, config.vocab_size, config.hidden_size, config.tail_div)

@@ -21,7 +21,7 @@ import numpy as np
 from ...store.checkpoint import LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from ..config import ModelConfig
 from ...errors import CheckpointError, CharlmError
-from .recurrent import LanguageModel
+from .protocol import LanguageModel
 from .kinds import build_language_model
 from ...text.vocab import Vocab
 
@@ -30,7 +30,7 @@ KIND = LANGUAGE_MODEL_KIND
 
 @dataclass
 class Snapshot:
-    model: LanguageModel  # or a MemoryLanguageModel: the same interface
+    model: LanguageModel  # of any kind
     vocab: Vocab
     meta: dict
     arrays: dict = field(repr=False)

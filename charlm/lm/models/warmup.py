@@ -36,13 +36,13 @@ def mark_compiled(kind: str, cell: str, dtype) -> None:
 
 
 def _tiny_model(family: str, V: int, dtype, dropout: float = 0.0):
-    """A small model whose kernels are the real one's: a cell's recurrent model, or the memory network."""
+    """A small model whose kernels are the real one's (``family``: a kernel family, the cell of a
+    recurrent model or the name of another kind)."""
     from ..config import ModelConfig
-    from .kinds import build_language_model
+    from .kinds import DEFAULT_KIND, KINDS, build_language_model, kind_named
 
-    if family == "memn2n":
-        return build_language_model(ModelConfig(vocab_size=V, model="memn2n", hidden_size=4, memory=3, hops=2), dtype)
-    return build_language_model(ModelConfig(vocab_size=V, cell=family, hidden_size=4, layers=2, dropout=dropout), dtype)
+    kind = kind_named(family if family in KINDS else DEFAULT_KIND)
+    return build_language_model(ModelConfig(**kind.tiny_values(family, V, dropout)), dtype)
 
 
 def warm_training(cell: str, dtype, optimizer: str, say) -> None:

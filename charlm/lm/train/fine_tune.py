@@ -16,8 +16,8 @@ from ...errors import ConfigError, DataError
 from ...store.runfolder import resolve_checkpoint
 from ...text.files import TextNote
 from ...text.vocab import Vocab
-from ..models.recurrent import LanguageModel
-from ..models.kinds import build_language_model
+from ..models.protocol import LanguageModel
+from ..models.kinds import build_language_model, kind_of
 from ..models.saved import Snapshot, load_model
 
 # Model options the starting weights decide. --dropout is not among them: it regularises the
@@ -44,8 +44,7 @@ def load_start(options) -> tuple[Path, Snapshot]:
         if given is not None and given != saved.get(name):
             raise ConfigError(f"--{name.replace('_', '-')} cannot be set with --init-from: the weights of {path} "
                               f"fix it ({saved.get(name)!r})")
-    if snap.model.config.model == "memn2n" and options.dropout is not None:
-        raise ConfigError(f"--dropout cannot take effect with --init-from {path}: a memn2n model has no dropout")
+    kind_of(snap.model.config).refuse_with_init_from(options, path)
     if options.level is not None and options.level != snap.vocab.level:
         raise ConfigError(f"--level {options.level} cannot be used with --init-from: {path} is a "
                           f"{snap.vocab.level}-level model")

@@ -1,16 +1,10 @@
-"""Where a training run stands (:class:`Progress`, saved whole in every checkpoint), how fast it
-goes (:class:`TokenRate`) and what the loop tells its observer (:class:`Sink`)."""
+"""Where a training run stands (:class:`Progress`, saved whole in every checkpoint) and how fast it
+goes (:class:`TokenRate`)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..measure.evaluate import Evaluation
-    from .trainer import Trainer
-
 
 @dataclass
 class Progress:
@@ -62,13 +56,3 @@ class TokenRate:
 
     def pause(self) -> None:
         self._last_end = None
-
-
-class Sink:
-    """What the loop tells its observer. The CLI overrides these; the default ignores them."""
-
-    def started(self, trainer: "Trainer") -> None: ...
-    def step(self, trainer: "Trainer", loss: float) -> None: ...
-    def validated(self, trainer: "Trainer", result: Evaluation, improved: bool) -> None: ...
-    def message(self, text: str) -> None: ...
-    def finished(self, trainer: "Trainer", summary: dict) -> None: ...

@@ -19,10 +19,9 @@ from ...text.sources import corpus_name, is_split_folder
 from ..data import corpus as data
 from . import fine_tune
 from ..data.batching import check_trainable
-from ..config import DataConfig, ModelConfig, TrainConfig, default_forget_bias, parse_duration
+from ..config import DataConfig, ModelConfig, TrainConfig, parse_duration
 from .distributed import current_group, default_threads
-from ..models.memory_kind import memory_network_settings, refuse_memory_beyond_text, refuse_memory_options
-from ..models.kinds import build_language_model
+from ..models.kinds import KINDS, build_language_model, kind_named, kind_of, refuse_other_kinds_options
 from ..options import TrainOptions
 from ..models.saved import load_model
 from .trainer import Trainer
@@ -37,15 +36,15 @@ class TrainingSession:
     trainer: Trainer
     level: str
 
-    def run(self, sink, say) -> dict:
-        """Compile (or load) the kernels, then train; ``sink`` receives the progress (on rank 0
-        only: with MPI, one process draws), ``say`` the compile notes."""
+    def run(self, observer, say) -> dict:
+        """Compile (or load) the kernels, then train; ``observer`` receives the progress (on rank
+        0 only: with MPI, one process draws), ``say`` the compile notes."""
         from ..models.warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
         warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
-            self.trainer.sink = sink
+            self.trainer.observer = observer
         summary = self.trainer.fit()
         if self.trainer.group.is_root:
             # Not earlier: a compile beside a two-thread training run halves its speed (measured).
@@ -99,13 +98,10 @@ def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
 def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple[dict, TrainConfig, DataConfig]:
     """The model settings (without the vocabulary size), training and data configuration of a new
     run: what was given, else the configuration's defaults. Validates them all; reads nothing."""
-    if options.model == "memn2n":
-        model_values, train_defaults = memory_network_settings(options)
-    else:
-        refuse_memory_options(options)
-        cell = options.cell or ModelConfig.cell
-        model_values, train_defaults = {"cell": cell, "forget_bias": default_forget_bias(cell),
-                                        **options.given(MODEL_OPTIONS)}, {}
+    kind = kind_named(options.model or ModelConfig.model)
+    refuse_other_kinds_options(kind, options, model_given=options.model is not None)
+    defaults = {name: getattr(ModelConfig, name) for name in MODEL_OPTIONS}
+    model_values, train_defaults = kind.new_run_values(options, {**defaults, **options.given(MODEL_OPTIONS)})
     train_config = _train_config(options, train_defaults)
     if options.tail_div is not None and options.softmax != "adaptive":
         raise ConfigError("--tail-div is for --softmax adaptive")
@@ -148,12 +144,12 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     extra_meta = {}
     if start is None:
         model_config = ModelConfig(vocab_size=len(corpus.vocab), **model_values)
-        refuse_memory_beyond_text(model_config, len(corpus.train))
+        kind_of(model_config).check_text(model_config, len(corpus.train))
         model = build_language_model(model_config, np.dtype(data_config.dtype), seed=train_config.seed)
     else:
         path, snap = start
         dtype = np.dtype(options.dtype) if options.dtype else snap.model.dtype
-        refuse_memory_beyond_text(snap.model.config, len(corpus.train), whose=str(path))
+        kind_of(snap.model.config).check_text(snap.model.config, len(corpus.train), whose=str(path))
         model = fine_tune.starting_model(snap, len(corpus.vocab), options.dropout, dtype, train_config.seed)
         extra_meta["init_from"] = fine_tune.provenance(path, snap, corpus.vocab)
         if group.is_root:
@@ -241,9 +237,8 @@ def _check_frozen_embedding(train_config: TrainConfig, model_config: ModelConfig
 
 
 def _check_positions(train_config: TrainConfig, model_config: ModelConfig) -> None:
-    if train_config.positions == "random" and model_config.model != "memn2n":
-        raise ConfigError("--positions random cannot take effect with a recurrent model: its hidden state is carried "
-                          "along streams (random positions are for --model memn2n)")
+    positions = train_config.positions
+    kind_of(model_config).refuse_positions(positions, [k for k in KINDS if positions in kind_named(k).positions])
 
 
 def _carried_meta(meta: dict) -> dict:

@@ -23,19 +23,22 @@ from .distributed import Single, concat_states
 from ..data.documents import NO_STARTS
 from ...errors import TrainingError
 from ..measure.evaluate import Evaluation, evaluate
-from ..models.recurrent import LanguageModel, count_scored
+from ..data.batching import count_scored
+from ..models.protocol import LanguageModel
 from ...core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ...store.runfolder import RunFolder
 from ..models.saved import Snapshot, save_model
-from .progress import Progress, Sink, TokenRate  # noqa: F401 (Sink is the display's base class)
+from .observer import TrainingObserver, TrainingStatus
+from .progress import Progress, TokenRate
+from .schedule import LearningRateSchedule
 
 
 class Trainer:
     def __init__(self, model: LanguageModel, vocab, config: TrainConfig, run: RunFolder, train_tokens: np.ndarray,
-                 val_tokens: np.ndarray | None = None, test_tokens: np.ndarray | None = None, sink: Sink | None = None,
+                 val_tokens: np.ndarray | None = None, test_tokens: np.ndarray | None = None, observer: TrainingObserver | None = None,
                  resume: Snapshot | None = None, extra_meta: dict | None = None, group=None, starts: dict | None = None):
         self.model, self.vocab, self.config, self.run = model, vocab, config, run
-        self.sink = sink or Sink()
+        self.observer = observer or TrainingObserver()
         self.train_tokens, self.val_tokens, self.test_tokens = train_tokens, val_tokens, test_tokens
         # Data parallel (distributed.py): this process trains its own contiguous rows of the
         # batch; everything below that says "local" is this process's share.
@@ -101,25 +104,20 @@ class Trainer:
         by_epochs = self.config.epochs * self.windows_per_epoch
         return min(by_epochs, self.config.max_steps) if self.config.max_steps else by_epochs
 
-    def _lr_for_epoch(self, epoch: int) -> float:
-        cfg = self.config
-        return cfg.lr * cfg.lr_decay ** max(epoch - cfg.decay_start + 1, 0)
-
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict:
         """Train until the epochs or --max-steps are done, early stopping, or request_stop().
         Saves last.npz at the end and returns a summary."""
         cfg, p = self.config, self.progress
         self._started, self._elapsed_base = time.monotonic(), p.elapsed_s
-        self.sink.started(self)
+        self.observer.started(self.status())
         reason = "completed" if p.epoch > cfg.epochs or self._max_steps_reached() else None
         while reason is None:
             if p.position == 0:
                 # A new epoch starts cold: zero for a recurrent state; a memory network's streams
                 # remember the text before them, as one reader of the whole text would.
                 self.state = self.model.state_before(self.train_tokens, self._row_offsets, self._starts("train"))
-                if cfg.decay_start is not None:
-                    p.lr = self._lr_for_epoch(p.epoch)
+                LearningRateSchedule(cfg, p).epoch_started(p.epoch)
             self.optimizer.lr = p.lr
             for position, x, y, resets in self._epoch_windows(p.position):
                 self._train_window(x, y, resets)
@@ -141,7 +139,7 @@ class Trainer:
             self._validate(scheduled=False)  # the model being kept has always been validated
         self.save(self.run.last)
         summary = self._summary(reason)
-        self.sink.finished(self, summary)
+        self.observer.finished(self.status(), summary)
         return summary
 
     def _epoch_windows(self, start: int):
@@ -200,14 +198,14 @@ class Trainer:
         p.log_loss_sum += loss
         p.log_steps += 1
         p.smooth_loss = loss if p.smooth_loss is None else 0.98 * p.smooth_loss + 0.02 * loss
-        self.sink.step(self, loss)
+        self.observer.step(self.status(), loss)
 
     def _bad_step(self, loss: float, norm: float) -> None:
         p = self.progress
         p.skipped_steps += 1
         self._bad_in_a_row += 1
         what = "loss" if not math.isfinite(loss) else "gradient norm"
-        self.sink.message(f"step {p.step}: the {what} is not finite ({loss if what == 'loss' else norm}); step skipped")
+        self.observer.message(f"step {p.step}: the {what} is not finite ({loss if what == 'loss' else norm}); step skipped")
         if self._bad_in_a_row >= MAX_BAD_STEPS:
             raise TrainingError(
                 f"training diverged: the {what} was not finite at step {p.step} and the "
@@ -280,29 +278,17 @@ class Trainer:
         if improved:  # after the rule has judged: best.npz holds the rate the run goes on with
             p.best_val_loss, p.best_step = result.loss, p.step
             self.save(self.run.best)
-        self.sink.validated(self, result, improved)
+        self.observer.validated(self.status(), result, improved)
         self.save(self.run.last)
         self._rate.pause()  # validation time is not training time
 
     def _schedule(self, loss: float) -> None:
         """The plateau rule (lower the rate when validation does not improve) and --patience."""
-        p, cfg = self.progress, self.config
-        if p.judge(loss, cfg.decay_against, cfg.decay_threshold):
-            return
-        plateau = p.bad_validations % cfg.decay_patience == 0
-        if cfg.decay_start is None and cfg.lr_decay < 1 and plateau and p.lr > cfg.min_lr:
-            lowered = max(p.lr * cfg.lr_decay, cfg.min_lr)
-            if lowered < cfg.stop_lr:
-                self._early_stop = True
-                self.sink.message(f"validation loss did not improve and the rate would fall below --stop-lr {cfg.stop_lr:.3g}: stopping")
-                return
-            p.lr = lowered
-            self.optimizer.lr = p.lr
-            floor = " (the --min-lr floor)" if p.lr == cfg.min_lr else ""
-            self.sink.message(f"validation loss did not improve: learning rate lowered to {p.lr:.3g}{floor}")
-        if cfg.patience and p.bad_validations >= cfg.patience:
-            self._early_stop = True
-            self.sink.message(f"no improvement in {p.bad_validations} validations: stopping early")
+        decision = LearningRateSchedule(self.config, self.progress).validated(loss)
+        self.optimizer.lr = self.progress.lr
+        for note in decision.notes:
+            self.observer.message(note)
+        self._early_stop = self._early_stop or decision.stop
 
     # ------------------------------------------------------------------ saving
     def save(self, path) -> None:
@@ -324,6 +310,15 @@ class Trainer:
         self._last_save = time.monotonic()
 
     # ------------------------------------------------------------------ figures
+    def status(self) -> TrainingStatus:
+        """The figures the observer shows, as they stand now."""
+        cfg, p, model = self.config, self.progress, self.model
+        return TrainingStatus(
+            model=model.config.describe(), parameters=model.store.size, vocab_size=len(self.vocab),
+            tokens=self.streams.size, windows_per_epoch=self.windows_per_epoch, batch_size=cfg.batch_size,
+            seq_len=cfg.seq_len, epochs=cfg.epochs, total_steps=self.total_steps, step=p.step, epoch=p.epoch,
+            smooth_loss=p.smooth_loss, tokens_per_s=self.tokens_per_s, eta_s=self.eta_s, changes=tuple(self.changes))
+
     @property
     def elapsed_s(self) -> float:
         return self._elapsed_base + time.monotonic() - self._started

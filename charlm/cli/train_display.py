@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from ..lm.measure.evaluate import Evaluation
-from ..lm.train.trainer import Sink, Trainer
+from ..lm.train.observer import TrainingObserver, TrainingStatus
 
 PLAIN_EVERY_S = 10.0
 
@@ -34,7 +34,7 @@ def quality(loss: float | None, level: str) -> str:
     return f"ppl {math.exp(min(loss, 700)):.1f}"
 
 
-class TrainingDisplay(Sink):
+class TrainingDisplay(TrainingObserver):
     def __init__(self, console: Console, level: str, quiet: bool = False):
         self.console = console
         self.level = level
@@ -45,18 +45,17 @@ class TrainingDisplay(Sink):
         self._last_plain = 0.0
         self._last_val: float | None = None
 
-    # -- Sink
-    def started(self, trainer: Trainer) -> None:
-        cfg, p = trainer.config, trainer.progress
+    # -- TrainingObserver
+    def started(self, status: TrainingStatus) -> None:
         self._last_plain = time.monotonic()  # the first plain line once there is a speed to show
         if self.quiet:
             return
         self.console.print(
-            f"training {trainer.model.config.describe()} "
-            f"({trainer.model.store.size:,} parameters, vocabulary {len(trainer.vocab):,}) on "
-            f"{trainer.streams.size:,} tokens: {trainer.windows_per_epoch:,} windows of {cfg.batch_size}x{cfg.seq_len} per epoch"
-            + (f"; resuming at step {p.step:,}" if p.step else "")
-            + (f" with {', '.join(trainer.changes)}" if trainer.changes else "")
+            f"training {status.model} "
+            f"({status.parameters:,} parameters, vocabulary {status.vocab_size:,}) on "
+            f"{status.tokens:,} tokens: {status.windows_per_epoch:,} windows of {status.batch_size}x{status.seq_len} per epoch"
+            + (f"; resuming at step {status.step:,}" if status.step else "")
+            + (f" with {', '.join(status.changes)}" if status.changes else "")
         )
         if self.live:
             self._progress = Progress(
@@ -73,33 +72,31 @@ class TrainingDisplay(Sink):
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                "train", total=trainer.total_steps, completed=p.step, epoch=p.epoch, loss="-", val="-", rate="-"
+                "train", total=status.total_steps, completed=status.step, epoch=status.epoch, loss="-", val="-", rate="-"
             )
 
-    def step(self, trainer: Trainer, loss: float) -> None:
-        p = trainer.progress
-        rate = trainer.tokens_per_s
+    def step(self, status: TrainingStatus, loss: float) -> None:
+        rate = status.tokens_per_s
         if self._progress is not None:
             self._progress.update(
-                self._task, completed=p.step, epoch=f"{min(p.epoch, trainer.config.epochs)}/{trainer.config.epochs}",
-                loss=f"{p.smooth_loss:.3f}", val=quality(self._last_val, self.level), rate=f"{rate:,.0f}" if rate else "-",
+                self._task, completed=status.step, epoch=f"{min(status.epoch, status.epochs)}/{status.epochs}",
+                loss=f"{status.smooth_loss:.3f}", val=quality(self._last_val, self.level), rate=f"{rate:,.0f}" if rate else "-",
             )
         elif not self.quiet and time.monotonic() - self._last_plain >= PLAIN_EVERY_S:
             self._last_plain = time.monotonic()
             self.console.print(
-                f"epoch {p.epoch}/{trainer.config.epochs} step {p.step:,}/{trainer.total_steps:,} "
-                f"loss {p.smooth_loss:.3f} {rate or 0:,.0f} tok/s eta {format_duration(trainer.eta_s)}"
+                f"epoch {status.epoch}/{status.epochs} step {status.step:,}/{status.total_steps:,} "
+                f"loss {status.smooth_loss:.3f} {rate or 0:,.0f} tok/s eta {format_duration(status.eta_s)}"
             )
 
-    def validated(self, trainer: Trainer, result: Evaluation, improved: bool) -> None:
+    def validated(self, status: TrainingStatus, result: Evaluation, improved: bool) -> None:
         self._last_val = result.loss
         if self.quiet:
             return
-        p = trainer.progress
         mark = " (best)" if improved else ""
         # At word level the quality is the perplexity already: say it once.
         perplexity = f", perplexity {result.perplexity:,.2f}" if self.level == "char" else ""
-        line = f"validation at step {p.step:,}: loss {result.loss:.4f}, {quality(result.loss, self.level)}{perplexity}{mark}"
+        line = f"validation at step {status.step:,}: loss {result.loss:.4f}, {quality(result.loss, self.level)}{perplexity}{mark}"
         (self._progress.console if self._progress else self.console).print(line)
 
     def message(self, text: str) -> None:
@@ -123,7 +120,7 @@ class TrainingDisplay(Sink):
         parts.append(f"checkpoint {summary['best'] or summary['last']}")
         return "; ".join(parts)
 
-    def finished(self, trainer: Trainer, summary: dict) -> None:
+    def finished(self, status: TrainingStatus, summary: dict) -> None:
         if self._progress is not None:
             self._progress.stop()
         if self.quiet:
