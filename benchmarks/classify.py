@@ -41,13 +41,13 @@ def run_charlm(model, cell, E, H, threads, batches, queue):
     import numpy as np
 
     from charlm.classify.config import ClassifierConfig
-    from charlm.classify.models import build_model
+    from charlm.classify.models import build_classifier
     from charlm.classify.padding import PaddedBatch
     from charlm.core.optim import clip_grad_norm, make_optimizer
     from charlm.core.threads import set_threads
 
     set_threads(threads)
-    net = build_model(ClassifierConfig(model, V, C, cell=cell, embed_size=E, hidden_size=H, dropout=0.5,
+    net = build_classifier(ClassifierConfig(model, V, C, cell=cell, embed_size=E, hidden_size=H, dropout=0.5,
                                        pool="max" if model == "rcnn" else "last"), np.float32)
     opt = make_optimizer("adam", net.store, 1e-3)
     rng = np.random.default_rng(0)

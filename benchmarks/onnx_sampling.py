@@ -32,7 +32,7 @@ def main() -> None:
     from charlm.core.threads import set_threads
     from charlm.lm.config import ModelConfig
     from charlm.lm.models.recurrent import RecurrentLanguageModel
-    from charlm.lm.export.onnx_graphs import build_model
+    from charlm.lm.export.onnx_graphs import build_onnx_model
     from charlm.lm.generate.sampler import Sampler
     from charlm.text.vocab import Vocab
 
@@ -41,7 +41,7 @@ def main() -> None:
     model = RecurrentLanguageModel(ModelConfig(vocab_size=V, hidden_size=H, layers=L), np.float32, seed=0)
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(build_model(model, vocab, step=True).SerializeToString(), options,
+    session = ort.InferenceSession(build_onnx_model(model, vocab, step=True).SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     sampler = Sampler(model, seed=0)
     sampler.prime([0])

@@ -157,9 +157,16 @@ def test_the_folds_partition_the_set():
 
 
 def test_the_cli_lists_every_cell():
-    from charlm.cli.choices import CellName
+    import inspect
+    import typing
 
-    assert sorted(c.value for c in CellName) == sorted(CELLS)
+    from charlm.cli.classify import train as classify_train
+    from charlm.cli.train import train
+
+    for command in (train, classify_train):
+        annotation = inspect.signature(command).parameters["cell"].annotation  # Annotated[Optional[enum], option]
+        cell_enum = next(a for a in typing.get_args(typing.get_args(annotation)[0]) if a is not type(None))
+        assert sorted(c.value for c in cell_enum) == sorted(CELLS)
 
 
 @pytest.mark.parametrize("command", ["train", "predict", "eval"])

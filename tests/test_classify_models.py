@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from charlm.classify.config import ClassifierConfig
-from charlm.classify.models import build_model
+from charlm.classify.models import build_classifier
 from charlm.classify.padding import PaddedBatch
 from gradcheck import max_relative_error, numeric_gradient
 
@@ -20,7 +20,7 @@ LABELS = np.array([2, 0, 1])
 def make(model="textrnn", cell="lstm", pool="last", layers=1, dropout=0.0, dtype=np.float64, seed=1):
     config = ClassifierConfig(model=model, vocab_size=V, num_classes=C, cell=cell, embed_size=E, hidden_size=H,
                               layers=layers, dropout=dropout, pool="max" if model == "rcnn" else pool, proj_size=5)
-    net = build_model(config, dtype, seed)
+    net = build_classifier(config, dtype, seed)
     # Larger weights than the default init, so every gate works away from its linear region.
     net.store.data[:] = np.random.default_rng(seed).uniform(-0.9, 0.9, net.store.data.shape)
     net.refresh()
@@ -144,7 +144,7 @@ def test_float32_agrees_with_float64(model):
 
 
 def test_same_seed_same_initialisation_and_different_seed_not():
-    a, b, c = (build_model(ClassifierConfig("textrnn", V, C, embed_size=E, hidden_size=H), np.float32, s) for s in (4, 4, 5))
+    a, b, c = (build_classifier(ClassifierConfig("textrnn", V, C, embed_size=E, hidden_size=H), np.float32, s) for s in (4, 4, 5))
     assert np.array_equal(a.store.data, b.store.data)
     assert not np.array_equal(a.store.data, c.store.data)
     # LSTM gate order i, f, g, o: the forget block is rows H..2H, its bias 1 in both directions.

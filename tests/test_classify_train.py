@@ -9,19 +9,19 @@ import pytest
 import charlm.classify.train as train_mod
 from charlm.classify.config import ClassifierConfig, FitConfig
 from charlm.classify.metrics import report
-from charlm.classify.models import build_model
+from charlm.classify.models import build_classifier
 from charlm.classify.padding import PaddedBatch
-from charlm.classify.train import Encoded, Trainer, predict_probs
+from charlm.classify.train import EncodedSet, ClassifierTrainer, predict_probs
 
 
 def tiny_sets(n=40, seed=0):
     rng = np.random.default_rng(seed)
     seqs = [rng.integers(1, 9, int(rng.integers(1, 8))).astype(np.int32) for _ in range(n)]
-    return Encoded(seqs, rng.integers(0, 2, n))
+    return EncodedSet(seqs, rng.integers(0, 2, n))
 
 
 def tiny_model():
-    return build_model(ClassifierConfig("textrnn", 9, 2, embed_size=4, hidden_size=4, dropout=0.0), np.float64, 0)
+    return build_classifier(ClassifierConfig("textrnn", 9, 2, embed_size=4, hidden_size=4, dropout=0.0), np.float64, 0)
 
 
 def test_early_stopping_keeps_the_best_epochs_model(monkeypatch):
@@ -30,7 +30,7 @@ def test_early_stopping_keeps_the_best_epochs_model(monkeypatch):
     monkeypatch.setattr(train_mod, "accuracy", lambda model, data: next(scripted))
     model = tiny_model()
     snapshots, saved = [], []
-    trainer = Trainer(model, FitConfig(epochs=10, patience=2, batch_size=8, lr=0.05), tiny_sets(), tiny_sets(seed=1),
+    trainer = ClassifierTrainer(model, FitConfig(epochs=10, patience=2, batch_size=8, lr=0.05), tiny_sets(), tiny_sets(seed=1),
                       on_best=lambda t: saved.append((t.epoch, t.model.store.data.copy())),
                       log=lambda record: snapshots.append(model.store.data.copy()))
     summary = trainer.fit()
@@ -47,7 +47,7 @@ def test_a_diverging_run_stops_with_a_clear_error(monkeypatch):
 
     model = tiny_model()
     monkeypatch.setattr(model, "train_step", lambda batch, labels, rng=None: (float("nan"), 0))
-    trainer = Trainer(model, FitConfig(epochs=1, batch_size=4), tiny_sets(), tiny_sets(seed=1))
+    trainer = ClassifierTrainer(model, FitConfig(epochs=1, batch_size=4), tiny_sets(), tiny_sets(seed=1))
     with pytest.raises(TrainingError, match="not finite 3 steps in a row"):
         trainer.fit()
 

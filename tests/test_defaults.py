@@ -114,6 +114,12 @@ def test_a_given_option_overrides_the_default():
     model_values, train, data = new_run_settings(TrainOptions(lr=0.5, epochs=2, cell="gru", level="word", dtype="float64"))
     assert (train.lr, train.epochs, model_values["cell"], data.level, data.dtype) == (0.5, 2, "gru", "word", "float64")
     assert new_run_settings(TrainOptions(clip_norm=0))[1].clip_norm is None  # 0 turns it off
+    # A 0 means "off" or "never" for the same settings in every command: it is the field's rule.
+    assert new_run_settings(TrainOptions(patience=0))[1].patience is None  # never stop early
+    from charlm.classify.config import FitConfig
+
+    assert (FitConfig(clip_norm=0).clip_norm, FitConfig(patience=0).patience) == (None, None)
+    assert (TrainConfig(patience=3).patience, FitConfig(patience=3).patience) == (3, 3)
     assert TrainConfig().clip_norm == 5.0 and DataConfig().level == "char"
 
 

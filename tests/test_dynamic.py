@@ -11,7 +11,7 @@ from charlm.core.optim import make_optimizer
 from charlm.errors import ConfigError
 from charlm.lm.data.batching import batchify, windows
 from charlm.lm.config import ModelConfig
-from charlm.lm.measure.dynamic import dynamic_evaluate, gradient_statistics, rms_update, sgd_update
+from charlm.lm.measure.dynamic import dynamic_evaluate, gradient_statistics, rms_update, decayed_sgd_update
 from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.text.vocab import Vocab
 from texts import english_text
@@ -97,7 +97,7 @@ def test_the_update_rules_are_the_papers():
     trained, data, grad, ms, rate = (rng.standard_normal(7) for _ in range(5))
     ms, rate = np.abs(ms), np.abs(rate)
     want = data + 0.1 * (trained - data) - 0.3 * grad
-    sgd_update(data := data.copy(), grad, trained, 0.3, 0.1)
+    decayed_sgd_update(data := data.copy(), grad, trained, 0.3, 0.1)
     np.testing.assert_allclose(data, want, rtol=1e-14)
     old = data.copy()
     rms_update(data, grad, trained, 0.3, 0.1, ms, rate, 1e-3)

@@ -108,3 +108,67 @@ def test_charlm_help_answers_quickly():
     took = time.perf_counter() - started
     assert proc.returncode == 0 and "train" in proc.stdout
     assert took < 5, f"charlm --help took {took:.2f} s"
+
+
+def _import_graph() -> dict[tuple, set[tuple]]:
+    """Module -> the charlm modules it imports anywhere in it (inside functions and under
+    TYPE_CHECKING too: a circle through a type hint is still a circle)."""
+    modules = {parts[:-1] if parts[-1] == "__init__" else parts: path for path, parts in _modules()}
+
+    def module_of(target: tuple) -> tuple | None:
+        while target and target not in modules:  # "from .x import name": the module is x
+            target = target[:-1]
+        return target if target in modules else None
+
+    graph = {}
+    for name, path in modules.items():
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "charlm"):
+                if node.level:
+                    package = parts[:-1]
+                    base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                    target = (*base, *(node.module.split(".") if node.module else ()))
+                else:
+                    target = tuple(node.module.split(".")[1:])
+                found |= {m for alias in node.names if (m := module_of((*target, alias.name))) is not None}
+            elif isinstance(node, ast.Import):
+                found |= {m for alias in node.names if alias.name.split(".")[0] == "charlm"
+                          and (m := module_of(tuple(alias.name.split(".")[1:]))) is not None}
+        graph[name] = found - {name}
+    return graph
+
+
+def test_no_module_imports_itself_through_others():
+    graph = _import_graph()
+    circles = []
+
+    def visit(module, path):
+        for target in sorted(graph[module]):
+            if target in path:
+                circles.append(" -> ".join(".".join(m) or "charlm" for m in path[path.index(target):] + [target]))
+            elif target not in done:
+                visit(target, path + [target])
+        done.add(module)
+
+    done: set = set()
+    for module in sorted(graph):
+        if module not in done:
+            visit(module, [module])
+    assert not circles, "\n".join(circles)
+
+
+def test_a_model_kind_is_named_in_the_table_of_kinds_only():
+    """Code decides by asking the kind's entry (models/kinds.py), never by comparing its name."""
+    from charlm.lm.models.kinds import KINDS
+
+    table = PACKAGE / "lm" / "models" / "kinds.py"
+    named = []
+    for path, _ in _modules():
+        if path == table:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in KINDS:
+                named.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.value!r}")
+    assert not named, named

@@ -19,7 +19,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 from charlm.cli.export import step_path  # noqa: E402
 from charlm.lm.config import ModelConfig  # noqa: E402
 from charlm.lm.models.recurrent import RecurrentLanguageModel  # noqa: E402
-from charlm.lm.export.onnx_graphs import build_model  # noqa: E402
+from charlm.lm.export.onnx_graphs import build_onnx_model  # noqa: E402
 from charlm.text.vocab import Vocab  # noqa: E402
 from classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
 from cli_helpers import refused, run_cli  # noqa: E402
@@ -39,7 +39,7 @@ def random_model(cell: str, layers: int, tie: bool) -> RecurrentLanguageModel:
 
 
 def session(model: RecurrentLanguageModel, step: bool):
-    proto = build_model(model, VOCAB, step=step)
+    proto = build_onnx_model(model, VOCAB, step=step)
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
@@ -81,9 +81,9 @@ def test_an_adaptive_softmax_exports_as_log_probabilities_of_the_whole_vocabular
     for array in model.params.values():
         array[...] = rng.uniform(-0.6, 0.6, array.shape)
     model.refresh()
-    sequence = ort.InferenceSession(build_model(model, words, step=False).SerializeToString(),
+    sequence = ort.InferenceSession(build_onnx_model(model, words, step=False).SerializeToString(),
                                     providers=["CPUExecutionProvider"])
-    step = ort.InferenceSession(build_model(model, words, step=True).SerializeToString(),
+    step = ort.InferenceSession(build_onnx_model(model, words, step=True).SerializeToString(),
                                 providers=["CPUExecutionProvider"])
     x = rng.integers(0, len(words), (T, N))
     log_p, *_ = sequence.run(None, {"tokens": x.astype(np.int64), **zero_states(model, 2)})

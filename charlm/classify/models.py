@@ -251,5 +251,5 @@ class RCNN(Classifier):
 MODEL_CLASSES = {"textrnn": TextRNN, "rcnn": RCNN}
 
 
-def build_model(config: ClassifierConfig, dtype=np.float32, seed: int = 0) -> Classifier:
+def build_classifier(config: ClassifierConfig, dtype=np.float32, seed: int = 0) -> Classifier:
     return MODEL_CLASSES[config.model](config, dtype, seed)

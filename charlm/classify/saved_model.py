@@ -23,7 +23,7 @@ import numpy as np
 from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from ..errors import CharlmError, CheckpointError
 from .config import TREE_MODELS, ClassifierConfig, TreeModelConfig
-from .models import Classifier, build_model
+from .models import Classifier, build_classifier
 from .tree_models import build_tree_model
 from ..text.vocab import Vocab
 
@@ -70,6 +70,6 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} has unusable metadata: a classifier's vocabulary starts with <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
-    model = build_tree_model(config, dtype) if tree else build_model(config, dtype)
+    model = build_tree_model(config, dtype) if tree else build_classifier(config, dtype)
     fill_parameters(path, model, arrays)
     return ClassifierSnapshot(model, vocab, list(labels), meta)

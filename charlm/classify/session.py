@@ -19,12 +19,12 @@ from . import data, tree_session
 from .config import MODELS, TREE_MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig, default_pool
 from .options import ClassifyOptions
 from .metrics import report
-from .models import build_model
+from .models import build_classifier
 from .tree_models import TreeModel
 from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
 from ..text.vocab import Vocab
 from .tokens import encode_all, encode_text
-from .train import Encoded, Sink, Trainer, accuracy, predict_probs
+from .train import EncodedSet, ClassifierObserver, ClassifierTrainer, accuracy, predict_probs
 
 MODEL_OPTIONS = ("model", "cell", "embed_size", "hidden_size", "layers", "dropout", "pool", "proj_size")
 FIT_OPTIONS = option_fields(FitConfig)
@@ -130,17 +130,17 @@ def _vocab_and_labels(train: data.Labelled, settings: ClassifyDataConfig) -> tup
     return vocab, labels
 
 
-def _encode(part: data.Labelled, vocab: Vocab, labels: list[str], role: str) -> tuple[Encoded, float]:
+def _encode(part: data.Labelled, vocab: Vocab, labels: list[str], role: str) -> tuple[EncodedSet, float]:
     """The encoded split and its out-of-vocabulary rate."""
     ids = data.label_ids(part, labels, role)
     sequences, unknown, total = encode_all(vocab, part.texts)
-    return Encoded(sequences, ids), unknown / max(total, 1)
+    return EncodedSet(sequences, ids), unknown / max(total, 1)
 
 
 def _model(plan: Plan, vocab: Vocab, labels: list[str]):
     config = ClassifierConfig(vocab_size=len(vocab), num_classes=len(labels), **plan.model_values)
     dtype = np.dtype(plan.data_config.dtype)
-    return build_model(config, dtype, seed=plan.fit.seed)
+    return build_classifier(config, dtype, seed=plan.fit.seed)
 
 
 def _train_meta(plan: Plan) -> dict:
@@ -153,7 +153,7 @@ def _train_meta(plan: Plan) -> dict:
     }
 
 
-def train(plan: Plan, sink: Sink | None = None) -> dict:
+def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
     if isinstance(plan, tree_session.TreePlan):
         return tree_session.train(plan, sink)
@@ -169,12 +169,12 @@ def train(plan: Plan, sink: Sink | None = None) -> dict:
         (run.path / CV_SUMMARY).unlink(missing_ok=True)
     meta = _train_meta(plan)
 
-    def on_best(trainer: Trainer) -> None:
+    def on_best(trainer: ClassifierTrainer) -> None:
         progress = {"epoch": trainer.epoch, "best_dev_acc": trainer.best_dev_acc, "best_epoch": trainer.best_epoch,
                     "history": trainer.history}
         save_classifier(run.best, trainer.model, vocab, labels, {**meta, **progress})
 
-    trainer = Trainer(model, plan.fit, train_set, dev_set, sink, on_best=on_best if run else None,
+    trainer = ClassifierTrainer(model, plan.fit, train_set, dev_set, sink, on_best=on_best if run else None,
                       log=run.append_metrics if run else None)
     summary = trainer.fit()
     summary.update({
@@ -214,7 +214,7 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
             raise DataError(f"fold {fold}: {exc} (a label this rare cannot be cross-validated)") from None
         model = _model(plan, vocab, labels)
         config = model.config
-        trainer = Trainer(model, plan.fit, _encode(train_part, vocab, labels, "train")[0],
+        trainer = ClassifierTrainer(model, plan.fit, _encode(train_part, vocab, labels, "train")[0],
                           _encode(dev_part, vocab, labels, "dev")[0], sink_for_fold(fold) if sink_for_fold else None,
                           log=(lambda record, fold=fold: run.append_metrics({"fold": fold, **record})) if run else None)
         summary = trainer.fit()

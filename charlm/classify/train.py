@@ -24,7 +24,7 @@ EVAL_BATCH = 256
 
 
 @dataclass
-class Encoded:
+class EncodedSet:
     """One split as the model reads it: token-id arrays and class ids."""
 
     sequences: list[np.ndarray]
@@ -40,7 +40,7 @@ class Encoded:
         return PaddedBatch.from_sequences([self.sequences[i] for i in index])
 
 
-class Sink:
+class ClassifierObserver:
     """What the loop tells its observer; the default ignores it all."""
 
     def started(self, info: dict) -> None: ...
@@ -59,18 +59,18 @@ def predict_probs(model: Classifier, sequences: list[np.ndarray], batch_size: in
     return probs
 
 
-def accuracy(model: Classifier, data: Encoded) -> float:
+def accuracy(model: Classifier, data: EncodedSet) -> float:
     return float(np.mean(predict_probs(model, data.sequences).argmax(axis=1) == data.labels))
 
 
-class Trainer:
-    def __init__(self, model: Classifier, config: FitConfig, train: Encoded, dev: Encoded,
-                 sink: Sink | None = None, on_best=None, log=None):
+class ClassifierTrainer:
+    def __init__(self, model: Classifier, config: FitConfig, train: EncodedSet, dev: EncodedSet,
+                 sink: ClassifierObserver | None = None, on_best=None, log=None):
         """``on_best(trainer)`` is called whenever the dev accuracy improves (to save the model),
         ``log(record)`` after every epoch (to append it to the run's metrics)."""
         config.validate()
         self.model, self.config, self.train, self.dev = model, config, train, dev
-        self.sink = sink or Sink()
+        self.sink = sink or ClassifierObserver()
         self.on_best, self.log = on_best, log
         self.optimizer = make_optimizer(config.optimizer, model.store, config.lr)
         self.batch_rng = np.random.default_rng([config.seed, 1])

@@ -94,13 +94,13 @@ def train(
     options = options_from(ClassifyOptions, ctx.params)
     with user_errors():
         from ..classify import session  # here: `charlm classify train --help` must not load Numba
-        from .classify_display import TrainingDisplay, cv_table, summary_line, summary_table
+        from .classify_display import ClassifierDisplay, cv_table, summary_line, summary_table
 
         plan = session.prepare(options)
         title = plan.title
         if folds is not None:
             def sink_for_fold(fold):
-                return TrainingDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
+                return ClassifierDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
             cv = session.cross_validate(plan, sink_for_fold)
             if as_json:
                 out.print_json(json.dumps(cv))
@@ -109,7 +109,7 @@ def train(
             else:
                 out.print(cv_table(cv))
             return
-        summary = session.train(plan, TrainingDisplay(out, title, quiet))
+        summary = session.train(plan, ClassifierDisplay(out, title, quiet))
         summary = {k: v for k, v in summary.items() if not k.startswith("_")}
         if as_json:
             out.print_json(json.dumps(summary))

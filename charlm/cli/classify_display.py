@@ -9,14 +9,14 @@ from rich.table import Table
 from rich.text import Text
 
 from .train_display import format_duration
-from ..classify.train import Sink
+from ..classify.train import ClassifierObserver
 
 
 def pct(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
-class TrainingDisplay(Sink):
+class ClassifierDisplay(ClassifierObserver):
     def __init__(self, console: Console, title: str, quiet: bool = False):
         self.console, self.title, self.quiet = console, title, quiet
         self.live = console.is_terminal and not quiet

@@ -35,7 +35,7 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise ConfigError("charlm export needs the onnx package: pip install 'charlm[onnx]'") from None
-        from ..lm.export.onnx_graphs import build_model
+        from ..lm.export.onnx_graphs import build_onnx_model
 
         targets = [path, step_path(path)]
         for target in targets:
@@ -47,7 +47,7 @@ def export(
                 raise ConfigError(f"the folder {target.parent} does not exist")
         checkpoint = resolve_checkpoint(model)
         snap = load_model(checkpoint)
-        protos = [build_model(snap.model, snap.vocab, step=step) for step in (False, True)]
+        protos = [build_onnx_model(snap.model, snap.vocab, step=step) for step in (False, True)]
         for target, proto in zip(targets, protos):
             data = proto.SerializeToString()
             write_atomically(target, lambda handle, data=data: handle.write(data))

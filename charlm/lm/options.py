@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import GivenOptions, options_class
+from ..settings import GivenOptions, option_fields, options_class
 from .config import DataConfig, ModelConfig, TrainConfig
 
 
@@ -31,6 +31,11 @@ class TrainCommand(GivenOptions):
     # --max-time as given ("90s", "30m", ...) or seconds; TrainConfig holds seconds
     max_time: str | float | None = None
 
+
+# The configuration fields a user can set (those with a help line; vocab_size, log_every... are not).
+MODEL_OPTIONS = option_fields(ModelConfig)
+TRAIN_OPTIONS = option_fields(TrainConfig)
+DATA_OPTIONS = option_fields(DataConfig)
 
 TrainOptions = options_class("TrainOptions", TrainCommand, ModelConfig, TrainConfig, DataConfig,
                              doc="What ``charlm train`` was told: None is \"not given\".")

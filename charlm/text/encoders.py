@@ -1,17 +1,15 @@
 """Encoders for a text given in pieces (chunks of a file): ids out, and on unknown tokens one
-error that names the first few and where they are in the whole text."""
+error that names the first few and where they are in the whole text. They are handed the
+vocabulary's lookups (``Vocab.encoder`` builds them), not the vocabulary itself."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from ..errors import DataError
 from .codepoints import codepoints
-
-if TYPE_CHECKING:
-    from .vocab import Vocab
 
 MAX_LISTED = 5  # unknown characters or words named in an error message
 
@@ -29,10 +27,10 @@ class CharEncoder:
     """Encodes a text given as successive pieces (str, or arrays of code points), keeping the
     line and column across pieces so that an unknown character is reported where it is in the
     whole text. ``encode`` returns int32 ids with -1 where unknown; ``finish`` raises DataError
-    if any were met."""
+    if any were met. ``lookup``: code points (n,) -> ids (n,), -1 where unknown."""
 
-    def __init__(self, vocab: Vocab, source: str | None = None):
-        self.vocab = vocab
+    def __init__(self, lookup: Callable[[np.ndarray], np.ndarray], source: str | None = None):
+        self.lookup = lookup
         self.source = source
         self.line = 1  # line of the next code point
         self.col = 0  # code points already on that line
@@ -43,7 +41,7 @@ class CharEncoder:
 
     def encode(self, piece: str | np.ndarray) -> np.ndarray:
         points = codepoints(piece) if isinstance(piece, str) else np.asarray(piece)
-        ids = self.vocab.lookup_codepoints(points)
+        ids = self.lookup(points)
         newlines = np.flatnonzero(points == 10)
         bad = np.flatnonzero(ids < 0)
         if bad.size:
@@ -79,10 +77,11 @@ class CharEncoder:
 class WordEncoder:
     """Encodes a text given as successive pieces of whole lines: one id per whitespace token,
     ``<eos>`` for each newline. Unknown words become ``<unk>`` (counted in ``unknown``) or, with
-    ``to_unk=False``, make ``finish`` raise DataError naming them and where they are."""
+    ``to_unk=False``, make ``finish`` raise DataError naming them and where they are.
+    ``index``: word -> id; ``eos_id``, ``unk_id``: the ids of ``<eos>`` and ``<unk>``."""
 
-    def __init__(self, vocab: Vocab, to_unk: bool, source: str | None = None):
-        self.vocab = vocab
+    def __init__(self, index: Mapping[str, int], eos_id: int, unk_id: int, to_unk: bool, source: str | None = None):
+        self.index, self.eos_id, self.unk_id = index, eos_id, unk_id
         self.to_unk = to_unk
         self.source = source
         self.line = 1  # line of the next piece's first line
@@ -93,7 +92,7 @@ class WordEncoder:
         self._found: list[tuple[str, str]] = []
 
     def encode(self, piece: str) -> np.ndarray:
-        get, eos = self.vocab._index.get, self.vocab.eos_id
+        get, eos = self.index.get, self.eos_id
         ids: list[int] = []
         lines = piece.split("\n")
         for k, line in enumerate(lines):
@@ -106,7 +105,7 @@ class WordEncoder:
         if n_bad:
             self.unknown += n_bad
             self.unknown_at.append(np.flatnonzero(bad) + self.emitted)
-            out[bad] = self.vocab.unk_id
+            out[bad] = self.unk_id
             if not self.to_unk:
                 self._record(lines)
         self.line += len(lines) - 1
@@ -114,7 +113,7 @@ class WordEncoder:
         return out
 
     def _record(self, lines: list[str]) -> None:
-        index = self.vocab._index
+        index = self.index
         for k, line in enumerate(lines):
             for n, word in enumerate(line.split(), 1):
                 if word not in index and word not in self._distinct:

@@ -175,8 +175,8 @@ class Vocab:
         if self.level == "char":
             if unknown == "unk":
                 raise ValueError("a character vocabulary has no <unk>; unknown characters are an error")
-            return CharEncoder(self, source)
-        return WordEncoder(self, unknown == "unk", source)
+            return CharEncoder(self.lookup_codepoints, source)
+        return WordEncoder(self._index, self.eos_id, self.unk_id, unknown == "unk", source)
 
     def encode_counting(self, text: str, unknown: str = "error") -> Encoded:
         """Like :meth:`encode`, also counting the tokens mapped to ``<unk>`` (for an

@@ -175,7 +175,7 @@ def build_graph(model, *, step: bool):
     return helper.make_graph(nodes, name, inputs, outputs, initializer=inits)
 
 
-def build_model(model, vocab, *, step: bool, meta: dict | None = None):
+def build_onnx_model(model, vocab, *, step: bool, meta: dict | None = None):
     """An onnx ModelProto, checked by onnx.checker, with charlm's metadata properties."""
     import onnx
     from onnx import helper

@@ -36,7 +36,7 @@ def check_settings(lr: float, decay: float, seq_len: int) -> None:
         raise ConfigError(f"--seq-len must be a positive integer, got {seq_len!r}")
 
 
-def sgd_update(data, grad, trained, lr: float, decay: float) -> None:
+def decayed_sgd_update(data, grad, trained, lr: float, decay: float) -> None:
     """theta += decay (theta_0 - theta) - lr grad, in place (the decay on the weights before the
     step), in one fused pass: numpy's five temporaries cost more than the window's gradient."""
     from ...core.kernels.optim import dynamic_sgd_update
@@ -111,7 +111,7 @@ def dynamic_evaluate(model, tokens: np.ndarray, *, seq_len: int, lr: float, deca
             if window_losses is not None:
                 window_losses.append(window)
             if stats is None:
-                sgd_update(data, grad, trained, lr, decay)
+                decayed_sgd_update(data, grad, trained, lr, decay)
             else:
                 rms_update(data, grad, trained, lr, decay, stats.ms, rate, eps)
             model.refresh()

@@ -12,7 +12,6 @@ import numpy as np
 
 from ...core.threads import available_cores, set_threads, thread_change_note
 from ...errors import ConfigError, DataError
-from ...settings import option_fields
 from ...store.runfolder import RUNS_ROOT, RunFolder
 from ...text.files import TextNote
 from ...text.sources import corpus_name, is_split_folder
@@ -21,14 +20,12 @@ from . import fine_tune
 from ..data.batching import check_trainable
 from ..config import DataConfig, ModelConfig, TrainConfig, parse_duration
 from .distributed import current_group, default_threads
+from .resume_checks import changes, check_same_data, refuse_fixed_settings, refuse_fixed_training_options
 from ..models.kinds import KINDS, build_language_model, kind_named, kind_of, refuse_other_kinds_options
-from ..options import TrainOptions
+from ..options import DATA_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS, TrainOptions
 from ..models.saved import load_model
 from .trainer import Trainer
 
-# The configuration fields a user can set (those with a help line; vocab_size, log_every... are not).
-MODEL_OPTIONS = option_fields(ModelConfig)
-TRAIN_OPTIONS = option_fields(TrainConfig)
 
 
 @dataclass
@@ -106,7 +103,7 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
     if options.tail_div is not None and options.softmax != "adaptive":
         raise ConfigError("--tail-div is for --softmax adaptive")
     ModelConfig(vocab_size=1, **model_values)  # validates the model options
-    data_config = DataConfig(**options.given(option_fields(DataConfig)))
+    data_config = DataConfig(**options.given(DATA_OPTIONS))
     if options.softmax == "adaptive" and data_config.level != "word":
         raise ConfigError("--softmax adaptive is for word-level models (--level word): a character vocabulary is "
                           "small enough for the full softmax")
@@ -182,22 +179,9 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     meta = snap.meta
     if "progress" not in meta or "train" not in meta:
         raise ConfigError(f"{run.last} is not a training checkpoint (no progress saved): it cannot be resumed")
-    # The network's shape is fixed by the checkpoint.
-    saved_model = meta["model"]
-    for name, value in options.given(MODEL_OPTIONS).items():
-        if saved_model.get(name) != value:
-            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming (the run has {saved_model.get(name)!r})")
-    if options.dtype and options.dtype != meta.get("dtype"):
-        raise ConfigError(f"--dtype cannot change when resuming (the run has {meta.get('dtype')})")
     saved_corpus = meta.get("corpus", {})
     level = saved_corpus.get("level", snap.vocab.level)
-    if options.level and options.level != level:
-        raise ConfigError(f"--level cannot change when resuming (the run has {level})")
-    for name in ("min_freq", "max_vocab"):  # they made the vocabulary, which the model is built on
-        given = getattr(options, name)
-        if given is not None and given != saved_corpus.get(name, getattr(DataConfig, name)):
-            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run's vocabulary was "
-                              f"made with {saved_corpus.get(name, getattr(DataConfig, name))!r}")
+    refuse_fixed_settings(options, meta, level)
     corpus_path = _corpus_path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
     if (note := thread_change_note(meta["train"].get("threads"), options.threads)) and group.is_root:
@@ -213,9 +197,9 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
         vocab=snap.vocab,
     )
     _say_notes(corpus, group)
-    _check_same_data(saved_corpus.get("fingerprint"), data.fingerprint(corpus))
+    check_same_data(saved_corpus.get("fingerprint"), data.fingerprint(corpus))
     saved_train = meta["train"]
-    _refuse_fixed_training_options(options, saved_train)
+    refuse_fixed_training_options(options, saved_train)
     # --max-steps and --epochs are totals; --max-time is this invocation's budget. A stop rule the
     # saved run had is not carried over: given neither, a resumed run trains on to its --epochs.
     base = {**saved_train, "threads": threads, "max_steps": None, "max_time": None}
@@ -225,7 +209,7 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     _check_positions(train_config, snap.model.config)
     trainer = Trainer(snap.model, snap.vocab, train_config, run, corpus.train, corpus.val, corpus.test,
                       starts=corpus.starts, resume=snap, extra_meta=_carried_meta(meta), group=group)
-    trainer.changes = _changes(options, saved_train, train_config)
+    trainer.changes = changes(options, saved_train, train_config)
     if options.lr is not None:
         trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
     return TrainingSession(trainer, level)
@@ -245,76 +229,6 @@ def _carried_meta(meta: dict) -> dict:
     """What a resumed run's checkpoints keep saying about the run: its data and, when it was
     fine-tuned, where its first weights came from."""
     return {key: meta[key] for key in ("corpus", "init_from") if key in meta}
-
-
-# Saved with the run and continued exactly (the optimizer's moments, the random streams, the
-# streams' layout): a different value cannot take effect, so it is refused rather than ignored.
-FIXED_WHEN_RESUMING = {
-    "batch_size": "the data streams are laid out for it",
-    "optimizer": "its saved moments belong to that optimizer; start a new run (or --force) to change it",
-    "seed": "the random state continues from the checkpoint",
-    "positions": "the data cursor and the carried memory belong to it",
-    "decay_against": "the saved reference of the plateau rule is that validation",
-}
-
-
-def _check_same_data(saved: dict | None, now: dict) -> None:
-    """A resumed run continues a data cursor and a carried state that belong to its text: other
-    data is refused (checkpoints from before fingerprints were saved are taken on trust)."""
-    if saved is None:
-        return
-    _check_same_files(saved.get("files"), now.get("files"))
-    for split, what in (("train", "the training text"), ("val", "the validation text")):
-        old, new = saved.get(split), now.get(split)
-        if old == new:
-            continue
-        if old is None or new is None:
-            then, here = ("none", f"{new['tokens']:,} tokens") if old is None else (f"{old['tokens']:,} tokens", "none")
-        elif old["tokens"] != new["tokens"]:
-            then, here = f"{old['tokens']:,} tokens", f"{new['tokens']:,}"
-        else:
-            then, here = f"{old['tokens']:,} tokens", "as many, with other content"
-        raise ConfigError(f"{what} is not the one the run stopped on ({then} then, {here} now): resume with the same "
-                          "CORPUS, --val, --val-frac and --encoding, or start a new run (--force or another --out)")
-
-
-def _check_same_files(saved: list | None, now: list | None) -> None:
-    """A corpus of files: name the files that changed, came or went since the run was saved."""
-    if saved is None or now is None or saved == now:
-        return
-    old = {name: (size, digest) for name, size, digest in saved}
-    new = {name: (size, digest) for name, size, digest in now}
-    changed = [name for name in old if name in new and old[name] != new[name]]
-    added = [name for name in new if name not in old]
-    removed = [name for name in old if name not in new]
-    said = [f"{what}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}" for what, names in
-            (("changed", changed), ("new", added), ("gone", removed)) if names] or ["the same files in another order"]
-    raise ConfigError(f"the corpus's files are not those the run stopped on ({'; '.join(said)}): resume with the "
-                      "same files, or start a new run (--force or another --out)")
-
-
-def _shown(value) -> str:
-    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _refuse_fixed_training_options(options: TrainOptions, saved: dict) -> None:
-    for name, why in FIXED_WHEN_RESUMING.items():
-        given = getattr(options, name)
-        had = saved.get(name, getattr(TrainConfig, name))  # a checkpoint from before the field: its default
-        if given is not None and given != had:
-            raise ConfigError(f"--{name.replace('_', '-')} cannot change when resuming: the run has {had!r} ({why})")
-
-
-def _changes(options: TrainOptions, saved: dict, config: TrainConfig) -> list[str]:
-    """'--lr 0.002 -> 0.5' for every training option given that differs from the saved run's."""
-    changes = []
-    for name in options.given(TRAIN_OPTIONS):
-        if name in ("threads", "max_steps", "max_time"):
-            continue  # how fast, or where this invocation stops: not a change to the run's settings
-        old, new = saved.get(name), getattr(config, name)
-        if old != new:
-            changes.append(f"--{name.replace('_', '-')} {_shown(old)} -> {_shown(new)}")
-    return changes
 
 
 def _saved_paths(corpus_path, corpus) -> dict:
