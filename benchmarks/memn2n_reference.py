@@ -1,7 +1,7 @@
 """A PyTorch reference for charlm's end-to-end memory network language model (lm/memory_model.py;
 Sukhbaatar et al. 2015, section 5): the same math, the same parameter names, vectorised over a
 batch of examples the way a PyTorch user would write it. The parity test
-(tests/test_memory_torch_parity.py) checks charlm against it; benchmarks/memn2n_speed.py times it.
+(tests/lm/models/test_memory_torch_parity.py) checks charlm against it; benchmarks/memn2n_speed.py times it.
 
     model = TorchMemN2N(V, D, M, K, L)
     load_charlm_params(model, charlm_model.params)

@@ -1,6 +1,6 @@
 """What a classifier checkpoint holds, and how a classifier comes back out of one.
 
-The container (atomic .npz, JSON metadata, no pickles, damage detection) is ``charlm/checkpoint.py``.
+The container (atomic .npz, JSON metadata, no pickles, damage detection) is ``charlm/store/checkpoint.py``.
 Contents:
 
 - arrays ``param/<name>`` for every parameter (PyTorch names and layouts);

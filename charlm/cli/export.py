@@ -1,4 +1,4 @@
-"""``charlm export MODEL OUT.onnx``: the model as two ONNX graphs (lm/onnx_export.py), the
+"""``charlm export MODEL OUT.onnx``: the model as two ONNX graphs (lm/export/onnx_graphs.py), the
 sequence graph in OUT.onnx and the one-step graph for generation loops beside it in
 OUT.step.onnx, each checked by onnx.checker before it is written."""
 

@@ -10,7 +10,7 @@ import numpy as np
 from rich.text import Text
 
 # The first line of every page written, so a later run may replace its own page but never
-# another file (see cli/inspect.py).
+# another file (see cli/inspect_command.py).
 MARKER = "<!-- written by charlm inspect -->"
 
 

@@ -6,7 +6,7 @@
   (recursively, hidden ones left out, ``--glob`` to choose), in sorted order. Each file is one
   document: training resets the carried state where one ends and the next begins.
 
-Nothing is read here but folder listings; ``lm/corpus.py`` reads the files.
+Nothing is read here but folder listings; ``lm/data/corpus.py`` reads the files.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 In float32 they are polynomial/rational approximations made of multiplies, adds, one division
 and min/max, so LLVM vectorises the loops that call them (``math.tanh``/``math.exp`` stay scalar
 calls on these machines, 12 ns an element against 0.25 ns). They are accurate to a few float32
-ulps (see tests/test_activations.py). In float64, the path used for gradient checks, they are the
+ulps (see tests/core/kernels/test_activations.py). In float64, the path used for gradient checks, they are the
 exact libm functions.
 """
 

@@ -3,7 +3,7 @@ each step the K best of all (hypothesis, next token) pairs are kept, their state
 copied from their parents, all inside this loop (no Python per step).
 
 An adaptive softmax has no single decoder matrix, and the memory network no recurrent layers:
-for them lm/beam.py loops in Python over the model's step, its log-probabilities and
+for them lm/generate/beam.py loops in Python over the model's step, its log-probabilities and
 ``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for
 one thread: the layer-0 table lookup, then per layer the input and recurrent products and
 ``cell_forward_step``, which runs the cell's own step kernel, written once for training. A

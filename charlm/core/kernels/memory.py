@@ -12,7 +12,7 @@ over all examples at once, every hop streamed the (E, M, D) memories through mai
 a training step was 12% slower (benchmarks/memn2n_speed.py). What remains is mostly the random
 rows of the tables, read and updated once per slot.
 
-Threads (``lm/memory_model.py``): the hops of disjoint runs of examples (``first``, ``last``),
+Threads (``lm/models/memory.py``): the hops of disjoint runs of examples (``first``, ``last``),
 then the scatter into the tables by token id (``part`` of ``parts``), so no two threads write a
 row. On 2 cores of an Intel Xeon (2026-12-06) a training step took 35 ms against 53 on one
 thread, with the output layer split the same way.

@@ -61,7 +61,7 @@ def adagrad_update(param, grad, total, lr, eps):
 
 @kernel
 def dynamic_sgd_update(param, grad, trained, lr, decay):
-    """Dynamic evaluation's SGD rule (lm/dynamic.py): param += decay (trained - param) - lr grad."""
+    """Dynamic evaluation's SGD rule (lm/measure/dynamic.py): param += decay (trained - param) - lr grad."""
     t = param.dtype.type
     lr_, d = t(lr), t(decay)
     for i in range(param.size):
@@ -70,7 +70,7 @@ def dynamic_sgd_update(param, grad, trained, lr, decay):
 
 @kernel
 def dynamic_rms_update(param, grad, trained, lr, decay, ms, rate, eps):
-    """Dynamic evaluation's RMS rule (lm/dynamic.py): param += decay rate (trained - param)
+    """Dynamic evaluation's RMS rule (lm/measure/dynamic.py): param += decay rate (trained - param)
     - lr grad / (ms + eps)."""
     t = param.dtype.type
     lr_, d, e = t(lr), t(decay), t(eps)

@@ -1,4 +1,4 @@
-"""The memory network (memory_model.py) as ONNX graphs, for ``charlm export``.
+"""The memory network (models/memory.py) as ONNX graphs, for ``charlm export``.
 
 Its state is the memory itself: ``memory0`` [N, M] int64 token ids, newest first, -1 for an empty
 slot (all -1 to start), fed back from ``memoryT``. The step graph (``token`` [N] in, ``logits``
