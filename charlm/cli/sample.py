@@ -6,8 +6,6 @@ out.txt`` captures exactly the sample; notes (compiling, unknown prime words) go
 after a ``==> sample k <==`` line, the convention of ``head`` with several files.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Optional, TextIO
@@ -21,8 +19,11 @@ from ..store.runfolder import resolve_checkpoint
 from ..text.vocab import Vocab
 
 from ..lm.config import TrainConfig
-from ..settings import help_text
+from ..lm.generate.sampling_config import SamplingConfig
+from .config_options import ConfigOption, plain_values, with_config_options
 from .errors import err, quiet_broken_pipe, user_errors
+
+SAMPLING_FIELDS = set(SamplingConfig.__dataclass_fields__)
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
@@ -88,44 +89,7 @@ def encode_prime(vocab: Vocab, prime: str, err) -> np.ndarray:
     return encoded.tokens
 
 
-def run(
-    model: Path | None,
-    *,
-    length: int,
-    prime: str | None,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    greedy: bool,
-    seed: int | None,
-    num_samples: int,
-    stop: str | None,
-    threads: int | None,
-    out: TextIO,
-    err,
-    beam: int = 0,
-    length_penalty: float | None = None,
-) -> None:
-    if length < 1:
-        raise ConfigError(f"--length must be at least 1, got {length}")
-    if num_samples < 1:
-        raise ConfigError(f"--num-samples must be at least 1, got {num_samples}")
-    if stop is not None:
-        stop = unescape(stop)
-        if stop == "":
-            raise ConfigError("--stop is empty")
-    if beam < 0:
-        raise ConfigError(f"--beam must be a positive integer (0: sample), got {beam}")
-    if beam:
-        given = [name for name, value, default in (("--temperature", temperature, 1.0), ("--top-k", top_k, 0),
-                                                   ("--top-p", top_p, 1.0), ("--greedy", greedy, False),
-                                                   ("--seed", seed, None)) if value != default]
-        if given:
-            raise ConfigError(f"{', '.join(given)} cannot take effect with --beam: beam search draws nothing")
-        if num_samples > beam:
-            raise ConfigError(f"--num-samples {num_samples} is more than the --beam {beam} hypotheses kept")
-    elif length_penalty is not None:
-        raise ConfigError("--length-penalty takes effect only with --beam")
+def run(model: Path | None, config: SamplingConfig, *, prime: str | None, threads: int | None, out: TextIO, err) -> None:
     # Here, not at the top: the command's --help must not load Numba.
     from ..core.threads import set_threads
     from ..lm.generate.sampler import Sampler
@@ -135,17 +99,14 @@ def run(
     set_threads(threads)
     snap = load_model(resolve_checkpoint(model))
     vocab = snap.vocab
-    if beam:
-        return run_beam(snap, vocab, beam, length, prime, length_penalty or 0.0, stop, num_samples, out, err)
+    if config.beam:
+        return run_beam(snap, vocab, config, prime, out, err)
     cell, dtype = snap.model.config.kernel_family, snap.model.dtype
     wait_for_background_compile(cell, dtype, say=lambda text: err.print(text, markup=False))
     if not is_compiled("sample", cell, dtype):
         # Before anything that compiles: priming runs the sampling kernel too.
         err.print("Compiling sampling kernels (first run only)...", markup=False)
-    sampler = Sampler(
-        snap.model, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed,
-        start_token=start_token(vocab),
-    )  # fmt: skip
+    sampler = Sampler(snap.model, config, start_token=start_token(vocab))
     head = ""
     if prime is not None:
         sampler.prime(encode_prime(vocab, prime, err))
@@ -153,18 +114,18 @@ def run(
 
     # A prime that ends mid-line is continued after a space at word level ("the cat" + "sat").
     line_start = prime is None or prime[-1:].isspace()
-    decoders = [StreamDecoder(vocab, line_start) for _ in range(num_samples)]
-    chunks = sampler.generate(length, num_samples)
-    if num_samples == 1:
-        _stream_one(chunks, decoders[0], head, stop, out)
+    decoders = [StreamDecoder(vocab, line_start) for _ in range(config.num_samples)]
+    chunks = sampler.generate(config.length, config.num_samples)
+    if config.num_samples == 1:
+        _stream_one(chunks, decoders[0], head, config.stop, out)
     else:
-        _print_batch(chunks, decoders, head, stop, out)
+        _print_batch(chunks, decoders, head, config.stop, out)
     mark_compiled("sample", cell, dtype)
 
 
-def run_beam(snap, vocab, beam: int, length: int, prime: str | None, length_penalty: float, stop: str | None,
-             num_samples: int, out: TextIO, err) -> None:
+def run_beam(snap, vocab, config: SamplingConfig, prime: str | None, out: TextIO, err) -> None:
     """The ``num_samples`` best of ``beam`` hypotheses, each with its log-probability on stderr."""
+    beam, stop, length_penalty, num_samples = config.beam, config.stop, config.length_penalty or 0.0, config.num_samples
     from ..lm.generate.beam import beam_search
 
     prime_ids = encode_prime(vocab, prime, err) if prime is not None else np.array([start_token(vocab)])
@@ -174,7 +135,7 @@ def run_beam(snap, vocab, beam: int, length: int, prime: str | None, length_pena
             stop_ids = vocab.encode(stop, unknown="error")
         except CharlmError as exc:  # a stop the model cannot write is named as the --stop
             raise ConfigError(f"--stop {stop!r}: {exc}") from None
-    hyps = beam_search(snap.model, beam=beam, length=length, prime_ids=prime_ids, length_penalty=length_penalty,
+    hyps = beam_search(snap.model, beam=beam, length=config.length, prime_ids=prime_ids, length_penalty=length_penalty,
                        stop_ids=stop_ids)
     line_start = prime is None or prime[-1:].isspace()
     for n, hyp in enumerate(hyps[:num_samples]):
@@ -236,25 +197,27 @@ def _print_batch(chunks, decoders, head: str, stop: str | None, out: TextIO) -> 
     out.flush()
 
 
+@with_config_options
 def sample(
+    ctx: typer.Context,
     model: Annotated[Optional[Path], typer.Argument(help="Run folder (its best.npz, else last.npz) or checkpoint file. Default: the latest run under runs/.", show_default=False)] = None,
-    length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
+    length=ConfigOption(SamplingConfig, "length"),
     prime: Annotated[Optional[str], typer.Option(help="Text to start from (the model reads it first).")] = None,
-    temperature: Annotated[float, typer.Option(help="Sharpen (<1) or flatten (>1) the distribution.")] = 1.0,
-    top_k: Annotated[int, typer.Option(help="Sample among the k most likely tokens; 0: all.")] = 0,
-    top_p: Annotated[float, typer.Option(help="Sample among the most likely tokens holding this much probability.")] = 1.0,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Always take the most likely token.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
-    num_samples: Annotated[int, typer.Option(help="Samples, generated together as a batch.")] = 1,
-    stop: Annotated[Optional[str], typer.Option(help="Stop a sample when it produces this text.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help=help_text(TrainConfig, "threads"))] = None,
-    beam: Annotated[int, typer.Option(help="Beam search over this many hypotheses instead of sampling: the most likely continuations (0: sample).")] = 0,
-    length_penalty: Annotated[Optional[float], typer.Option(help="With --beam: rank by log-prob / length^A instead of the total. \\[default: 0]", show_default=False)] = None,
+    temperature=ConfigOption(SamplingConfig, "temperature"),
+    top_k=ConfigOption(SamplingConfig, "top_k"),
+    top_p=ConfigOption(SamplingConfig, "top_p"),
+    greedy=ConfigOption(SamplingConfig, "greedy", "--greedy"),
+    seed=ConfigOption(SamplingConfig, "seed"),
+    num_samples=ConfigOption(SamplingConfig, "num_samples"),
+    stop=ConfigOption(SamplingConfig, "stop"),
+    threads=ConfigOption(TrainConfig, "threads"),
+    beam=ConfigOption(SamplingConfig, "beam"),
+    length_penalty=ConfigOption(SamplingConfig, "length_penalty", show_default=False),
 ):
     """Generate text from a trained model; only the text goes to stdout."""
     with user_errors(), quiet_broken_pipe():
-        run(
-            model, length=length, prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-            seed=seed, num_samples=num_samples, stop=stop, threads=threads, out=sys.stdout, err=err,
-            beam=beam, length_penalty=length_penalty,
-        )
+        given = {name: value for name, value in plain_values(ctx.params).items()
+                 if name in SAMPLING_FIELDS and value is not None}
+        if given.get("stop") is not None:
+            given["stop"] = unescape(given["stop"])
+        run(model, SamplingConfig(**given), prime=prime, threads=threads, out=sys.stdout, err=err)

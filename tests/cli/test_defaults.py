@@ -159,3 +159,16 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert _fit_config(ClassifyOptions(model="rntn", lr=0.2), "corenlp").lr == 0.2
     # The RCNN's pooling is not a choice: it max-pools whatever the Text-RNN default is.
     assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"
+
+
+def test_every_default_in_sample_help_is_the_one_sampling_uses():
+    from charlm.lm.generate.sampling_config import SamplingConfig
+
+    shown = _help_defaults("sample")
+    used = vars(SamplingConfig())
+    checked = {option: text for option, text in shown.items() if option[2:].replace("-", "_") in used}
+    for option, text in checked.items():
+        name = option[2:].replace("-", "_")
+        expected = "0" if name == "length_penalty" else _shown(used[name])  # None: 0 once --beam is given
+        assert text == expected, f"{option}: help says {text}, sampling uses {used[name]!r}"
+    assert {"--length", "--temperature", "--top-k", "--top-p", "--num-samples", "--beam"} <= set(checked)

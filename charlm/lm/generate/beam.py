@@ -17,6 +17,7 @@ import numpy as np
 from ...errors import ConfigError
 from ..models.kinds import kind_of
 from .sampler import Sampler, sampling_weights
+from .sampling_config import SamplingConfig
 
 
 @dataclass
@@ -35,8 +36,7 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
     last is the first input), best first under the length penalty."""
     if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
         raise ConfigError(f"--beam must be a positive integer, got {beam!r}")
-    if not np.isfinite(length_penalty) or length_penalty < 0:
-        raise ConfigError(f"--length-penalty must be 0 or more, got {length_penalty}")
+    SamplingConfig(beam=int(beam), length=length, length_penalty=length_penalty)  # charlm sample's checks
     sampler = Sampler(model)
     sampler.prime(prime_ids)
     tokens = np.repeat(sampler.next_tokens.astype(np.int64), beam)

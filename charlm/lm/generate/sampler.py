@@ -13,14 +13,14 @@ one another exactly: the ids do not depend on how a run is split into calls.
 
 from __future__ import annotations
 
-import math
-import operator
 import time
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
 
 from ...errors import ConfigError
+from .sampling_config import SamplingConfig, check_int
 from ..models.kinds import kind_of
 from ...core.kernels import drawing as drawing_k
 from ...core.kernels import sampling as sampling_k
@@ -111,18 +111,6 @@ def split_weights(weights: tuple, gates: int, hidden_size: int, parts: int, has_
     return out
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
-    return number
-
-
 def _check_ids(ids, V: int, what: str) -> np.ndarray:
     array = np.asarray(ids)
     if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
@@ -135,43 +123,23 @@ def _check_ids(ids, V: int, what: str) -> np.ndarray:
 
 
 class Sampler:
-    """Draws token ids from ``model`` (a RecurrentLanguageModel), N streams at a time.
+    """Draws token ids from ``model`` (any LanguageModel), N streams at a time, as ``config`` (a
+    SamplingConfig: temperature, top-k, top-p, greedy, seed) says, with ``settings`` given as
+    keywords over it (``Sampler(model, temperature=0.8, seed=1)``); ``start_token``: the first
+    input when there is no prime text.
 
     temperature: divides the logits (> 0; lower is more conservative); top_k: keep only the k most
     likely tokens (0: all); top_p: keep the smallest set of most likely tokens holding this much
     probability (1: all); greedy: always the most likely token (the other options are then
-    ignored); seed: same seed, same ids (None: fresh entropy); start_token: the first input when
-    there is no prime text.
+    ignored); seed: same seed, same ids (None: fresh entropy).
     """
 
-    def __init__(
-        self,
-        model,
-        *,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        greedy: bool = False,
-        seed: int | None = None,
-        start_token: int = 0,
-    ):
+    def __init__(self, model, config: SamplingConfig | None = None, *, start_token: int = 0, **settings):
+        config = replace(config or SamplingConfig(), **settings)  # checks every setting
         V = model.config.vocab_size
-        try:
-            temperature = float(temperature)
-            top_p = float(top_p)
-        except (TypeError, ValueError):
-            raise ConfigError(f"--temperature and --top-p must be numbers, got {temperature!r}, {top_p!r}") from None
-        if temperature == 0:
-            raise ConfigError("--temperature must be above 0; for always the most likely token use --greedy")
-        if not (temperature > 0 and math.isfinite(temperature)):
-            raise ConfigError(f"--temperature must be a positive finite number, got {temperature}")
-        top_k = _check_int("--top-k", top_k, 0)
+        temperature, top_k, top_p, greedy, seed = config.temperature, config.top_k, config.top_p, config.greedy, config.seed
         if top_k >= V:
             top_k = 0  # k at or above the vocabulary size keeps every token, as 0 does
-        if not (0 < top_p <= 1):
-            raise ConfigError(f"--top-p must be in (0, 1] (1: no limit), got {top_p}")
-        if seed is not None:
-            seed = _check_int("--seed", seed, 0)
         self.model = model
         self.V = V
         self.temperature, self.top_k, self.top_p, self.greedy = temperature, top_k, top_p, bool(greedy)
@@ -187,7 +155,7 @@ class Sampler:
     # ----------------------------------------------------------------- state
     def reset(self, start_token: int = 0) -> None:
         """Zero state, one stream, ``start_token`` as the first input."""
-        start = _check_ids([_check_int("start token", start_token, 0)], self.V, "the start token")
+        start = _check_ids([check_int("start token", start_token, 0)], self.V, "the start token")
         cfg = self.model.config
         if self._weights is not None:
             self._h = _zeros((cfg.layers, 1, cfg.hidden_size), self.model.dtype)
@@ -297,8 +265,8 @@ class Sampler:
 
         Returns ids (N, steps) int64 and, with record_logits, each step's logits (steps, N, V)
         (decoder bias included, before the temperature), else None."""
-        steps = _check_int("--length", steps, 1)
-        num_samples = _check_int("--num-samples", num_samples, 1)
+        steps = check_int("--length", steps, 1)
+        num_samples = check_int("--num-samples", num_samples, 1)
         self._streams(num_samples)
         out = np.empty((num_samples, steps), np.int64)
         logits = np.empty((steps, num_samples, self.V), self.model.dtype) if record_logits else None
@@ -319,10 +287,10 @@ class Sampler:
         once; later chunks grow (at most 4x each) to take about ``chunk_seconds`` each, so the
         per-call overhead stays negligible while the text still streams. Stopping early (closing
         the iterator) wastes at most one chunk."""
-        length = _check_int("--length", length, 1)
-        num_samples = _check_int("--num-samples", num_samples, 1)
-        first_chunk = _check_int("first chunk", first_chunk, 1)
-        max_chunk = _check_int("max chunk", max_chunk, 1)
+        length = check_int("--length", length, 1)
+        num_samples = check_int("--num-samples", num_samples, 1)
+        first_chunk = check_int("first chunk", first_chunk, 1)
+        max_chunk = check_int("max chunk", max_chunk, 1)
         self._streams(num_samples)
         return self._chunks(length, num_samples, first_chunk, chunk_seconds, max_chunk)
 
