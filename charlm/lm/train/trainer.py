@@ -18,12 +18,11 @@ from dataclasses import asdict
 import numpy as np
 
 from ..config import TrainConfig
-from ..data.batching import batchify, document_breaks, random_windows, windows
+from ..data.batching import batchify, count_scored, count_windows, document_breaks, random_windows, windows
 from .distributed import Single, concat_states
 from ..data.documents import NO_STARTS
 from ...errors import TrainingError
 from ..measure.evaluate import Evaluation, evaluate
-from ..data.batching import count_scored
 from ..models.protocol import LanguageModel
 from ...core.optim import MAX_BAD_STEPS, clip_grad_norm, clip_grad_value, global_norm, make_optimizer
 from ...store.runfolder import RunFolder
@@ -50,8 +49,7 @@ class Trainer:
         self.starts = {split: np.asarray(s, np.int64) for split, s in (starts or {}).items()}
         length = train_tokens.size // config.batch_size
         self._row_offsets = np.arange(self._rows.start, self._rows.stop, dtype=np.int64) * length
-        span = self.streams.shape[1] - 1  # the last token of a stream is only a target
-        self.windows_per_epoch = max(1, math.ceil(span / config.seq_len))
+        self.windows_per_epoch = max(1, count_windows(self.streams, config.seq_len))
         self.optimizer = make_optimizer(config.optimizer, model.store, config.lr)
         self.rng = self._rank_rng(config.seed)
         self.progress = Progress(lr=config.lr)
