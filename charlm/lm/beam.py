@@ -59,14 +59,13 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
 def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finished, history, stop) -> None:
     """A recurrent model: its h and c as (L, K, H) arrays the beam kernel reorders in place."""
     from ..core.kernels import beam as beam_k
-    from ..core.kernels import sampling as sampling_k
 
     cfg = model.config
     h = np.ascontiguousarray(np.repeat(np.stack([layer[0] for layer in state]), beam, axis=1))
     c = np.ascontiguousarray(np.repeat(np.stack([layer[1] for layer in state]), beam, axis=1)) \
         if model.cell.has_cell_state else np.zeros_like(h)
     weights = sampling_weights(model)
-    cell = sampling_k.CELL_CODES[cfg.cell]
+    cell = model.cell
     if model.adaptive is None:
         beam_k.beam_search(cell, weights[:7], weights[7], weights[8], h, c, tokens, scores,
                            lengths, finished, history, stop)

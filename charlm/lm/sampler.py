@@ -178,7 +178,6 @@ class Sampler:
         # The jitted loop reads recurrent layers and one decoder matrix. An adaptive softmax (no
         # single decoder) and the memory network (no recurrent layers) sample in Python
         # (_run_through_model), one step and one draw at a time, carrying the model's own state.
-        self._cell = sampling_k.CELL_CODES[model.config.cell] if model.cell is not None else -1
         self._weights = sampling_weights(model) if model.adaptive is None and model.cell is not None else None
         self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
         self.reset(start_token)
@@ -259,7 +258,7 @@ class Sampler:
 
         def part(p: int) -> bool:
             return sampling_k.generate(
-                p, parts, flags, self._cell, self._split[parts][p], w_dec, b_dec, self._h, self._c, self._tokens,
+                p, parts, flags, self.model.cell, self._split[parts][p], w_dec, b_dec, self._h, self._c, self._tokens,
                 forced, out, logits, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
             )  # fmt: skip
 

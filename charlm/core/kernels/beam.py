@@ -5,8 +5,8 @@ copied from their parents, all inside this loop (no Python per step).
 An adaptive softmax has no single decoder matrix, and the memory network no recurrent layers:
 for them lm/beam.py loops in Python over the model's step, its log-probabilities and
 ``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for
-one thread: the layer-0 table lookup, then per layer the input and recurrent products and
-``cell_forward_step``, which runs the cell's own step kernel, written once for training. A
+one thread: the layer-0 table lookup, then per layer the input and recurrent products and the
+cell's own step (``cell_steps.py``), written once for training. A
 finished hypothesis (its text ended with the stop tokens) stays in the beam as one candidate,
 itself, at its final score, until K unfinished ones all score better.
 """
@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .sampling import cell_forward_step, matmul_nt
+from .cell_steps import forward_step
+from .sampling import matmul_nt
 
 
 @kernel
@@ -31,10 +32,10 @@ def network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
         if layer > 0:
             matmul_nt(h[layer - 1], w_ih[layer - 1], a)
         matmul_nt(h[layer], w_hh[layer], r)
-        cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h[layer], c[layer],
-                          hn, h_new, c_new)
+        forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h[layer], c[layer], hn, h_new,
+                     c_new)
         h[layer] = h_new
-        if cell <= 2:
+        if cell.has_cell_state:
             c[layer] = c_new
 
 

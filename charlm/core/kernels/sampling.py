@@ -2,8 +2,8 @@
 
 Per step and stream: the input token's row of the layer-0 table ``E W_ih0^T`` (V, G*H) (embedding
 and input projection in one lookup), then every layer: input product (layers above the first),
-recurrent product, and the cell's existing step kernel for the nonlinearities (the same code as
-training, so the math is written once); then the decoder logits (V,) and one draw.
+recurrent product, and the cell's step (``cell_steps.py``, the same code as training, so the math
+is written once); then the decoder logits (V,) and one draw.
 
 Weights keep PyTorch's (rows, inputs) layouts: at batch 1 a product is a dot product per output
 row, which reads each weight once, contiguously, with the input vector in L1. That is the whole
@@ -17,10 +17,10 @@ region instead costs 70-95 us to launch with the workqueue layer, more than a wh
 The weights and the state vectors must sit on 32-byte boundaries (the caller's job): 16 bytes
 off, the same step takes 43 us.
 
-Cells are chosen by an integer code (CELL_CODES) inside the loop. Randomness comes only from the
-``np.random.Generator`` passed in: one uniform per sampled token, drawn in step-major, stream-minor
-order, so the ids depend on the seed alone, not on how the steps are split into calls. Greedy
-decoding draws nothing.
+The cell is passed as its ``Cell`` row, so the loop compiles with that cell's step only.
+Randomness comes only from the ``np.random.Generator`` passed in: one uniform per sampled token,
+drawn in step-major, stream-minor order, so the ids depend on the seed alone, not on how the steps
+are split into calls. Greedy decoding draws nothing.
 
 Drawing one token from a row of logits is ``drawing.py``.
 """
@@ -31,34 +31,8 @@ import numpy as np
 
 from ._jit import kernel
 from .atomics import atomic_load, atomic_store
+from .cell_steps import forward_step
 from .drawing import sample_row
-from .gru import gru_forward_step
-from .lstm import coupled_forward_step, lstm_forward_step, peephole_forward_step
-from .rnn import rnn_relu_forward_step, rnn_tanh_forward_step
-
-# The cell codes the loop dispatches on (plain constants for callers; the loop uses the literals).
-CELL_CODES = {"lstm": 0, "lstm-peephole": 1, "lstm-coupled": 2, "gru": 3, "rnn-tanh": 4, "rnn-relu": 5}
-
-
-@kernel
-def cell_forward_step(cell, a, r, b, peep, b_ih, b_hh, h, c, hn, h_new, c_new):
-    """One layer's cell (by its CELL_CODES number) for one step, from its input and recurrent
-    products a, r (N, G*H): h_new (N, H), and c_new for the LSTMs. b, peep, b_ih, b_hh: the
-    layer's bias, peepholes and (GRU: their candidate thirds) input and recurrent biases; h, c:
-    its state before the step; hn: scratch."""
-    H = h_new.shape[1]
-    if cell == 0:
-        lstm_forward_step(a, r, b, c, h_new, c_new)
-    elif cell == 1:
-        peephole_forward_step(a, r, b, peep, c, h_new, c_new)
-    elif cell == 2:
-        coupled_forward_step(a, r, b, c, h_new, c_new)
-    elif cell == 3:
-        gru_forward_step(a, r, b[: 2 * H], b_ih[2 * H :], b_hh[2 * H :], h, hn, h_new)
-    elif cell == 4:
-        rnn_tanh_forward_step(a, r, b, h_new)
-    else:
-        rnn_relu_forward_step(a, r, b, h_new)
 
 
 @kernel
@@ -128,7 +102,7 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
     drawn the next tokens. Part 0 alone runs the decoder and the draws (and owns ``rng``), so the
     ids are those of one thread. ``parts`` = 1 is the plain single-threaded loop.
 
-    cell: a CELL_CODES value; weights: this part's (table (V, G*Hp), w_ih (L-1, G*Hp, H), w_hh
+    cell: a ``Cell``; weights: this part's (table (V, G*Hp), w_ih (L-1, G*Hp, H), w_hh
     (L, G*Hp, H), b = b_ih + b_hh (L, G*Hp), b_ih, b_hh (L, G*Hp), peephole (L, 3, Hp) (any last
     size for other cells)); w_dec (V, H), b_dec (V,); h, c: (L, N, H) state (c unused by the GRU and
     plain RNNs); tokens: (N,) int64, the next input of each stream; forced: (N, F) int64, inputs fed
@@ -172,14 +146,14 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
             if layer > 0:
                 matmul_nt(h[layer - 1], w_ih[layer - 1], a)
             matmul_nt(h[layer], w_hh[layer], r)
-            cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h_own[layer],
-                              c_own[layer], hn, h_new, c_new)
+            forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h_own[layer], c_own[layer], hn,
+                         h_new, c_new)
             if parts > 1:
                 k += 1
                 ok = ok and _wait(flags, parts, part, k)  # everyone has read the old h[layer]
             h[layer][:, u0:u1] = h_new
             h_own[layer] = h_new
-            if cell <= 2:
+            if cell.has_cell_state:
                 c_own[layer] = c_new
             if parts > 1:
                 k += 1
