@@ -67,8 +67,7 @@ def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finis
     weights = sampling_weights(model)
     cell = model.cell
     if model.adaptive is None:
-        beam_k.beam_search(cell, weights[:7], weights[7], weights[8], h, c, tokens, scores,
-                           lengths, finished, history, stop)
+        beam_k.beam_search(cell, weights, h, c, tokens, scores, lengths, finished, history, stop)
         return
     # No single decoder matrix: the same steps, with the layer's own log-probabilities.
     scratch = beam_k.step_buffers(weights, beam, cfg.hidden_size, h.dtype)
@@ -76,7 +75,7 @@ def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finis
     for _ in range(length):
         if beam_k.all_done(scores, finished):
             break
-        beam_k.network_step(cell, weights[:7], h, c, tokens, *scratch)
+        beam_k.feed(cell, weights, h, c, tokens, *scratch)
         log_probs = model.adaptive.log_probs(h[-1])
         beam_k.advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop, parents)
 
