@@ -22,6 +22,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from ._jit import OVERLOAD_OPTIONS
+
 # (single, double, integer width): the scipy-openblas wheels' names; "64_" marks ILP64.
 _SYMBOLS = (
     ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", 64),
@@ -96,7 +98,7 @@ def matmul_into(x, w, out):
     raise NotImplementedError("matmul_into is called from jitted kernels only")
 
 
-@overload(matmul_into, jit_options=dict(cache=True, nogil=True))
+@overload(matmul_into, jit_options=OVERLOAD_OPTIONS)
 def _matmul_into(x, w, out):
     if not (x.dtype == w.dtype == out.dtype):
         return None
