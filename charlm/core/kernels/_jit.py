@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numba
-from numba.extending import overload
 
 FASTMATH = frozenset({"contract", "arcp", "nsz", "reassoc"})
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
@@ -43,12 +42,6 @@ def inline_kernel(fn):
 # ``kernel_cache_dir``: cached on its own it would land beside the sources. It needs no cache of
 # its own, being compiled into each calling kernel, which is cached whole.
 OVERLOAD_OPTIONS = {name: value for name, value in JIT_OPTIONS.items() if name != "cache"}
-
-
-def kernel_overload(stub):
-    """Decorate the function that picks ``stub``'s implementation from the argument types while a
-    kernel compiles (``numba.extending.overload``); the implementation is inlined into the kernel."""
-    return overload(stub, inline="always", jit_options=OVERLOAD_OPTIONS)
 
 
 def _sources_digest() -> str:

@@ -2,10 +2,13 @@
 chosen by the cell while a kernel compiles, never at run time.
 
 A cell is passed to kernels as its row of the cell table (``core/cells.py``'s ``Cell``). Its
-Numba type, ``CellKind``, holds that row, so a kernel taking a cell compiles once per cell,
-with only that cell's step inside. (A runtime ``if code == ...`` chain compiles every cell's
-step into every caller: ~16 s against ~4 s for the LSTM alone. Passing a row costs ~2 us per
-call from Python, for the type lookup.)
+Numba type, ``CellKind``, holds that row, so a kernel taking a cell compiles once per cell, and
+``forward_step`` compiles into a plain call of that cell's step kernel, as if the caller had
+named it: no other cell's step is compiled (a runtime ``if code == ...`` chain compiles all six
+into every caller) and nothing is left to decide at run time. Passing a row costs ~2 us per call
+from Python, where its type is looked up. (``numba.extending.overload`` chooses the same way but
+also compiles the chosen implementation as a function of its own: measured 1.5 s more on a cold
+``charlm train``; the ``intrinsic`` below emits the call directly.)
 
 The argument list is the same for every cell; each step kernel reads what its cell needs and
 ignores the rest (pass any array of the right dtype and dimension for an unused one):
@@ -29,10 +32,20 @@ A new cell: its row in ``core/cells.py``, its two step kernels, one line in ``ST
 from __future__ import annotations
 
 from numba.core import types
-from numba.extending import NativeValue, models, overload_attribute, register_model, typeof_impl, unbox
+from numba.core.typing.templates import AttributeTemplate
+from numba.extending import (
+    NativeValue,
+    infer_getattr,
+    intrinsic,
+    lower_getattr,
+    models,
+    register_model,
+    typeof_impl,
+    unbox,
+)
 
 from ..cells import CELLS, Cell
-from ._jit import OVERLOAD_OPTIONS, inline_kernel, kernel_overload
+from ._jit import inline_kernel
 from .gru import gru_backward_step, gru_forward_step
 from .lstm import (
     coupled_backward_step,
@@ -84,39 +97,42 @@ def _typeof_cell(cell, c):
     return _KINDS[cell.name]
 
 
-@overload_attribute(CellKind, "has_cell_state", jit_options=OVERLOAD_OPTIONS)
-def _has_cell_state(cell):
+@infer_getattr
+class _CellAttributes(AttributeTemplate):
+    key = CellKind
+
+    def resolve_has_cell_state(self, cell):
+        return types.boolean
+
+
+@lower_getattr(CellKind, "has_cell_state")
+def _has_cell_state(context, builder, typ, value):
     """``cell.has_cell_state`` in a kernel: a constant, so the branch it decides compiles away."""
-    value = cell.cell.has_cell_state
-    return lambda cell: value
+    return context.get_constant(types.boolean, typ.cell.has_cell_state)
 
 
-def _forward(cell, a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
-    raise NotImplementedError("chosen while a kernel compiles: call forward_step")
+def _call_step(typingctx, which: int, cell, args):
+    """The signature and code of a call of ``cell``'s step kernel number ``which`` (0 forward,
+    1 backward) with ``args``: a plain call of that kernel, as if the caller had named it."""
+    step = types.Dispatcher(STEPS[cell.cell.name][which])
+    step_sig = typingctx.resolve_function_type(step, args, {})
+
+    def codegen(context, builder, sig, values):
+        context.get_function(step, step_sig)(builder, values[1:])
+        return context.get_dummy_value()
+
+    return types.none(cell, *args), codegen
 
 
-def _backward(cell, gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
-    raise NotImplementedError("chosen while a kernel compiles: call backward_step")
+@intrinsic
+def _forward(typingctx, cell, a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
+    return _call_step(typingctx, 0, cell, (a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out))
 
 
-@kernel_overload(_forward)
-def _choose_forward(cell, a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
-    step = STEPS[cell.cell.name][0]
-
-    def run(cell, a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
-        step(a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out)
-
-    return run
-
-
-@kernel_overload(_backward)
-def _choose_backward(cell, gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
-    step = STEPS[cell.cell.name][1]
-
-    def run(cell, gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
-        step(gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp)
-
-    return run
+@intrinsic
+def _backward(typingctx, cell, gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
+    args = (gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp)
+    return _call_step(typingctx, 1, cell, args)
 
 
 @inline_kernel
