@@ -23,7 +23,8 @@ from .sampling import matmul_nt, network_step
 def feed(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
     """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place. (One part, owning
     every unit, so its own copies of h and c are h and c, and it meets no other at barriers.)"""
-    network_step(cell, weights, tokens, h, h, c, a, r, hn, h_new, c_new, np.zeros(1, np.int64), 0, 0)
+    zero = np.int64(0)  # not a literal 0, so the sampling loop's compiled network_step serves
+    network_step(cell, weights, tokens, h, h, c, a, r, hn, h_new, c_new, np.zeros(1, np.int64), zero, zero)
 
 
 @kernel

@@ -187,7 +187,7 @@ def generate(part, parts, flags, cell, weights, h, c, tokens, forced, out, logit
     S = out.shape[1]
     record = logits_out.shape[0] > 0
     top = h[L - 1]
-    k = 0
+    k = np.int64(0)  # not a literal 0: network_step would be compiled for its type too (~2 s)
     for step in range(F + S):
         k, ok = network_step(cell, weights, tokens, h, h_own, c_own, a, r, hn, h_new, c_new, flags, part, k)
         if part == 0:
