@@ -1,10 +1,11 @@
 """One recurrent layer over a window of T steps: forward, and backward through the window.
 
-The layer owns the time loop around the step kernels in ``charlm/core/kernels``: one recurrent
+The layer owns the time loop around its cell's step (``kernels/cell_steps.py``): one recurrent
 matrix product per step (numpy's BLAS), then the fused gate kernel. Where numpy's OpenBLAS
 can be called from jitted code (``kernels/blas.py``) the whole loop is one call to a window
 kernel (``kernels/time_loops.py``); otherwise it runs here in Python, with the same
-arithmetic. The input projection ``a = x W_ih^T`` is *not* done here, so the model can
+arithmetic. Either way the kernels are passed the layer's ``Cell``, whose type picks the step
+while they compile. The input projection ``a = x W_ih^T`` is *not* done here, so the model can
 compute it for the whole window in one product (or, for the first layer, look it up in an
 embedding-projection table). Likewise the backward returns ``da``, the gradient of ``a``; the
 caller turns it into dW_ih and dx.
@@ -25,10 +26,8 @@ import numpy as np
 
 from .cells import CELLS, Cell, layer_param_shapes  # noqa: F401 (the layer's cell table, re-exported)
 from .kernels import blas
-from .kernels import gru as gru_k
-from .kernels import lstm as lstm_k
+from .kernels import cell_steps as steps_k
 from .kernels import time_loops as loops_k
-from .kernels import rnn as rnn_k
 
 
 # Where documents begin inside a window: (t, rows) pairs, t ascending, rows an index array.
@@ -47,14 +46,16 @@ class _Workspace:
     """Buffers for one window shape, reused from window to window."""
 
     def __init__(self, cell: Cell, T: int, N: int, H: int, dtype):
-        GH = cell.gates * H
+        GH, gru = cell.gates * H, cell.name == "gru"
         self.shape = (T, N)
         self.h = np.zeros((T + 1, N, H), dtype)  # h[0] = h0, h[1:] = outputs
-        self.c = np.zeros((T + 1, N, H), dtype) if cell.has_cell_state else None
-        self.hn = np.zeros((T, N, H), dtype) if cell.name == "gru" else None
+        # The steps take c and hn whatever the cell; a cell without them gets them with no units.
+        self.c = np.zeros((T + 1, N, H if cell.has_cell_state else 0), dtype)
+        self.hn = np.zeros((T, N, H if gru else 0), dtype)
         self.r = np.zeros((N, GH), dtype)  # recurrent product of one step
         self.da = np.zeros((T, N, GH), dtype)
-        self.dr = np.zeros((T, N, GH), dtype) if cell.name == "gru" else None
+        # The gradient that multiplies W_hh: da itself except in the GRU's n block.
+        self.dr = np.zeros((T, N, GH), dtype) if gru else self.da
         self.dh_rec = np.zeros((N, H), dtype)
         self.dcarry = np.zeros((N, H), dtype)  # dc (LSTMs) or the direct part of dh (GRU)
 
@@ -74,6 +75,7 @@ class RecurrentLayer:
         self.p = params
         self.g = grads
         self.dtype = params["weight_hh"].dtype
+        self._unused = np.zeros((3, 0), self.dtype)  # the peephole weights of the other cells: never read
         self._w_hh_t = None
         self._ws = None
         self._gates = None  # the `a` of the last forward, holding activated gates
@@ -107,7 +109,7 @@ class RecurrentLayer:
         h, c = ws.h, ws.c
         b = self.p["bias_ih"] + self.p["bias_hh"]  # the kernels add one bias (the GRU's n block keeps them apart)
         h[0] = state[0]
-        if c is not None:
+        if self.cell.has_cell_state:
             c[0] = state[1]
         self._resets = tuple(resets)
         run = self._forward_window if self.fused else self._forward_steps
@@ -116,7 +118,7 @@ class RecurrentLayer:
             with self._zeroed_state(t0, rows):
                 run(a, b, t0, t1)
         self._gates = a
-        final = (h[T].copy(), c[T].copy()) if c is not None else (h[T].copy(),)
+        final = (h[T].copy(), c[T].copy()) if self.cell.has_cell_state else (h[T].copy(),)
         return h[1:], final
 
     def activations(self) -> dict[str, np.ndarray]:
@@ -124,7 +126,7 @@ class RecurrentLayer:
         every gate block by its letter (``cell.gate_names``), activated. For `charlm inspect`."""
         ws, H = self._ws, self.H
         out = {"h": ws.h[1:].copy()}
-        if ws.c is not None:
+        if self.cell.has_cell_state:
             out["c"] = ws.c[1:].copy()
         for k, letter in enumerate(self.cell.gate_names):
             if letter != "h":  # a plain RNN's one block is its output
@@ -138,7 +140,7 @@ class RecurrentLayer:
             yield
             return
         ws = self._ws
-        kept = [(part, part[t, rows].copy()) for part in (ws.h, ws.c) if part is not None]
+        kept = [(part, part[t, rows].copy()) for part in (ws.h, ws.c)]
         for part, _ in kept:
             part[t, rows] = 0
         try:
@@ -147,42 +149,22 @@ class RecurrentLayer:
             for part, values in kept:
                 part[t, rows] = values
 
+    def _peepholes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The peephole weights and their gradient, or for the other cells an array never read."""
+        return self.p.get("weight_peephole", self._unused), self.g.get("weight_peephole", self._unused)
+
     def _forward_window(self, a, b, t0: int, t1: int) -> None:
-        ws, p, name, H = self._ws, self.p, self.cell.name, self.H
-        h, r, w_hh_t = ws.h[t0 : t1 + 1], ws.r, self._w_hh_t
-        c = ws.c[t0 : t1 + 1] if ws.c is not None else None
-        a = a[t0:t1]
-        if name == "lstm":
-            loops_k.lstm_forward_window(a, w_hh_t, b, h, c, r)
-        elif name == "lstm-peephole":
-            loops_k.peephole_forward_window(a, w_hh_t, b, p["weight_peephole"], h, c, r)
-        elif name == "lstm-coupled":
-            loops_k.coupled_forward_window(a, w_hh_t, b, h, c, r)
-        elif name == "gru":
-            loops_k.gru_forward_window(a, w_hh_t, b[: 2 * H], p["bias_ih"][2 * H :], p["bias_hh"][2 * H :], h, ws.hn[t0:t1], r)
-        elif name == "rnn-tanh":
-            loops_k.rnn_tanh_forward_window(a, w_hh_t, b, h, r)
-        else:
-            loops_k.rnn_relu_forward_window(a, w_hh_t, b, h, r)
+        ws, p = self._ws, self.p
+        loops_k.forward_window(self.cell, a[t0:t1], self._w_hh_t, b, self._peepholes()[0], p["bias_ih"], p["bias_hh"],
+                               ws.h[t0 : t1 + 1], ws.c[t0 : t1 + 1], ws.hn[t0:t1], ws.r)
 
     def _forward_steps(self, a, b, t0: int, t1: int) -> None:
-        ws, name, H = self._ws, self.cell.name, self.H
-        h, c, r, w_hh_t = ws.h, ws.c, ws.r, self._w_hh_t
-        b_ih, b_hh = self.p["bias_ih"], self.p["bias_hh"]
+        ws, p, peep = self._ws, self.p, self._peepholes()[0]
+        h, c, hn, r = ws.h, ws.c, ws.hn, ws.r
         for t in range(t0, t1):
-            np.matmul(h[t], w_hh_t, out=r)
-            if name == "lstm":
-                lstm_k.lstm_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
-            elif name == "lstm-peephole":
-                lstm_k.peephole_forward_step(a[t], r, b, self.p["weight_peephole"], c[t], h[t + 1], c[t + 1])
-            elif name == "lstm-coupled":
-                lstm_k.coupled_forward_step(a[t], r, b, c[t], h[t + 1], c[t + 1])
-            elif name == "gru":
-                gru_k.gru_forward_step(a[t], r, b[: 2 * H], b_ih[2 * H :], b_hh[2 * H :], h[t], ws.hn[t], h[t + 1])
-            elif name == "rnn-tanh":
-                rnn_k.rnn_tanh_forward_step(a[t], r, b, h[t + 1])
-            else:
-                rnn_k.rnn_relu_forward_step(a[t], r, b, h[t + 1])
+            np.matmul(h[t], self._w_hh_t, out=r)
+            steps_k.forward_step(self.cell, a[t], r, b, peep, p["bias_ih"], p["bias_hh"], h[t], c[t], hn[t], h[t + 1],
+                                 c[t + 1])
 
     def backward(self, dy: np.ndarray, dstate: tuple | None = None) -> tuple[np.ndarray, tuple]:
         """Backward through the window of the last forward.
@@ -194,7 +176,7 @@ class RecurrentLayer:
         state."""
         ws = self._ws
         T, N = ws.shape
-        h, c, da, dh_rec, dcarry = ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry
+        h, da, dh_rec, dcarry = ws.h, ws.da, ws.dh_rec, ws.dcarry
         db_ih, db_hh = self.g["bias_ih"], self.g["bias_hh"]
         db_ih[:] = 0
         db_hh[:] = 0
@@ -203,12 +185,8 @@ class RecurrentLayer:
             dcarry[:] = 0
         else:
             dh_rec[:] = dstate[0]
-            dcarry[:] = dstate[1] if c is not None else 0
-        name = self.cell.name
-        if name == "lstm-peephole":
-            self.g["weight_peephole"][:] = 0
-        # The gradient that multiplies W_hh: equal to da except in the GRU's n block.
-        drec = ws.dr if name == "gru" else da
+            dcarry[:] = dstate[1] if self.cell.has_cell_state else 0
+        self._peepholes()[1][:] = 0  # the steps accumulate into it
         run = self._backward_window if self.fused else self._backward_steps
         for t0, t1, rows in reversed(_segments(T, self._resets)):
             with self._zeroed_state(t0, rows):
@@ -216,16 +194,18 @@ class RecurrentLayer:
             if rows is not None:  # nothing flows back into the document before
                 dh_rec[rows] = 0
                 dcarry[rows] = 0
+        name = self.cell.name
         if name != "gru":
             db_hh[:] = db_ih
         # The whole window's recurrent weight gradient as one product: (G*H, T*N) @ (T*N, H),
         # with the states that were reset (the product's inputs there) as the zeros they were.
-        GH = drec.shape[2]
+        dr = ws.dr  # the gradient that multiplies W_hh
+        GH = dr.shape[2]
         with contextlib.ExitStack() as zeroed:
             for t, rows in self._resets:
                 zeroed.enter_context(self._zeroed_state(t, rows))
-            np.matmul(drec.reshape(T * N, GH).T, h[:T].reshape(T * N, self.H), out=self.g["weight_hh"])
-        if c is not None:
+            np.matmul(dr.reshape(T * N, GH).T, h[:T].reshape(T * N, self.H), out=self.g["weight_hh"])
+        if self.cell.has_cell_state:
             dstate0 = (dh_rec.copy(), dcarry.copy())
         elif name == "gru":
             dstate0 = (dh_rec + dcarry,)
@@ -234,41 +214,15 @@ class RecurrentLayer:
         return da, dstate0
 
     def _backward_window(self, dy, t0: int, t1: int) -> None:
-        ws, p, g, name = self._ws, self.p, self.g, self.cell.name
-        gates, h, da, dh_rec, dcarry, w_hh = self._gates[t0:t1], ws.h[t0 : t1 + 1], ws.da[t0:t1], ws.dh_rec, ws.dcarry, p["weight_hh"]
-        c = ws.c[t0 : t1 + 1] if ws.c is not None else None
-        dy = dy[t0:t1]
-        db = g["bias_ih"]
-        if name == "lstm":
-            loops_k.lstm_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
-        elif name == "lstm-peephole":
-            loops_k.peephole_backward_window(gates, w_hh, p["weight_peephole"], c, dy, dh_rec, dcarry, da, db, g["weight_peephole"])
-        elif name == "lstm-coupled":
-            loops_k.coupled_backward_window(gates, w_hh, c, dy, dh_rec, dcarry, da, db)
-        elif name == "gru":
-            loops_k.gru_backward_window(gates, w_hh, ws.hn[t0:t1], h, dy, dh_rec, dcarry, da, ws.dr[t0:t1], db, g["bias_hh"])
-        elif name == "rnn-tanh":
-            loops_k.rnn_tanh_backward_window(h, w_hh, dy, dh_rec, da, db)
-        else:
-            loops_k.rnn_relu_backward_window(h, w_hh, dy, dh_rec, da, db)
+        ws, g, (peep, dpeep) = self._ws, self.g, self._peepholes()
+        loops_k.backward_window(self.cell, self._gates[t0:t1], self.p["weight_hh"], peep, ws.h[t0 : t1 + 1],
+                                ws.c[t0 : t1 + 1], ws.hn[t0:t1], dy[t0:t1], ws.dh_rec, ws.dcarry, ws.da[t0:t1],
+                                ws.dr[t0:t1], g["bias_ih"], g["bias_hh"], dpeep)
 
     def _backward_steps(self, dy, t0: int, t1: int) -> None:
-        ws, p, name = self._ws, self.p, self.cell.name
-        gates, h, c, da, dh_rec, dcarry, w_hh = self._gates, ws.h, ws.c, ws.da, ws.dh_rec, ws.dcarry, p["weight_hh"]
-        db_ih, db_hh = self.g["bias_ih"], self.g["bias_hh"]
-        dp = self.g.get("weight_peephole")
-        drec = ws.dr if name == "gru" else da
+        ws, g, (peep, dpeep) = self._ws, self.g, self._peepholes()
+        gates, h, c, hn, dr, w_hh = self._gates, ws.h, ws.c, ws.hn, ws.dr, self.p["weight_hh"]
         for t in range(t1 - 1, t0 - 1, -1):
-            if name == "lstm":
-                lstm_k.lstm_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
-            elif name == "lstm-peephole":
-                lstm_k.peephole_backward_step(gates[t], p["weight_peephole"], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih, dp)
-            elif name == "lstm-coupled":
-                lstm_k.coupled_backward_step(gates[t], c[t], c[t + 1], dy[t], dh_rec, dcarry, da[t], db_ih)
-            elif name == "gru":
-                gru_k.gru_backward_step(gates[t], ws.hn[t], h[t], dy[t], dh_rec, dcarry, da[t], drec[t], db_ih, db_hh)
-            elif name == "rnn-tanh":
-                rnn_k.rnn_tanh_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
-            else:
-                rnn_k.rnn_relu_backward_step(h[t + 1], dy[t], dh_rec, da[t], db_ih)
-            np.matmul(drec[t], w_hh, out=dh_rec)
+            steps_k.backward_step(self.cell, gates[t], peep, h[t], c[t], hn[t], h[t + 1], c[t + 1], dy[t], ws.dh_rec,
+                                  ws.dcarry, ws.da[t], dr[t], g["bias_ih"], g["bias_hh"], dpeep)
+            np.matmul(dr[t], w_hh, out=ws.dh_rec)

@@ -7,4 +7,4 @@ versioned folder (see ``_jit.py``).
 from ._jit import KERNEL_CACHE_DIR, kernel_cache_dir
 
 with kernel_cache_dir():
-    from . import activations, blas, drawing, gru, lstm, memory, optim, rnn, sampling, softmax, tensor, time_loops, trees  # noqa: F401
+    from . import activations, beam, blas, cell_steps, drawing, gru, lstm, memory, optim, rnn, sampling, softmax, tensor, time_loops, trees  # noqa: F401

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numba
 
+from .. import numpy_blas
+
 FASTMATH = frozenset({"contract", "arcp", "nsz", "reassoc"})
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH))
 
@@ -38,14 +40,18 @@ def inline_kernel(fn):
     return numba.njit(inline="always", **JIT_OPTIONS)(fn)
 
 
+# An implementation chosen by ``overload`` is compiled while its caller compiles, outside
+# ``kernel_cache_dir``: cached on its own it would land beside the sources. It needs no cache of
+# its own, being compiled into each calling kernel, which is cached whole.
+OVERLOAD_OPTIONS = {name: value for name, value in JIT_OPTIONS.items() if name != "cache"}
+
+
 def _sources_digest() -> str:
     """A short hash of every kernel source file, Numba's version and the BLAS the fused time
     loops were bound to (compiled code calls it by a name that must mean the same function)."""
-    from .blas import IDENTITY
-
     digest = hashlib.sha256(numba.__version__.encode())
-    digest.update(IDENTITY.encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    digest.update(numpy_blas.IDENTITY.encode())
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(numpy_blas.__file__)]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

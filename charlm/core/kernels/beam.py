@@ -3,12 +3,12 @@ each step the K best of all (hypothesis, next token) pairs are kept, their state
 copied from their parents, all inside this loop (no Python per step).
 
 An adaptive softmax has no single decoder matrix, and the memory network no recurrent layers:
-for them lm/generate/beam.py loops in Python over the model's step, its log-probabilities and
-``advance``, the pieces this loop runs. The network step is the sampling loop's (sampling.py) for
-one thread: the layer-0 table lookup, then per layer the input and recurrent products and
-``cell_forward_step``, which runs the cell's own step kernel, written once for training. A
-finished hypothesis (its text ended with the stop tokens) stays in the beam as one candidate,
-itself, at its final score, until K unfinished ones all score better.
+for them lm/generate/beam.py loops in Python over the model's step (for an adaptive softmax, ``feed``), its
+log-probabilities and ``advance``, the pieces this loop runs. ``feed`` is the sampling loop's
+network step (``sampling.network_step``) for one thread: the layer-0 table lookup, then per layer
+the input and recurrent products and the cell's own step, written once for training. A finished hypothesis
+(its text ended with the stop tokens) stays in the beam as one candidate, itself, at its final
+score, until K unfinished ones all score better.
 """
 
 from __future__ import annotations
@@ -16,26 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .sampling import cell_forward_step, matmul_nt
+from .sampling import matmul_nt, network_step
 
 
 @kernel
-def network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
-    """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place."""
-    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
-    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
-    L, K = h.shape[0], h.shape[1]
-    for n in range(K):
-        a[n, :] = table[tokens[n]]
-    for layer in range(L):
-        if layer > 0:
-            matmul_nt(h[layer - 1], w_ih[layer - 1], a)
-        matmul_nt(h[layer], w_hh[layer], r)
-        cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h[layer], c[layer],
-                          hn, h_new, c_new)
-        h[layer] = h_new
-        if cell <= 2:
-            c[layer] = c_new
+def feed(cell, weights, h, c, tokens, a, r, hn, h_new, c_new):
+    """Feed ``tokens`` (K,) to every row: h, c (L, K, H) advance in place. (One part, owning
+    every unit, so its own copies of h and c are h and c, and it meets no other at barriers.)"""
+    zero = np.int64(0)  # not a literal 0, so the sampling loop's compiled network_step serves
+    network_step(cell, weights, tokens, h, h, c, a, r, hn, h_new, c_new, np.zeros(1, np.int64), zero, zero)
 
 
 @kernel
@@ -119,16 +108,17 @@ def advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop, p
 
 
 def step_buffers(weights, K: int, H: int, dtype) -> tuple:
-    """Scratch rows for ``network_step``: a, r (K, gates·H), then hn, h_new, c_new (K, H)."""
-    GH = weights[2].shape[1]
+    """Scratch rows for ``feed``: a, r (K, gates·H), then hn, h_new, c_new (K, H)."""
+    GH = weights.w_hh.shape[1]
     return (np.empty((K, GH), dtype), np.empty((K, GH), dtype),
             np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype))
 
 
 @kernel
-def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, finished, history, stop):
+def beam_search(cell, weights, h, c, tokens, scores, lengths, finished, history, stop):
     """Advance K hypotheses (rows) by up to S = history.shape[1] tokens through a full softmax.
 
+    cell: a ``Cell``; weights: ``sampling.SamplingWeights`` with a decoder (weights.w_dec);
     h, c: (L, K, H) states, every row the primed state; tokens: (K,) the next input of each row;
     scores: (K,) float64 total log-probabilities, -inf for rows that must not start (all but one:
     the rows begin identical); lengths: (K,) tokens generated; finished: (K,) bool; history:
@@ -136,17 +126,17 @@ def beam_search(cell, weights, w_dec, b_dec, h, c, tokens, scores, lengths, fini
     number of steps run (fewer than S when every hypothesis finished)."""
     L, K, H = h.shape
     S = history.shape[1]
-    GH = weights[2].shape[1]
+    GH = weights.w_hh.shape[1]
     dtype = h.dtype
     a, r = np.empty((K, GH), dtype), np.empty((K, GH), dtype)
     hn, h_new, c_new = np.empty((K, H), dtype), np.empty((K, H), dtype), np.empty((K, H), dtype)
-    logits = np.empty((K, w_dec.shape[0]), dtype)
+    logits = np.empty((K, weights.w_dec.shape[0]), dtype)
     parents = np.empty(K, np.int64)
     for step in range(S):
         if all_done(scores, finished):
             return step
-        network_step(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
-        matmul_nt(h[L - 1], w_dec, logits)
-        _log_softmax_rows(logits, b_dec)
+        feed(cell, weights, h, c, tokens, a, r, hn, h_new, c_new)
+        matmul_nt(h[L - 1], weights.w_dec, logits)
+        _log_softmax_rows(logits, weights.b_dec)
         advance(logits, h, c, tokens, scores, lengths, finished, history, stop, parents)
     return S

@@ -12,10 +12,11 @@ Gate layouts (rows of W_ih, W_hh, b_ih, b_hh), shapes (N, G*H):
   (3, H), rows ``i, f, o``: i and f see c_{t-1}, o sees c_t (Gers & Schmidhuber 2000).
 - coupled: ``f, g, o``, G = 3 (the standard layout without the i block): the input gate is 1 - f.
 
-Forward kernels overwrite ``a`` with the activated gates, which is what the backward needs.
-Backward kernels take ``dh = dy_t + dh_rec`` as its two parts (summed into ``dh_rec``, which is
-scratch), carry ``dc`` in place from step t to step t-1, write the pre-activation gate gradients
-``da`` and add them into ``db``.
+Every step kernel takes the argument list that is the same for all cells (``cell_steps.py``)
+and reads the arguments its cell needs. Forward kernels overwrite ``a`` with the activated gates,
+which is what the backward needs. Backward kernels take ``dh = dy_t + dh_rec`` as its two parts
+(summed into ``dh_rec``, which is scratch), carry ``dcarry`` = dL/dc in place from step t to step
+t-1, write the pre-activation gate gradients ``da`` and add them into ``db_ih``.
 
 Why the loops look the way they do (each point measured, see benchmarks/): every loop runs over
 a contiguous row view from index 0, touches few distinct arrays, and uses constants of the
@@ -32,7 +33,7 @@ from .tensor import accumulate_rows, add_into as _add_into, sigmoid_inplace, tan
 
 
 @kernel
-def lstm_forward_step(a, r, b, c_prev, h_out, c_out):
+def lstm_forward_step(a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
     """a, r: (N, 4H); b: (4H,); c_prev, h_out, c_out: (N, H). a becomes [i f g o]."""
     n_rows, H = c_prev.shape
     for n in range(n_rows):
@@ -48,14 +49,14 @@ def lstm_forward_step(a, r, b, c_prev, h_out, c_out):
 
 
 @kernel
-def lstm_backward_step(gates, c_prev, c, dy, dh_rec, dc, da, db):
+def lstm_backward_step(gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
     """gates: (N, 4H) activated [i f g o]; c_prev, c: (N, H) cell states at t-1 and t;
     dy, dh_rec: (N, H) the two parts of dL/dh_t (dh_rec is scratch: it ends up holding their sum);
-    dc: (N, H) dL/dc_t in, dL/dc_{t-1} out; da: (N, 4H) out; db: (4H,) accumulated."""
+    dcarry: (N, H) dL/dc_t in, dL/dc_{t-1} out; da: (N, 4H) out; db_ih: (4H,) accumulated."""
     n_rows, H = c.shape
     one = c.dtype.type(1)
     for n in range(n_rows):
-        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dc[n]
+        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dcarry[n]
         gi, gf, gg, go = g_[:H], g_[H : 2 * H], g_[2 * H : 3 * H], g_[3 * H :]
         di, df, dg, do = d_[:H], d_[H : 2 * H], d_[2 * H : 3 * H], d_[3 * H :]
         _add_into(dh, dy[n])
@@ -71,11 +72,11 @@ def lstm_backward_step(gates, c_prev, c, dy, dh_rec, dc, da, db):
             f = gf[j]
             df[j] = dcn[j] * cp[j] * f * (one - f)
             dcn[j] *= f  # now dL/dc_{t-1}
-    accumulate_rows(da, db)
+    accumulate_rows(da, db_ih)
 
 
 @kernel
-def peephole_forward_step(a, r, b, p, c_prev, h_out, c_out):
+def peephole_forward_step(a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
     """As lstm_forward_step, with p: (3, H) peephole weights for i, f (on c_{t-1}) and o (on c_t)."""
     n_rows, H = c_prev.shape
     p_i, p_f, p_o = p[0], p[1], p[2]
@@ -98,14 +99,14 @@ def peephole_forward_step(a, r, b, p, c_prev, h_out, c_out):
 
 
 @kernel
-def peephole_backward_step(gates, p, c_prev, c, dy, dh_rec, dc, da, db, dp):
+def peephole_backward_step(gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
     """As lstm_backward_step; also accumulates dp: (3, H), the peephole weight gradient."""
     n_rows, H = c.shape
     one = c.dtype.type(1)
     p_i, p_f, p_o = p[0], p[1], p[2]
     dp_i, dp_f, dp_o = dp[0], dp[1], dp[2]
     for n in range(n_rows):
-        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dc[n]
+        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dcarry[n]
         gi, gf, gg, go = g_[:H], g_[H : 2 * H], g_[2 * H : 3 * H], g_[3 * H :]
         di, df, dg, do = d_[:H], d_[H : 2 * H], d_[2 * H : 3 * H], d_[3 * H :]
         _add_into(dh, dy[n])
@@ -129,11 +130,11 @@ def peephole_backward_step(gates, p, c_prev, c, dy, dh_rec, dc, da, db, dp):
             dp_f[j] += df[j] * cp[j]
         for j in range(H):
             dp_o[j] += do[j] * ct[j]
-    accumulate_rows(da, db)
+    accumulate_rows(da, db_ih)
 
 
 @kernel
-def coupled_forward_step(a, r, b, c_prev, h_out, c_out):
+def coupled_forward_step(a, r, b, p, b_ih, b_hh, h_prev, c_prev, hn, h_out, c_out):
     """a, r: (N, 3H) gates [f g o]; b: (3H,); the input gate is 1 - f. a becomes [f g o]."""
     n_rows, H = c_prev.shape
     one = c_prev.dtype.type(1)
@@ -151,12 +152,12 @@ def coupled_forward_step(a, r, b, c_prev, h_out, c_out):
 
 
 @kernel
-def coupled_backward_step(gates, c_prev, c, dy, dh_rec, dc, da, db):
+def coupled_backward_step(gates, p, h_prev, c_prev, hn, h, c, dy, dh_rec, dcarry, da, dr, db_ih, db_hh, dp):
     """As lstm_backward_step for the coupled cell; gates and da: (N, 3H) [f g o]."""
     n_rows, H = c.shape
     one = c.dtype.type(1)
     for n in range(n_rows):
-        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dc[n]
+        g_, d_, cp, ct, dh, dcn = gates[n], da[n], c_prev[n], c[n], dh_rec[n], dcarry[n]
         gf, gg, go = g_[:H], g_[H : 2 * H], g_[2 * H :]
         df, dg, do = d_[:H], d_[H : 2 * H], d_[2 * H :]
         _add_into(dh, dy[n])
@@ -170,4 +171,4 @@ def coupled_backward_step(gates, c_prev, c, dy, dh_rec, dc, da, db):
             dg[j] = dcn[j] * (one - f) * (one - g * g)
         for j in range(H):
             dcn[j] *= gf[j]
-    accumulate_rows(da, db)
+    accumulate_rows(da, db_ih)

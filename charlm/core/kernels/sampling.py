@@ -1,9 +1,10 @@
 """The generation loop: N streams, one token per step, jitted end to end.
 
-Per step and stream: the input token's row of the layer-0 table ``E W_ih0^T`` (V, G*H) (embedding
-and input projection in one lookup), then every layer: input product (layers above the first),
-recurrent product, and the cell's existing step kernel for the nonlinearities (the same code as
-training, so the math is written once); then the decoder logits (V,) and one draw.
+Per step and stream: ``network_step``, the pass the beam search (``beam.py``) makes too: the
+input token's row of the layer-0 table ``E W_ih0^T`` (V, G*H) (embedding and input projection in
+one lookup), then every layer: input product (layers above the first), recurrent product, and the
+cell's step (``cell_steps.py``, the same code as training, so the math is written once); then the
+decoder logits (V,) and one draw.
 
 Weights keep PyTorch's (rows, inputs) layouts: at batch 1 a product is a dot product per output
 row, which reads each weight once, contiguously, with the input vector in L1. That is the whole
@@ -17,48 +18,39 @@ region instead costs 70-95 us to launch with the workqueue layer, more than a wh
 The weights and the state vectors must sit on 32-byte boundaries (the caller's job): 16 bytes
 off, the same step takes 43 us.
 
-Cells are chosen by an integer code (CELL_CODES) inside the loop. Randomness comes only from the
-``np.random.Generator`` passed in: one uniform per sampled token, drawn in step-major, stream-minor
-order, so the ids depend on the seed alone, not on how the steps are split into calls. Greedy
-decoding draws nothing.
+The cell is passed as its ``Cell`` row, so the loop compiles with that cell's step only.
+Randomness comes only from the ``np.random.Generator`` passed in: one uniform per sampled token,
+drawn in step-major, stream-minor order, so the ids depend on the seed alone, not on how the steps
+are split into calls. Greedy decoding draws nothing.
 
 Drawing one token from a row of logits is ``drawing.py``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._jit import kernel
 from .atomics import atomic_load, atomic_store
+from .cell_steps import forward_step
 from .drawing import sample_row
-from .gru import gru_forward_step
-from .lstm import coupled_forward_step, lstm_forward_step, peephole_forward_step
-from .rnn import rnn_relu_forward_step, rnn_tanh_forward_step
-
-# The cell codes the loop dispatches on (plain constants for callers; the loop uses the literals).
-CELL_CODES = {"lstm": 0, "lstm-peephole": 1, "lstm-coupled": 2, "gru": 3, "rnn-tanh": 4, "rnn-relu": 5}
 
 
-@kernel
-def cell_forward_step(cell, a, r, b, peep, b_ih, b_hh, h, c, hn, h_new, c_new):
-    """One layer's cell (by its CELL_CODES number) for one step, from its input and recurrent
-    products a, r (N, G*H): h_new (N, H), and c_new for the LSTMs. b, peep, b_ih, b_hh: the
-    layer's bias, peepholes and (GRU: their candidate thirds) input and recurrent biases; h, c:
-    its state before the step; hn: scratch."""
-    H = h_new.shape[1]
-    if cell == 0:
-        lstm_forward_step(a, r, b, c, h_new, c_new)
-    elif cell == 1:
-        peephole_forward_step(a, r, b, peep, c, h_new, c_new)
-    elif cell == 2:
-        coupled_forward_step(a, r, b, c, h_new, c_new)
-    elif cell == 3:
-        gru_forward_step(a, r, b[: 2 * H], b_ih[2 * H :], b_hh[2 * H :], h, hn, h_new)
-    elif cell == 4:
-        rnn_tanh_forward_step(a, r, b, h_new)
-    else:
-        rnn_relu_forward_step(a, r, b, h_new)
+class SamplingWeights(NamedTuple):
+    """A model's weights in the layouts the loop reads (built by ``lm/sampler.py``). A thread's
+    part (``generate``'s ``part``) holds the rows of its own units, Hp of them, in place of H."""
+
+    table: np.ndarray  # (V, G*H) = E W_ih0^T: the embedding and layer 0's input product in one
+    w_ih: np.ndarray  # (L-1, G*H, H) the input weights of the layers above the first
+    w_hh: np.ndarray  # (L, G*H, H)
+    b: np.ndarray  # (L, G*H) = b_ih + b_hh
+    b_ih: np.ndarray  # (L, G*H)
+    b_hh: np.ndarray  # (L, G*H)
+    peephole: np.ndarray  # (L, 3, H); for the other cells (L, 3, 1), unread
+    w_dec: np.ndarray | None  # (V, H) the decoder; None for an adaptive softmax (no single matrix)
+    b_dec: np.ndarray | None  # (V,)
 
 
 @kernel
@@ -116,8 +108,42 @@ def _wait(flags, parts, part, k):
 
 
 @kernel
-def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forced, out, logits_out,
-             inv_temperature, top_k, top_p, greedy, rng):
+def network_step(cell, weights, tokens, h, h_own, c_own, a, r, hn, h_new, c_new, flags, part, k):
+    """Feed ``tokens`` (N,) through every layer, for one part's units (``generate``): h (L, N, H)
+    the whole state, read by every part, of which this part writes its units u0:u1 at each layer;
+    h_own, c_own (L, N, Hp) its own copies of those units of h and c, updated in place; a, r
+    (N, G*Hp), hn, h_new, c_new (N, Hp) scratch. The parts, flags.size of them, meet at barriers
+    ``k + 1``, ``k + 2``, ... (none for one part). Returns the last barrier's number and whether
+    every part reached every barrier."""
+    parts = flags.size
+    L, n_rows, H = h.shape
+    u0 = part * H // parts
+    u1 = u0 + h_own.shape[2]
+    ok = True
+    for n in range(n_rows):
+        a[n, :] = weights.table[tokens[n]]
+    for layer in range(L):
+        if layer > 0:
+            matmul_nt(h[layer - 1], weights.w_ih[layer - 1], a)
+        matmul_nt(h[layer], weights.w_hh[layer], r)
+        forward_step(cell, a, r, weights.b[layer], weights.peephole[layer], weights.b_ih[layer], weights.b_hh[layer],
+                     h_own[layer], c_own[layer], hn, h_new, c_new)
+        if parts > 1:
+            k += 1
+            ok = ok and _wait(flags, parts, part, k)  # everyone has read the old h[layer]
+        h[layer][:, u0:u1] = h_new
+        h_own[layer] = h_new
+        if cell.has_cell_state:
+            c_own[layer] = c_new
+        if parts > 1:
+            k += 1
+            ok = ok and _wait(flags, parts, part, k)  # h[layer] is whole again
+    return k, ok
+
+
+@kernel
+def generate(part, parts, flags, cell, weights, h, c, tokens, forced, out, logits_out, inv_temperature, top_k, top_p,
+             greedy, rng):
     """Run F + S steps for N streams, all state updated in place so the next call continues.
 
     The hidden units are split into ``parts`` contiguous blocks, one per thread, each calling this
@@ -128,21 +154,19 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
     drawn the next tokens. Part 0 alone runs the decoder and the draws (and owns ``rng``), so the
     ids are those of one thread. ``parts`` = 1 is the plain single-threaded loop.
 
-    cell: a CELL_CODES value; weights: this part's (table (V, G*Hp), w_ih (L-1, G*Hp, H), w_hh
-    (L, G*Hp, H), b = b_ih + b_hh (L, G*Hp), b_ih, b_hh (L, G*Hp), peephole (L, 3, Hp) (any last
-    size for other cells)); w_dec (V, H), b_dec (V,); h, c: (L, N, H) state (c unused by the GRU and
-    plain RNNs); tokens: (N,) int64, the next input of each stream; forced: (N, F) int64, inputs fed
-    after ``tokens`` without sampling (priming); out: (N, S) int64, the S sampled ids; logits_out:
-    (S, N, V) to record each step's logits (decoder bias included, before the temperature), or
-    (0, N, V) not to. On return ``tokens`` holds the last sampled (or forced) ids, not yet fed.
-    Returns False if the threads lost each other (see ``_wait``)."""
-    table, w_ih, w_hh, b = weights[0], weights[1], weights[2], weights[3]
-    b_ih, b_hh, peep = weights[4], weights[5], weights[6]
+    cell: a ``Cell``; weights: this part's ``SamplingWeights`` (with the whole decoder, which only
+    part 0 reads); h, c: (L, N, H) state (c unused by the GRU and plain RNNs); tokens: (N,) int64,
+    the next input of each stream; forced: (N, F) int64, inputs fed after ``tokens`` without
+    sampling (priming); out: (N, S) int64, the S sampled ids; logits_out: (S, N, V) to record each
+    step's logits (decoder bias included, before the temperature), or (0, N, V) not to. On return
+    ``tokens`` holds the last sampled (or forced) ids, not yet fed. Returns False if the threads
+    lost each other (see ``_wait``)."""
+    w_dec, b_dec = weights.w_dec, weights.b_dec
     L, n_rows, H = h.shape
     u0, u1 = part * H // parts, (part + 1) * H // parts
     Hp = u1 - u0
     V = w_dec.shape[0]
-    GHp = w_hh.shape[1]
+    GHp = weights.w_hh.shape[1]
     dtype = h.dtype
     a = np.empty((n_rows, GHp), dtype)
     r = np.empty((n_rows, GHp), dtype)
@@ -163,27 +187,9 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
     S = out.shape[1]
     record = logits_out.shape[0] > 0
     top = h[L - 1]
-    k = 0
-    ok = True
+    k = np.int64(0)  # not a literal 0: network_step would be compiled for its type too (~2 s)
     for step in range(F + S):
-        for n in range(n_rows):
-            a[n, :] = table[tokens[n]]
-        for layer in range(L):
-            if layer > 0:
-                matmul_nt(h[layer - 1], w_ih[layer - 1], a)
-            matmul_nt(h[layer], w_hh[layer], r)
-            cell_forward_step(cell, a, r, b[layer], peep[layer], b_ih[layer], b_hh[layer], h_own[layer],
-                              c_own[layer], hn, h_new, c_new)
-            if parts > 1:
-                k += 1
-                ok = ok and _wait(flags, parts, part, k)  # everyone has read the old h[layer]
-            h[layer][:, u0:u1] = h_new
-            h_own[layer] = h_new
-            if cell <= 2:
-                c_own[layer] = c_new
-            if parts > 1:
-                k += 1
-                ok = ok and _wait(flags, parts, part, k)  # h[layer] is whole again
+        k, ok = network_step(cell, weights, tokens, h, h_own, c_own, a, r, hn, h_new, c_new, flags, part, k)
         if part == 0:
             if step < F:
                 for n in range(n_rows):
@@ -207,4 +213,4 @@ def generate(part, parts, flags, cell, weights, w_dec, b_dec, h, c, tokens, forc
             return False
     for layer in range(L):
         c[layer][:, u0:u1] = c_own[layer]
-    return ok
+    return True

@@ -59,17 +59,15 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
 def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finished, history, stop) -> None:
     """A recurrent model: its h and c as (L, K, H) arrays the beam kernel reorders in place."""
     from ...core.kernels import beam as beam_k
-    from ...core.kernels import sampling as sampling_k
 
     cfg = model.config
     h = np.ascontiguousarray(np.repeat(np.stack([layer[0] for layer in state]), beam, axis=1))
     c = np.ascontiguousarray(np.repeat(np.stack([layer[1] for layer in state]), beam, axis=1)) \
         if model.cell.has_cell_state else np.zeros_like(h)
     weights = sampling_weights(model)
-    cell = sampling_k.CELL_CODES[cfg.cell]
+    cell = model.cell
     if model.adaptive is None:
-        beam_k.beam_search(cell, weights[:7], weights[7], weights[8], h, c, tokens, scores,
-                           lengths, finished, history, stop)
+        beam_k.beam_search(cell, weights, h, c, tokens, scores, lengths, finished, history, stop)
         return
     # No single decoder matrix: the same steps, with the layer's own log-probabilities.
     scratch = beam_k.step_buffers(weights, beam, cfg.hidden_size, h.dtype)
@@ -77,7 +75,7 @@ def _recurrent_search(model, state, beam, length, tokens, scores, lengths, finis
     for _ in range(length):
         if beam_k.all_done(scores, finished):
             break
-        beam_k.network_step(cell, weights[:7], h, c, tokens, *scratch)
+        beam_k.feed(cell, weights, h, c, tokens, *scratch)
         log_probs = model.adaptive.log_probs(h[-1])
         beam_k.advance(log_probs, h, c, tokens, scores, lengths, finished, history, stop, parents)
 

@@ -50,13 +50,10 @@ def _zeros(shape: tuple, dtype) -> np.ndarray:
     return out
 
 
-def sampling_weights(model) -> tuple:
-    """The model's weights in the layouts the generation loop reads, computed once.
-
-    (table (V, G*H) = E W_ih0^T, w_ih (L-1, G*H, H), w_hh (L, G*H, H), b = b_ih + b_hh (L, G*H),
-    b_ih (L, G*H), b_hh (L, G*H), peephole (L, 3, H) (L, 3, 1 for other cells), decoder weight
-    (V, H), decoder bias (V,); both None for an adaptive softmax). Every array is a fresh
-    contiguous copy: later changes to the model do not reach a sampler built before them."""
+def sampling_weights(model) -> sampling_k.SamplingWeights:
+    """The model's weights in the layouts the generation loop reads, computed once (the decoder
+    None for an adaptive softmax). Every array is a fresh contiguous copy: later changes to the
+    model do not reach a sampler built before them."""
     cfg, p = model.config, model.params
     L, H, V = cfg.layers, cfg.hidden_size, cfg.vocab_size
     GH = model.cell.gates * H
@@ -76,15 +73,17 @@ def sampling_weights(model) -> tuple:
         peephole = stack("weight_peephole", range(L), (3, H))
     else:
         peephole = np.zeros((L, 3, 1), dtype)
-    return (
-        table,
-        stack("weight_ih", range(1, L), (GH, H)),
-        stack("weight_hh", range(L), (GH, H)),
-        _copy(b_ih + b_hh),
-        b_ih,
-        b_hh,
-        peephole,
-        *((_copy(model.decoder_weight()), _copy(p["decoder.bias"])) if model.adaptive is None else (None, None)),
+    adaptive = model.adaptive is not None  # no single decoder matrix
+    return sampling_k.SamplingWeights(
+        table=table,
+        w_ih=stack("weight_ih", range(1, L), (GH, H)),
+        w_hh=stack("weight_hh", range(L), (GH, H)),
+        b=_copy(b_ih + b_hh),
+        b_ih=b_ih,
+        b_hh=b_hh,
+        peephole=peephole,
+        w_dec=None if adaptive else _copy(model.decoder_weight()),
+        b_dec=None if adaptive else _copy(p["decoder.bias"]),
     )
 
 
@@ -92,21 +91,22 @@ def sampling_weights(model) -> tuple:
 MIN_UNITS_TO_SPLIT = 128
 
 
-def split_weights(weights: tuple, gates: int, hidden_size: int, parts: int, has_peephole: bool) -> list[tuple]:
+def split_weights(weights: sampling_k.SamplingWeights, gates: int, hidden_size: int, parts: int,
+                  has_peephole: bool) -> list[sampling_k.SamplingWeights]:
     """Each part's rows of the recurrent weights (``kernels.sampling.generate``): part p owns the
     units [p*H//parts, (p+1)*H//parts) and takes their rows of every gate block, so its products
-    and its gate kernel see an ordinary cell of that many units. Returns 7-tuples (no decoder)."""
-    table, w_ih, w_hh, b, b_ih, b_hh, peephole = weights[:7]
+    and its gate kernel see an ordinary cell of that many units. Every part keeps the whole decoder."""
     if parts == 1:
-        return [weights[:7]]
-    H = hidden_size
+        return [weights]
+    w, H = weights, hidden_size
     out = []
     for part in range(parts):
         u0, u1 = part * H // parts, (part + 1) * H // parts
         rows = np.concatenate([np.arange(g * H + u0, g * H + u1) for g in range(gates)])
-        out.append((
-            _copy(table[:, rows]), _copy(w_ih[:, rows, :]), _copy(w_hh[:, rows, :]), _copy(b[:, rows]),
-            _copy(b_ih[:, rows]), _copy(b_hh[:, rows]), _copy(peephole[:, :, u0:u1]) if has_peephole else peephole,
+        out.append(w._replace(
+            table=_copy(w.table[:, rows]), w_ih=_copy(w.w_ih[:, rows, :]), w_hh=_copy(w.w_hh[:, rows, :]),
+            b=_copy(w.b[:, rows]), b_ih=_copy(w.b_ih[:, rows]), b_hh=_copy(w.b_hh[:, rows]),
+            peephole=_copy(w.peephole[:, :, u0:u1]) if has_peephole else w.peephole,
         ))  # fmt: skip
     return out
 
@@ -147,9 +147,8 @@ class Sampler:
         # The jitted loop reads recurrent layers and one decoder matrix. An adaptive softmax (no
         # single decoder) and the memory network (no recurrent layers) sample in Python
         # (_run_through_model), one step and one draw at a time, carrying the model's own state.
-        self._cell = sampling_k.CELL_CODES[model.config.cell] if model.cell is not None else -1
         self._weights = sampling_weights(model) if model.adaptive is None and kind_of(model.config).runs_jitted_loops else None
-        self._split: dict[int, list[tuple]] = {}  # parts -> each part's weights, built on first use
+        self._split: dict[int, list] = {}  # parts -> each part's SamplingWeights, built on first use
         self.reset(start_token)
 
     # ----------------------------------------------------------------- state
@@ -223,12 +222,11 @@ class Sampler:
             cfg = self.model.config
             self._split[parts] = split_weights(self._weights, self.model.cell.gates, cfg.hidden_size, parts,
                                                cfg.cell == "lstm-peephole")
-        w_dec, b_dec = self._weights[7], self._weights[8]
         flags = np.zeros(parts, np.int64)
 
         def part(p: int) -> bool:
             return sampling_k.generate(
-                p, parts, flags, self._cell, self._split[parts][p], w_dec, b_dec, self._h, self._c, self._tokens,
+                p, parts, flags, self.model.cell, self._split[parts][p], self._h, self._c, self._tokens,
                 forced, out, logits, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy, self.rng,
             )  # fmt: skip
 

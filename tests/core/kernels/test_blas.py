@@ -13,6 +13,7 @@ import numba
 import numpy as np
 import pytest
 
+from charlm.core import numpy_blas
 from charlm.core.kernels import _jit, blas
 from charlm.core.kernels.blas import matmul_into
 
@@ -47,7 +48,7 @@ def test_shape_mismatch_and_column_strided_arrays_are_refused():
 
 def test_the_bound_library_is_part_of_the_kernel_cache_key(monkeypatch):
     before = _jit._sources_digest()
-    monkeypatch.setattr(blas, "IDENTITY", blas.IDENTITY + "-other")
+    monkeypatch.setattr(numpy_blas, "IDENTITY", numpy_blas.IDENTITY + "-other")
     assert _jit._sources_digest() != before
 
 
