@@ -15,13 +15,18 @@ class Cell:
     gates: int  # G: blocks of H rows in W_ih / W_hh
     has_cell_state: bool  # carries c besides h (the LSTMs)
     gate_names: str  # the order of the G blocks, as in the docstrings of the kernels
+    peepholes: bool = False  # weight_peephole_l{k}: the gates also see c (Gers & Schmidhuber 2000)
+    # The candidate's recurrent product is gated by r after the multiply, so its recurrent bias is a
+    # separate parameter and the product (hn) is kept for the backward pass (PyTorch's GRU; ONNX's
+    # linear_before_reset=1).
+    linear_before_reset: bool = False
 
 
 CELLS = {
     "lstm": Cell("lstm", 4, True, "ifgo"),
-    "lstm-peephole": Cell("lstm-peephole", 4, True, "ifgo"),
+    "lstm-peephole": Cell("lstm-peephole", 4, True, "ifgo", peepholes=True),
     "lstm-coupled": Cell("lstm-coupled", 3, True, "fgo"),
-    "gru": Cell("gru", 3, False, "rzn"),
+    "gru": Cell("gru", 3, False, "rzn", linear_before_reset=True),
     "rnn-tanh": Cell("rnn-tanh", 1, False, "h"),
     "rnn-relu": Cell("rnn-relu", 1, False, "h"),
 }
@@ -36,7 +41,7 @@ def layer_param_shapes(cell: Cell, layer: int, input_size: int, hidden_size: int
         f"bias_ih_l{layer}": (G * H,),
         f"bias_hh_l{layer}": (G * H,),
     }
-    if cell.name == "lstm-peephole":
+    if cell.peepholes:
         shapes[f"weight_peephole_l{layer}"] = (3, H)
     return shapes
 

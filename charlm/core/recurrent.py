@@ -46,7 +46,7 @@ class _Workspace:
     """Buffers for one window shape, reused from window to window."""
 
     def __init__(self, cell: Cell, T: int, N: int, H: int, dtype):
-        GH, gru = cell.gates * H, cell.name == "gru"
+        GH, gru = cell.gates * H, cell.linear_before_reset
         self.shape = (T, N)
         self.h = np.zeros((T + 1, N, H), dtype)  # h[0] = h0, h[1:] = outputs
         # The steps take c and hn whatever the cell; a cell without them gets them with no units.
@@ -194,8 +194,7 @@ class RecurrentLayer:
             if rows is not None:  # nothing flows back into the document before
                 dh_rec[rows] = 0
                 dcarry[rows] = 0
-        name = self.cell.name
-        if name != "gru":
+        if not self.cell.linear_before_reset:  # the two biases enter the same sum
             db_hh[:] = db_ih
         # The whole window's recurrent weight gradient as one product: (G*H, T*N) @ (T*N, H),
         # with the states that were reset (the product's inputs there) as the zeros they were.
@@ -207,7 +206,7 @@ class RecurrentLayer:
             np.matmul(dr.reshape(T * N, GH).T, h[:T].reshape(T * N, self.H), out=self.g["weight_hh"])
         if self.cell.has_cell_state:
             dstate0 = (dh_rec.copy(), dcarry.copy())
-        elif name == "gru":
+        elif self.cell.linear_before_reset:  # dcarry: the direct part of dh
             dstate0 = (dh_rec + dcarry,)
         else:
             dstate0 = (dh_rec.copy(),)

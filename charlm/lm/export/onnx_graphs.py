@@ -20,10 +20,13 @@ go into the model's metadata properties, so a consumer can encode and decode tex
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ... import __version__
+from ...errors import ConfigError
 from ..models.kinds import kind_of
 
 OPSET = 17
@@ -69,30 +72,57 @@ def _adaptive_decoder(helper, nodes: list, const, x: str, params: dict, adaptive
     nodes.append(helper.make_node("Concat", parts, [out], axis=2))
 
 
-def _blocks(array: np.ndarray, order: tuple, H: int) -> np.ndarray:
-    return np.concatenate([array[k * H:(k + 1) * H] for k in order], axis=0)
+def _blocks(order: tuple):
+    """charlm's gate blocks of H rows, reordered into ONNX's order."""
+    def reorder(array: np.ndarray, H: int) -> np.ndarray:
+        return np.concatenate([array[k * H:(k + 1) * H] for k in order], axis=0)
+    return reorder
+
+
+def _coupled(array: np.ndarray, H: int) -> np.ndarray:
+    """[f g o] -> ONNX's [i o f c] with input_forget=1: i is the negated forget gate, f unused."""
+    f, g, o = array[:H], array[H:2 * H], array[2 * H:]
+    return np.concatenate([-f, o, np.zeros_like(f), g], axis=0)
+
+
+def _as_is(array: np.ndarray, H: int) -> np.ndarray:
+    return array
+
+
+@dataclass(frozen=True)
+class OnnxCell:
+    """How one cell maps onto an ONNX recurrent operator."""
+
+    op: str  # LSTM, GRU or RNN
+    blocks: Callable  # (array, H) -> its gate blocks in ONNX's order
+    attributes: dict = field(default_factory=dict)
+
+
+# One line per cell of core/cells.py; a cell missing here is refused by name, never guessed.
+ONNX_CELLS = {
+    "lstm": OnnxCell("LSTM", _blocks(LSTM_ORDER)),
+    "lstm-peephole": OnnxCell("LSTM", _blocks(LSTM_ORDER)),  # the peepholes go in as P
+    "lstm-coupled": OnnxCell("LSTM", _coupled, {"input_forget": 1}),
+    "gru": OnnxCell("GRU", _blocks(GRU_ORDER), {"linear_before_reset": 1}),
+    "rnn-tanh": OnnxCell("RNN", _as_is, {"activations": ["Tanh"]}),
+    "rnn-relu": OnnxCell("RNN", _as_is, {"activations": ["Relu"]}),
+}
+
+
+def onnx_cell(cell: str) -> OnnxCell:
+    if cell not in ONNX_CELLS:
+        raise ConfigError(f"charlm export has no ONNX form for the {cell} cell yet")
+    return ONNX_CELLS[cell]
 
 
 def onnx_layer_weights(cell: str, params: dict, layer: int, H: int) -> dict[str, np.ndarray]:
     """ONNX's W [1, G*H, D], R [1, G*H, H], B [1, 2*G*H] (and P [1, 3H]) for one layer."""
-    w, r = params[f"rnn.weight_ih_l{layer}"], params[f"rnn.weight_hh_l{layer}"]
-    b_ih, b_hh = params[f"rnn.bias_ih_l{layer}"], params[f"rnn.bias_hh_l{layer}"]
-    if cell in ("lstm", "lstm-peephole"):
-        parts = [_blocks(x, LSTM_ORDER, H) for x in (w, r, b_ih, b_hh)]
-    elif cell == "lstm-coupled":
-        def four(x):  # [f g o] -> ONNX [i o f c], i = the negated forget gate, f unused
-            f, g, o = x[:H], x[H:2 * H], x[2 * H:]
-            return np.concatenate([-f, o, np.zeros_like(f), g], axis=0)
-
-        parts = [four(x) for x in (w, r, b_ih, b_hh)]
-    elif cell == "gru":
-        parts = [_blocks(x, GRU_ORDER, H) for x in (w, r, b_ih, b_hh)]
-    else:
-        parts = [w, r, b_ih, b_hh]
-    W, R, Bw, Br = parts
+    blocks = onnx_cell(cell).blocks
+    W, R, Bw, Br = (blocks(params[f"rnn.{name}_l{layer}"], H) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     out = {"W": W[None], "R": R[None], "B": np.concatenate([Bw, Br])[None]}
-    if cell == "lstm-peephole":
-        out["P"] = _blocks(params[f"rnn.weight_peephole_l{layer}"].reshape(-1), PEEPHOLE_ORDER, H)[None]
+    peepholes = f"rnn.weight_peephole_l{layer}"
+    if peepholes in params:
+        out["P"] = _blocks(PEEPHOLE_ORDER)(params[peepholes].reshape(-1), H)[None]
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
 
 
@@ -125,19 +155,13 @@ def build_graph(model, *, step: bool):
         nodes.append(helper.make_node("Gather", ["h0", pick], [f"l{layer}.h0"], axis=0))
         inputs = [layer_input, names["W"], names["R"], names["B"], "", f"l{layer}.h0"]
         outputs = [f"l{layer}.y", f"l{layer}.hT"]
-        attrs = {"hidden_size": H}
         if lstm:
             nodes.append(helper.make_node("Gather", ["c0", pick], [f"l{layer}.c0"], axis=0))
             inputs += [f"l{layer}.c0"] + ([names["P"]] if "P" in names else [])
             outputs.append(f"l{layer}.cT")
-            op = "LSTM"
-            if cfg.cell == "lstm-coupled":
-                attrs["input_forget"] = 1
-        elif cfg.cell == "gru":
-            op, attrs["linear_before_reset"] = "GRU", 1
-        else:
-            op, attrs["activations"] = "RNN", ["Tanh" if cfg.cell == "rnn-tanh" else "Relu"]
-        nodes.append(helper.make_node(op, inputs, outputs, name=f"layer{layer}", **attrs))
+        mapping = onnx_cell(cfg.cell)
+        nodes.append(helper.make_node(mapping.op, inputs, outputs, name=f"layer{layer}", hidden_size=H,
+                                      **mapping.attributes))
         # Y is [T, 1 direction, N, H]: drop the direction axis for the next layer.
         nodes.append(helper.make_node("Squeeze", [f"l{layer}.y", const(f"l{layer}.axis1", np.array([1], np.int64))],
                                       [f"l{layer}.out"]))

@@ -69,7 +69,7 @@ def sampling_weights(model) -> sampling_k.SamplingWeights:
     np.matmul(p["encoder.weight"], p["rnn.weight_ih_l0"].T, out=table)
     b_ih = stack("bias_ih", range(L), (GH,))
     b_hh = stack("bias_hh", range(L), (GH,))
-    if cfg.cell == "lstm-peephole":
+    if model.cell.peepholes:
         peephole = stack("weight_peephole", range(L), (3, H))
     else:
         peephole = np.zeros((L, 3, 1), dtype)
@@ -221,7 +221,7 @@ class Sampler:
         if parts not in self._split:
             cfg = self.model.config
             self._split[parts] = split_weights(self._weights, self.model.cell.gates, cfg.hidden_size, parts,
-                                               cfg.cell == "lstm-peephole")
+                                               self.model.cell.peepholes)
         flags = np.zeros(parts, np.int64)
 
         def part(p: int) -> bool:

@@ -16,8 +16,11 @@ onnx = pytest.importorskip("onnx", reason="the onnx package is not installed (pi
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
 
 from charlm.cli.export import step_path  # noqa: E402
+from charlm.core.cells import CELLS  # noqa: E402
+from charlm.errors import ConfigError  # noqa: E402
 from charlm.lm.config import ModelConfig  # noqa: E402
 from charlm.lm.models.recurrent import RecurrentLanguageModel  # noqa: E402
+from charlm.lm.export import onnx_graphs  # noqa: E402
 from charlm.lm.export.onnx_graphs import build_onnx_model  # noqa: E402
 from charlm.text.vocab import Vocab  # noqa: E402
 from tests.helpers.classify_texts import TINY as CLASSIFY_TINY, write_split_folder  # noqa: E402
@@ -52,7 +55,7 @@ def zero_states(model, layers):
 
 @pytest.mark.parametrize("layers", [1, 3])
 @pytest.mark.parametrize("tie", [False, True])
-@pytest.mark.parametrize("cell", ["lstm", "lstm-peephole", "lstm-coupled", "gru", "rnn-tanh", "rnn-relu"])
+@pytest.mark.parametrize("cell", sorted(CELLS))  # every cell of the table, a new one included
 def test_onnxruntime_computes_charlms_logits_with_the_state_carried(cell, tie, layers):
     model = random_model(cell, layers, tie)
     sequence, step = session(model, step=False), session(model, step=True)
@@ -71,6 +74,12 @@ def test_onnxruntime_computes_charlms_logits_with_the_state_carried(cell, tie, l
             step_logits, *step_finals = step.run(None, {"token": x[t].astype(np.int64), **step_feeds})
             step_feeds = dict(zip(step_feeds, step_finals))
             np.testing.assert_allclose(step_logits, logits[t], atol=1e-5, rtol=1e-5)
+
+
+def test_a_cell_with_no_onnx_mapping_is_refused_by_name_not_exported_as_another(monkeypatch):
+    monkeypatch.setattr(onnx_graphs, "ONNX_CELLS", {k: v for k, v in onnx_graphs.ONNX_CELLS.items() if k != "gru"})
+    with pytest.raises(ConfigError, match="no ONNX form for the gru cell"):
+        build_onnx_model(random_model("gru", 1, False), VOCAB, step=False)
 
 
 def test_an_adaptive_softmax_exports_as_log_probabilities_of_the_whole_vocabulary():
