@@ -172,3 +172,23 @@ def test_a_model_kind_is_named_in_the_table_of_kinds_only():
             if isinstance(node, ast.Constant) and node.value in KINDS:
                 named.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.value!r}")
     assert not named, named
+
+
+def test_code_never_decides_by_a_cells_name():
+    """What a cell needs is a property of its row in core/cells.py; its name may appear only in the
+    tables keyed by it (the cell table, the step dispatch, the ONNX mapping) and as a default."""
+    from charlm.core.cells import CELLS
+
+    tables = {PACKAGE / "core" / "cells.py", PACKAGE / "core" / "kernels" / "cell_steps.py",
+              PACKAGE / "lm" / "export" / "onnx_graphs.py"}
+    named = []
+    for path, _ in _modules():
+        if path in tables:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                for side in (node.left, *node.comparators):
+                    values = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
+                    named += [f"{path.relative_to(PACKAGE)}:{node.lineno} {v.value!r}" for v in values
+                              if isinstance(v, ast.Constant) and v.value in CELLS]
+    assert not named, named
