@@ -10,7 +10,8 @@ Three layouts are read (``load_splits``):
   ``<label>.txt`` gives ``<label>``. Such a set has no split: hold out a dev set, or use ``--folds``.
 
 Whitespace-only lines are skipped; label and text are stripped (MR's lines end with a space).
-Every other oddity (no TAB, an empty label or text, bad bytes) is a DataError naming file and line.
+Every other oddity (no TAB, an empty label or text, bad bytes) is a DataError naming file and line;
+a file of parse trees is refused with a pointer to the tree models (``refuse_tree_data``).
 """
 
 from __future__ import annotations
