@@ -24,37 +24,27 @@ FAMILIES = {
 
 
 class Family:
-    """What differs between the classifier families. The methods import the family's modules when
-    called; ``snap`` is a ``saved_model.ClassifierSnapshot``, ``options`` the command's
-    ``ClassifyOptions`` (every option of either family, None where not given)."""
+    """What differs between the classifier families. ``session`` names the module that does a
+    family's work, loaded when first asked: ``prepare(options)`` (validate every option, read the
+    data, write nothing: a plan), ``train(plan, sink)`` (one run; its summary), ``predict(snap,
+    texts, threads)`` (class probabilities, n x C) and ``evaluate(snap, file, threads)`` (accuracy,
+    macro-F1, per-class scores, confusion matrix); ``options`` is the command's ``ClassifyOptions``
+    (every option of either family, None where not given), ``snap`` a
+    ``saved_model.ClassifierSnapshot``."""
 
     models: tuple[str, ...] = ()  # its --model names
     described = ""  # how a refusal names it: "the tree models (--model treernn, rntn, treelstm)"
     own_options: tuple[str, ...] = ()  # options only it has: given for another family's model, refused
-
-    def config_class(self) -> type:
-        """The model configuration a checkpoint's ``model`` metadata is read with (``from_dict``)."""
-        raise NotImplementedError
+    session = ""  # the module of its work, "charlm.<family>.session"
+    config_class: type  # the model configuration a checkpoint's ``model`` metadata is read with
 
     def build(self, config, dtype):
         """A model of ``config`` (loading then fills its parameters)."""
         raise NotImplementedError
 
-    def prepare(self, options):
-        """Validate every option, then read the data: a plan for ``train``. Writes nothing."""
-        raise NotImplementedError
-
-    def train(self, plan, sink=None) -> dict:
-        """One training run of a plan; its summary."""
-        raise NotImplementedError
-
-    def predict(self, snap, texts: list[str], threads: int | None = None):
-        """Class probabilities (n, C) of each text."""
-        raise NotImplementedError
-
-    def evaluate(self, snap, file, threads: int | None = None) -> dict:
-        """Accuracy, macro-F1, per-class scores and the confusion matrix on a labelled file."""
-        raise NotImplementedError
+    @property
+    def work(self):
+        return importlib.import_module(self.session)
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,19 +75,19 @@ def prepare(options):
             if getattr(options, name) is not None:
                 raise ConfigError(f"--{name.replace('_', '-')} is for {other.described}, "
                                   f"not --model {options.model or family.models[0]}")
-    return family.prepare(options)
+    return family.work.prepare(options)
 
 
 def train(plan, sink=None) -> dict:
     """One training run of a plan from ``prepare``; returns its summary."""
-    return family_of(plan.options.model).train(plan, sink)
+    return family_of(plan.options.model).work.train(plan, sink)
 
 
 def predict(snap, texts: list[str], threads: int | None = None):
     """Class probabilities (n, C) of each text, by the saved model's family."""
-    return family_of(snap.model.config.model).predict(snap, texts, threads)
+    return family_of(snap.model.config.model).work.predict(snap, texts, threads)
 
 
 def evaluate(snap, file, threads: int | None = None) -> dict:
     """The saved model's scores on a labelled file (a tree model: a file of trees)."""
-    return family_of(snap.model.config.model).evaluate(snap, file, threads)
+    return family_of(snap.model.config.model).work.evaluate(snap, file, threads)

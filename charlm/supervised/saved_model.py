@@ -58,7 +58,7 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
     try:
         family = family_of(meta["model"].get("model") if isinstance(meta.get("model"), dict) else None)
-        config = family.config_class().from_dict(meta["model"])
+        config = family.config_class.from_dict(meta["model"])
         vocab = Vocab.from_dict(meta["vocab"])
         labels = meta["labels"]
         dtype = np.dtype(meta.get("dtype", "float32"))
