@@ -22,14 +22,15 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from charlm.classify import session
-    from charlm.classify.treebank import read_trees, with_classes
+    from charlm.supervised.saved_model import load
+    from charlm.trees import session
+    from charlm.trees.treebank import read_trees, with_classes
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("trees", type=Path)
     args = parser.parse_args(argv)
-    _, snap = session.load(args.model)
+    _, snap = load(args.model)
     trees = with_classes(read_trees(args.trees), len(snap.labels), str(args.trees))
     truth = np.array([t.root_label for t in trees])
     lines = args.trees.read_text(encoding="utf-8").splitlines()

@@ -32,7 +32,7 @@ def load_trees(n: int):
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from charlm.classify.treebank import fallback_tree, read_trees
+    from charlm.trees.treebank import fallback_tree, read_trees
 
     if SST.exists():
         trees = read_trees(SST)
@@ -50,9 +50,9 @@ def load_trees(n: int):
 def charlm_engine(model_name: str, d: int, trees):
     import numpy as np
 
-    from charlm.classify.config import TreeModelConfig
-    from charlm.classify.tree_models import build_tree_model
-    from charlm.classify.tree_session import build_vocab, encode
+    from charlm.trees.config import TreeModelConfig
+    from charlm.trees.models import build_tree_model
+    from charlm.trees.session import build_vocab, encode
     from charlm.core.optim import make_optimizer
 
     vocab = build_vocab(trees, 1, None)

@@ -10,7 +10,8 @@ Three layouts are read (``load_splits``):
   ``<label>.txt`` gives ``<label>``. Such a set has no split: hold out a dev set, or use ``--folds``.
 
 Whitespace-only lines are skipped; label and text are stripped (MR's lines end with a space).
-Every other oddity (no TAB, an empty label or text, bad bytes) is a DataError naming file and line.
+Every other oddity (no TAB, an empty label or text, bad bytes) is a DataError naming file and line;
+a file of parse trees is refused with a pointer to the tree models (``refuse_tree_data``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..supervised.data import hold_out_index, looks_like_trees
 from ..text.files import read_text
 
 SPLIT_NAMES = ("train", "dev", "test")
@@ -118,24 +120,17 @@ def read_label_folder(folder: Path, encoding: str = "utf-8") -> Labelled:
     return Labelled.join(parts)
 
 
-def read_inputs(text: str, source: str) -> list[str]:
-    """The texts to classify: one per line; a line with a TAB is ``label<TAB>text`` and its label
-    is ignored (so a labelled file can be given as is). A blank line is an error, not skipped,
-    so that output line k always answers input line k."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line; it does not start an empty one
-    texts = []
-    for number, line in enumerate(lines, 1):
-        line = line.rstrip("\r")
-        if "\t" in line:
-            line = line.split("\t", 1)[1]
-        if not line.strip():
-            raise DataError(f"{source} line {number} is blank: there is nothing to classify")
-        texts.append(line.strip())
-    if not texts:
-        raise DataError(f"{source} is empty: nothing to classify")
-    return texts
+def refuse_tree_data(path: Path, encoding: str, model: str | None = None) -> None:
+    """A sequence classifier given a treebank: say which models read it (``model``: the saved
+    sequence model it was given to, for eval and predict)."""
+    path = Path(path)
+    first = path / "train.txt" if path.is_dir() else path
+    if first.is_file() and looks_like_trees(first, encoding):
+        if model is not None:
+            raise DataError(f"{first} holds bracketed parse trees, but the model is a {model} (it reads "
+                            "label<TAB>text); a tree model (rntn, treernn, treelstm) reads trees")
+        raise DataError(f"{first} holds bracketed parse trees: train a tree model on it (--model rntn, treernn or "
+                        "treelstm); textrnn and rcnn read label<TAB>text")
 
 
 # ------------------------------------------------------------------------------------ splits
@@ -171,17 +166,6 @@ def load_splits(path, *, dev=None, test=None, dev_frac: float | None = 0.1, seed
         return Splits(train, None, own.get("test"), "")
     train, held_out = hold_out(train, dev_frac, np.random.default_rng([seed, 7]))
     return Splits(train, held_out, own.get("test"), f"{dev_frac:g} of train held out (seed {seed})")
-
-
-def hold_out_index(n: int, frac: float, rng: np.random.Generator, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
-    """(train, dev) indices, sorted: a random ``frac`` of 0..n-1 (at least one) as the dev set."""
-    if not (0.0 < frac < 1.0):
-        raise ConfigError(f"--dev-frac must be between 0 and 1 (exclusive), got {frac}")
-    n_dev = max(1, round(frac * n))
-    if n_dev >= n:
-        raise DataError(f"{n} {what} are too few to hold out a dev set and still train")
-    order = rng.permutation(n)
-    return np.sort(order[n_dev:]), np.sort(order[:n_dev])
 
 
 def hold_out(data: Labelled, frac: float, rng: np.random.Generator) -> tuple[Labelled, Labelled]:

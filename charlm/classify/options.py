@@ -1,5 +1,7 @@
-"""What ``charlm classify train`` was told, as one typed object built by the command line. None is
-"not given": the configuration's default applies (``config.py``, the one home of each default).
+"""What ``charlm classify train`` was told, as one typed object built by the command line, for either
+family (``supervised/families.py`` sends it to the sequence classifiers' session or the tree
+models'). None is "not given": the configuration's default applies (``config.py``,
+``supervised/config.py``, ``trees/config.py``: the one home of each default).
 
 Derived from the configuration classes: every option of ``ClassifierConfig``, ``FitConfig`` and
 ``ClassifyDataConfig`` is a field; only what the command alone has is written here."""
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings import GivenOptions, options_class
-from .config import ClassifierConfig, ClassifyDataConfig, FitConfig
+from ..supervised.config import ClassifyDataConfig, FitConfig
+from .config import ClassifierConfig
 
 
 @dataclass
@@ -25,10 +28,10 @@ class ClassifyCommand(GivenOptions):
     test: Path | None = None
     threads: int | None = None
     model: str | None = None  # a sequence classifier (MODELS) or a tree model (TREE_MODELS)
-    # tree models (tree_session.py)
+    # tree models (trees/session.py)
     classes: int | None = None  # 5: fine-grained, 2: binary
     l2: float | None = None
-    recipe: str | None = None  # tree_recipe.RECIPES
+    recipe: str | None = None  # trees/recipe.py's RECIPES
 
 
 ClassifyOptions = options_class("ClassifyOptions", ClassifyCommand, ClassifierConfig, FitConfig, ClassifyDataConfig,

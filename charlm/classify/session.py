@@ -1,34 +1,35 @@
-"""Turn ``charlm classify`` options into work: check everything a user can get wrong before the
-first byte is written, read and encode the data, train (once, or once per fold), and load a
-saved classifier to predict or evaluate. No printing: the CLI draws what this returns."""
+"""Turn ``charlm classify`` options for a sequence classifier (``--model textrnn|rcnn``) into work:
+check everything a user can get wrong before the first byte is written, read and encode the data,
+train (once, or once per fold), and predict or evaluate with a saved one. No printing: the CLI
+draws what this returns. The tree models' counterpart is ``trees/session.py``; the choice between
+them is ``supervised/families.py``'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..settings import option_fields
-from ..store.runfolder import RunFolder, resolve_checkpoint
-from ..text.files import read_text
+from ..store.runfolder import RunFolder
 from ..core.threads import set_threads
-from . import data, tree_session
-from .config import MODELS, TREE_MODELS, ClassifierConfig, ClassifyDataConfig, FitConfig, default_pool
-from .options import ClassifyOptions
-from .metrics import report
-from .models import build_classifier
-from .tree_models import TreeModel
-from .saved_model import ClassifierSnapshot, load_classifier, save_classifier
+from ..supervised.config import ClassifyDataConfig, FitConfig
+from ..supervised.metrics import report
+from ..supervised.runs import CV_SUMMARY, check_run_folder
+from ..supervised.saved_model import ClassifierSnapshot, save_classifier
+from ..supervised.trainer import ClassifierObserver
 from ..text.vocab import Vocab
+from . import data
+from .config import MODELS, ClassifierConfig, default_pool
+from .models import build_classifier
+from .options import ClassifyOptions
 from .tokens import encode_all, encode_text
-from .train import EncodedSet, ClassifierObserver, ClassifierTrainer, accuracy, predict_probs
+from .train import EncodedSet, ClassifierTrainer, accuracy, predict_probs
 
 MODEL_OPTIONS = ("model", "cell", "embed_size", "hidden_size", "layers", "dropout", "pool", "proj_size")
 FIT_OPTIONS = option_fields(FitConfig)
-CV_SUMMARY = "cv.json"
 
 
 @dataclass
@@ -61,15 +62,6 @@ def _fit_config(options: ClassifyOptions) -> FitConfig:
     return fit
 
 
-def _check_run_folder(path: Path, force: bool) -> RunFolder:
-    run = RunFolder(path)
-    if run.path.exists() and not run.path.is_dir():
-        raise ConfigError(f"--out {run.path} is a file, not a folder")
-    if (run.holds_a_run() or (run.path / CV_SUMMARY).exists()) and not force:
-        raise ConfigError(f"{run.path} already holds a run; use --force to start over, or --out DIR")
-    return run
-
-
 def new_run_settings(options: ClassifyOptions) -> tuple[dict, FitConfig, ClassifyDataConfig]:
     """The model settings (without vocabulary and class counts), training and data configuration:
     what was given, else the configuration's defaults. Validates them; reads nothing."""
@@ -88,16 +80,9 @@ def new_run_settings(options: ClassifyOptions) -> tuple[dict, FitConfig, Classif
     return model_values, fit, settings
 
 
-def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
-    """Validate every option, then read the data. Raises CharlmError; writes nothing. A tree
-    model (--model treernn, rntn, treelstm) is prepared by ``tree_session``."""
-    if options.model in TREE_MODELS:
-        run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
-        return tree_session.prepare(options, run)
-    for name in ("classes", "l2", "recipe"):
-        if getattr(options, name) is not None:
-            raise ConfigError(f"--{name} is for the tree models (--model {', '.join(TREE_MODELS)}), "
-                              f"not --model {options.model or MODELS[0]}")
+def prepare(options: ClassifyOptions) -> Plan:
+    """Validate every option, then read the data. Raises CharlmError; writes nothing. (The tree
+    models' options are refused before, by ``supervised.families.prepare``.)"""
     model_values, fit, settings = new_run_settings(options)
     folds = options.folds
     if folds is not None:
@@ -105,9 +90,9 @@ def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
             raise ConfigError(f"--folds must be at least 2, got {folds}")
         if options.dev is not None or options.test is not None:
             raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
-    run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
+    run = check_run_folder(options.out_dir, options.force) if options.out_dir else None
     set_threads(options.threads)
-    tree_session.refuse_tree_data(options.data, settings.encoding)
+    data.refuse_tree_data(options.data, settings.encoding)
 
     # With --folds, nothing is held out here: each fold holds out its own dev set.
     splits = data.load_splits(options.data, dev=options.dev, test=options.test,
@@ -155,8 +140,6 @@ def _train_meta(plan: Plan) -> dict:
 
 def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
-    if isinstance(plan, tree_session.TreePlan):
-        return tree_session.train(plan, sink)
     splits = plan.splits
     vocab, labels = _vocab_and_labels(splits.train, plan.data_config)
     train_set, train_oov = _encode(splits.train, vocab, labels, "train")
@@ -232,33 +215,14 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
 
 
 # ------------------------------------------------------------------------------------ using a model
-def load(model: Path) -> tuple[Path, ClassifierSnapshot]:
-    path = resolve_checkpoint(model)
-    return path, load_classifier(path)
-
-
-def read_texts(file: Path | None, stdin: BinaryIO | None = None) -> tuple[list[str], str]:
-    """The texts of FILE (or of the binary stream ``stdin`` for ``-``), one per line (see
-    ``data.read_inputs``)."""
-    if file is None or str(file) == "-":
-        text = read_text("standard input", stream=stdin)
-        return data.read_inputs(text, "standard input"), "-"
-    return data.read_inputs(read_text(file), str(file)), str(file)
-
-
 def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = None) -> np.ndarray:
-    if isinstance(snap.model, TreeModel):
-        return tree_session.predict(snap, texts, threads)
     set_threads(threads)
     return predict_probs(snap.model, [encode_text(snap.vocab, t) for t in texts])
 
 
 def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -> dict:
-    """Accuracy, macro-F1, per-class scores and the confusion matrix of a ``label<TAB>text`` file
-    (a tree model: of a file of trees, at the roots and at every node)."""
-    if isinstance(snap.model, TreeModel):
-        return tree_session.evaluate(snap, file, threads)
-    tree_session.refuse_tree_data(file, "utf-8", snap.model.config.model)
+    """Accuracy, macro-F1, per-class scores and the confusion matrix of a ``label<TAB>text`` file."""
+    data.refuse_tree_data(file, "utf-8", snap.model.config.model)
     set_threads(threads)
     part = data.read_labelled(file)
     truth = data.label_ids(part, snap.labels, "eval")

@@ -1,5 +1,6 @@
 """``charlm classify``: train, use and measure text classifiers. A thin Typer layer: it parses
-options, calls ``session.py`` and draws with rich; a CharlmError becomes one line on stderr and a
+options, calls the family of the model (``supervised/families.py``: ``classify/session.py`` or
+``trees/session.py``) and draws with rich; a CharlmError becomes one line on stderr and a
 non-zero exit code (through ``errors.user_errors``)."""
 
 import json
@@ -11,8 +12,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, ClassifierConfig, tree_defaults_text, ClassifyDataConfig, FitConfig
+from ..classify.config import MODELS, ClassifierConfig
 from ..classify.options import ClassifyOptions
+from ..supervised.config import ClassifyDataConfig, FitConfig
+from ..trees.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, tree_defaults_text
 from ..lm.config import TrainConfig
 from ..settings import help_text
 
@@ -93,23 +96,25 @@ def train(
     """Train a classifier on DATA (the help text is in the decorator: it states the tree models' defaults)."""
     options = options_from(ClassifyOptions, ctx.params)
     with user_errors():
-        from ..classify import session  # here: `charlm classify train --help` must not load Numba
+        # here: `charlm classify train --help` must not load Numba
+        from ..classify import session as sequence  # cross-validation: the sequence classifiers' only
+        from ..supervised import families
         from .classify_display import ClassifierDisplay, cv_table, summary_line, summary_table
 
-        plan = session.prepare(options)
+        plan = families.prepare(options)
         title = plan.title
         if folds is not None:
             def sink_for_fold(fold):
                 return ClassifierDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
-            cv = session.cross_validate(plan, sink_for_fold)
+            cv = sequence.cross_validate(plan, sink_for_fold)
             if as_json:
                 out.print_json(json.dumps(cv))
             elif quiet:
-                out.print(f"{folds}-fold cross-validation accuracy {session.mean_std_text(cv)}%", markup=False)
+                out.print(f"{folds}-fold cross-validation accuracy {sequence.mean_std_text(cv)}%", markup=False)
             else:
                 out.print(cv_table(cv))
             return
-        summary = session.train(plan, ClassifierDisplay(out, title, quiet))
+        summary = families.train(plan, ClassifierDisplay(out, title, quiet))
         summary = {k: v for k, v in summary.items() if not k.startswith("_")}
         if as_json:
             out.print_json(json.dumps(summary))
@@ -128,12 +133,14 @@ def predict(
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):
     """Print the predicted label of each input line, one per line, in order."""
-    from ..classify import session
+    from ..supervised import families
+    from ..supervised.data import read_texts
+    from ..supervised.saved_model import load
 
     with user_errors():
-        _, snap = session.load(model)
-        texts, _ = session.read_texts(file, sys.stdin.buffer)
-        probabilities = session.predict(snap, texts, threads)
+        _, snap = load(model)
+        texts, _ = read_texts(file, sys.stdin.buffer)
+        probabilities = families.predict(snap, texts, threads)
         labels = snap.labels
         lines = []
         for row in probabilities:
@@ -155,12 +162,13 @@ def eval_(
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ):
     """Accuracy, macro-F1, per-class scores and the confusion matrix of a model on FILE."""
-    from ..classify import session
+    from ..supervised import families
+    from ..supervised.saved_model import load
     from .classify_display import eval_tables
 
     with user_errors():
-        path, snap = session.load(model)
-        result = {"model": str(path), "file": str(file), **session.evaluate(snap, file, threads)}
+        path, snap = load(model)
+        result = {"model": str(path), "file": str(file), **families.evaluate(snap, file, threads)}
         if as_json:
             out.print_json(json.dumps(result))
         else:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .train_display import format_duration
-from ..classify.train import ClassifierObserver
+from ..supervised.trainer import ClassifierObserver
 
 
 def pct(value) -> str:

@@ -8,9 +8,11 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from ..trees.config import TREE_MODELS
+
 
 def classifier_report(path: Path) -> dict:
-    from ..classify.saved_model import load_classifier  # here: `charlm info --help` must not load Numba
+    from ..supervised.saved_model import load_classifier  # here: `charlm info --help` must not load Numba
 
     snap = load_classifier(path)
     meta = snap.meta
@@ -33,7 +35,7 @@ def classifier_report(path: Path) -> dict:
 
 
 def _model_line(model: dict) -> str:
-    if model["model"] in ("treernn", "rntn", "treelstm"):
+    if model["model"] in TREE_MODELS:
         size = f"d={model['hidden_size']}" + (f", words {model['embed_size']}" if model["embed_size"] != model["hidden_size"] else "")
         return f"{model['model']} ({size}{', dropout ' + format(model['dropout'], 'g') if model.get('dropout') else ''})"
     return (f"{model['model']} {model['cell']} {model['hidden_size']}x{model['layers']} per direction, "

@@ -1,6 +1,6 @@
 """Checkpoint files: a safe, atomic container for named arrays plus JSON metadata.
 
-What goes in is the caller's business (``lm/models/saved.py`` decides for language models, ``classify/saved_model.py`` for classifiers). This module
+What goes in is the caller's business (``lm/models/saved.py`` decides for language models, ``supervised/saved_model.py`` for classifiers). This module
 guarantees three things:
 
 - **Data, not code.** A checkpoint is an uncompressed ``.npz`` (a zip of ``.npy`` members) whose

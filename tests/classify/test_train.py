@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import charlm.classify.train as train_mod
-from charlm.classify.config import ClassifierConfig, FitConfig
-from charlm.classify.metrics import report
+from charlm.classify.config import ClassifierConfig
+from charlm.supervised.config import FitConfig
+from charlm.supervised.metrics import report
 from charlm.classify.models import build_classifier
 from charlm.classify.padding import PaddedBatch
 from charlm.classify.train import EncodedSet, ClassifierTrainer, predict_probs

@@ -14,7 +14,7 @@ import pytest
 
 from charlm.classify import session
 from charlm.classify.options import ClassifyOptions
-from charlm.classify.saved_model import load_classifier
+from charlm.supervised.saved_model import load_classifier
 from charlm.classify.tokens import encode_text
 from charlm.classify.train import predict_probs
 from charlm.core.recurrent import CELLS

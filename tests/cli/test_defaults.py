@@ -116,7 +116,7 @@ def test_a_given_option_overrides_the_default():
     assert new_run_settings(TrainOptions(clip_norm=0))[1].clip_norm is None  # 0 turns it off
     # A 0 means "off" or "never" for the same settings in every command: it is the field's rule.
     assert new_run_settings(TrainOptions(patience=0))[1].patience is None  # never stop early
-    from charlm.classify.config import FitConfig
+    from charlm.supervised.config import FitConfig
 
     assert (FitConfig(clip_norm=0).clip_norm, FitConfig(patience=0).patience) == (None, None)
     assert (TrainConfig(patience=3).patience, FitConfig(patience=3).patience) == (3, 3)
@@ -141,19 +141,19 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert {"--model", "--lr", "--epochs", "--dev-frac", "--level", "--patience"} <= set(shown)
     assert shown["--proj-size"] == "the hidden size" and model.proj_size == model.hidden_size
     assert shown["--threads"] == "all cores"
-    from charlm.classify.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS, tree_defaults_text
-    from charlm.classify.tree_session import _fit_config
+    from charlm.trees.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_FIT_DEFAULTS, tree_defaults_text
+    from charlm.trees.session import _fit_config
 
     assert (shown["--classes"], shown["--l2"]) == (str(TREE_DEFAULT_CLASSES), f"{TREE_DEFAULT_L2:g}")
     assert "--lr 0.05 (treernn), 0.01 (rntn), 0.05 (treelstm)" in tree_defaults_text()
     tree_fit = _fit_config(ClassifyOptions(model="rntn"), "charlm")
     assert {k: getattr(tree_fit, k) for k in TREE_FIT_DEFAULTS} == TREE_FIT_DEFAULTS
-    from charlm.classify import tree_recipe
+    from charlm.trees import recipe as tree_recipe
 
     assert shown["--recipe"] == tree_recipe.DEFAULT_RECIPE == "charlm"
     corenlp = _fit_config(ClassifyOptions(model="rntn"), "corenlp")
     assert (corenlp.batch_size, corenlp.lr, corenlp.epochs, corenlp.patience) == (27, 0.01, 100, 25)
-    from charlm.classify.config import TREE_DEFAULT_LR
+    from charlm.trees.config import TREE_DEFAULT_LR
 
     assert [_fit_config(ClassifyOptions(model=m), "charlm").lr for m in TREE_DEFAULT_LR] == list(TREE_DEFAULT_LR.values())
     assert _fit_config(ClassifyOptions(model="rntn", lr=0.2), "corenlp").lr == 0.2

@@ -1,7 +1,8 @@
 """Training a recursive network over trees: shuffled batches of trees, every node supervised, an
 L2 penalty on the weights and word vectors, the dev set's root accuracy after every epoch,
-early stopping with patience and the best model kept. Reports to the same ``ClassifierObserver`` as the
-sequence classifiers (``train.py``), so the command line draws both alike."""
+early stopping with patience and the best model kept: the loop of ``supervised/trainer.py``, which
+the sequence classifiers train with too, reporting to the same ``ClassifierObserver``, so the
+command line draws both alike."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.optim import Adagrad
-from .config import FitConfig
-from .train import ClassifierObserver, ClassifierTrainer
-from .tree_batch import TreeBatch
-from .tree_models import TreeModel
+from ..supervised.config import FitConfig
+from ..supervised.trainer import ClassifierObserver, SupervisedTrainer
+from .batch import TreeBatch
+from .models import TreeModel
 from .treebank import Tree
 
 EVAL_TREES = 512
@@ -49,14 +50,14 @@ def root_accuracy(model: TreeModel, data: EncodedTrees) -> float:
     return float(np.mean(predicted[is_root] == labels[is_root]))
 
 
-class TreeTrainer(ClassifierTrainer):
-    """The sequence classifiers' loop (epochs, patience, best model, finite-step checks) with a
-    tree model's batches, step and measure."""
+class TreeTrainer(SupervisedTrainer):
+    """The classifiers' loop (epochs, patience, best model, finite-step checks) with a tree model's
+    batches, step and measure."""
 
     def __init__(self, model: TreeModel, config: FitConfig, train: EncodedTrees, dev: EncodedTrees,
                  l2: dict[str, float] | None = None, sink: ClassifierObserver | None = None, on_best=None, log=None,
                  adagrad_eps: float | None = None, reset_adagrad: bool = False):
-        """``l2``: the L2 weight of each penalised parameter, by name (tree_recipe.l2_weights);
+        """``l2``: the L2 weight of each penalised parameter, by name (recipe.l2_weights);
         ``adagrad_eps`` replaces AdaGrad's, ``reset_adagrad`` zeroes its sums every epoch (both
         CoreNLP's recipe)."""
         super().__init__(model, config, train, dev, sink, on_best, log)

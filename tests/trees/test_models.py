@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.classify.config import TreeModelConfig
-from charlm.classify.tree_batch import TreeBatch
-from charlm.classify.tree_models import build_tree_model
-from charlm.classify.treebank import fallback_tree, parse_tree
+from charlm.trees.config import TreeModelConfig
+from charlm.trees.batch import TreeBatch
+from charlm.trees.models import build_tree_model
+from charlm.trees.treebank import fallback_tree, parse_tree
 from tests.helpers.gradcheck import max_relative_error, numeric_gradient
 
 MODELS = ["treernn", "rntn", "treelstm"]

@@ -1,10 +1,12 @@
-"""What a classifier checkpoint holds, and how a classifier comes back out of one.
+"""What a classifier checkpoint holds (a sequence classifier's or a tree model's), and how a
+classifier comes back out of one: its family (``families.py``, by the ``model`` metadata's name)
+reads the configuration and builds the model.
 
 The container (atomic .npz, JSON metadata, no pickles, damage detection) is ``charlm/store/checkpoint.py``.
 Contents:
 
 - arrays ``param/<name>`` for every parameter (PyTorch names and layouts);
-- metadata ``kind`` = "charlm-classifier", ``model`` (ClassifierConfig), ``dtype``, ``vocab``
+- metadata ``kind`` = "charlm-classifier", ``model`` (ClassifierConfig or TreeModelConfig), ``dtype``, ``vocab``
   ({"level", "tokens"}, ``<unk>`` first), ``labels`` (class names by id), and from training
   ``train`` (FitConfig), ``data`` (where the splits came from), ``epoch``, ``best_dev_acc``,
   ``best_epoch`` and ``history`` (one record per epoch).
@@ -20,25 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
+from ..core.params import StoreBacked
 from ..errors import CharlmError, CheckpointError
-from .config import TREE_MODELS, ClassifierConfig, TreeModelConfig
-from .models import Classifier, build_classifier
-from .tree_models import build_tree_model
+from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
+from ..store.runfolder import resolve_checkpoint
 from ..text.vocab import Vocab
+from .families import family_of
 
 KIND = CLASSIFIER_KIND
 
 
 @dataclass
 class ClassifierSnapshot:
-    model: Classifier
+    model: StoreBacked  # a classify.models.Classifier or a trees.models.TreeModel
     vocab: Vocab
     labels: list[str]
     meta: dict
 
 
-def save_classifier(path: Path, model: Classifier, vocab: Vocab, labels: list[str], extra_meta: dict | None = None) -> None:
+def save_classifier(path: Path, model: StoreBacked, vocab: Vocab, labels: list[str], extra_meta: dict | None = None) -> None:
     arrays = {f"param/{name}": array for name, array in model.params.items()}
     meta = {"kind": KIND, "model": model.config.to_dict(), "dtype": model.dtype.name,
             "vocab": vocab.to_dict(), "labels": list(labels)}
@@ -55,8 +57,8 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
     if kind != KIND:
         raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
     try:
-        tree = isinstance(meta.get("model"), dict) and meta["model"].get("model") in TREE_MODELS
-        config = (TreeModelConfig if tree else ClassifierConfig).from_dict(meta["model"])
+        family = family_of(meta["model"].get("model") if isinstance(meta.get("model"), dict) else None)
+        config = family.config_class.from_dict(meta["model"])
         vocab = Vocab.from_dict(meta["vocab"])
         labels = meta["labels"]
         dtype = np.dtype(meta.get("dtype", "float32"))
@@ -70,6 +72,12 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} has unusable metadata: a classifier's vocabulary starts with <unk>")
     if len(vocab) != config.vocab_size:
         raise CheckpointError(f"{path} is inconsistent: vocabulary of {len(vocab)} tokens, model of {config.vocab_size}")
-    model = build_tree_model(config, dtype) if tree else build_classifier(config, dtype)
+    model = family.build(config, dtype)
     fill_parameters(path, model, arrays)
     return ClassifierSnapshot(model, vocab, list(labels), meta)
+
+
+def load(model: Path) -> tuple[Path, ClassifierSnapshot]:
+    """The classifier of a run folder (its best.npz) or checkpoint file, and its path."""
+    path = resolve_checkpoint(model)
+    return path, load_classifier(path)

@@ -1,4 +1,4 @@
-"""CoreNLP's training recipe for the recursive NN and the RNTN (classify/tree_recipe.py): its
+"""CoreNLP's training recipe for the recursive NN and the RNTN (trees/recipe.py): its
 starting point, its L2 weights by parameter group, and AdaGrad's eps and per-epoch reset."""
 
 from __future__ import annotations
@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.classify import tree_recipe
-from charlm.classify.config import FitConfig, TreeModelConfig
-from charlm.classify.tree_models import build_tree_model
-from charlm.classify.tree_train import EncodedTrees, TreeTrainer
-from charlm.classify.treebank import parse_tree
+from charlm.supervised.config import FitConfig
+from charlm.trees import recipe as tree_recipe
+from charlm.trees.config import TreeModelConfig
+from charlm.trees.models import build_tree_model
+from charlm.trees.train import EncodedTrees, TreeTrainer
+from charlm.trees.treebank import parse_tree
 
 H = 6
 

@@ -9,7 +9,7 @@ A leaf's vector is its word's embedding, or its tanh (``leaf_tanh``, CoreNLP's r
 Tree-LSTM's is the leaf cell's h. Every node's vector,
 through dropout, goes to one classifier: logits = W_s p + b_s. The loss is the cross-entropy
 summed over every scored node (label >= 0) and averaged over the batch's trees, the papers'
-all-phrase supervision. The work is scheduled by height (tree_batch.py): each level is one
+all-phrase supervision. The work is scheduled by height (batch.py): each level is one
 batched matrix product and one fused kernel, forward and backward; nothing recurses.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 from ..core.kernels import tensor as tensor_k
 from ..core.kernels import trees as trees_k
 from ..core.params import ParamStore, StoreBacked
+from ..supervised.layers import Dropout
+from .batch import TreeBatch
 from .config import TreeModelConfig
-from .models import Dropout
-from .tree_batch import TreeBatch
 
 EMBED_INIT = 0.1  # word vectors uniform in +-0.1: small enough that tanh compositions start unsaturated
 

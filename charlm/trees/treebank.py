@@ -140,14 +140,6 @@ def read_trees(path, encoding: str = "utf-8", max_depth: int = MAX_DEPTH) -> lis
     return trees
 
 
-def looks_like_trees(path, encoding: str = "utf-8") -> bool:
-    """Whether a file's first non-blank line is a bracketed tree (a '(' and a label)."""
-    for line in read_text(Path(path), encoding).split("\n"):
-        if line.strip():
-            return re.match(r"\s*\(\s*-?\d+[\s(]", line) is not None
-    return False
-
-
 def with_classes(trees: list[Tree], classes: int, where: str) -> list[Tree]:
     """The trees for a ``classes``-way task: 5 keeps the labels 0-4; 2 maps them to negative /
     positive (neutral nodes not scored) and drops the trees whose root is neutral. A label

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.classify.tree_batch import TreeBatch
-from charlm.classify.treebank import looks_like_trees, parse_tree, read_trees, with_classes
+from charlm.trees.batch import TreeBatch
+from charlm.supervised.data import looks_like_trees
+from charlm.trees.treebank import parse_tree, read_trees, with_classes
 from charlm.errors import DataError
 from tests.helpers.paths import SHARED_CORPORA
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from charlm.classify.saved_model import load_classifier
+from charlm.supervised.saved_model import load_classifier
 from tests.helpers.cli import run_cli
 from tests.helpers.tree_texts import TINY, write_treebank
 
@@ -56,8 +56,8 @@ def test_predict_agrees_with_eval_and_builds_trees_for_sentences(trained, treeba
     result = run_cli(capsys, "classify", "predict", trained, treebank / "test.txt")
     assert result.code == 0 and len(result.out.splitlines()) == 80
     snap = load_classifier(trained / "best.npz")
-    from charlm.classify.tree_session import encode
-    from charlm.classify.treebank import parse_tree
+    from charlm.trees.session import encode
+    from charlm.trees.treebank import parse_tree
 
     data, _ = encode([parse_tree(t) for t in lines], snap.vocab)
     batch = data.batch(range(20))

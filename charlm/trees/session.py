@@ -1,6 +1,7 @@
 """``charlm classify`` for the recursive networks over trees (``--model treernn|rntn|treelstm``):
 check the options, read the treebank, train, and evaluate or predict with a saved tree model.
-The sequence classifiers' counterpart is ``session.py``; the CLI sends tree models here."""
+The sequence classifiers' counterpart is ``classify/session.py``; ``supervised/families.py`` sends
+the tree models here (``family.py``: this family's entry)."""
 
 from __future__ import annotations
 
@@ -13,29 +14,28 @@ import numpy as np
 
 from ..core.threads import set_threads
 from ..errors import ConfigError, DataError
-from ..settings import option_fields
+from ..settings import GivenOptions, option_fields
 from ..store.runfolder import RunFolder
+from ..supervised.config import ClassifyDataConfig, FitConfig
+from ..supervised.data import hold_out_index, looks_like_trees
+from ..supervised.layers import softmax
+from ..supervised.metrics import report
+from ..supervised.runs import check_run_folder
+from ..supervised.saved_model import ClassifierSnapshot, save_classifier
 from ..text.files import TextNote
 from ..text.vocab import UNK, Vocab
-from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_DEFAULT_LR, TREE_FIT_DEFAULTS, ClassifyDataConfig, FitConfig, TreeModelConfig
-from .metrics import report
-from .options import ClassifyOptions
-from .saved_model import ClassifierSnapshot, save_classifier
-from .tree_models import build_tree_model
-from . import tree_recipe
-from .data import hold_out_index
-from .models import softmax
-from .tree_train import EVAL_TREES, EncodedTrees, TreeTrainer, node_predictions
-from .treebank import Tree, fallback_tree, looks_like_trees, parse_tree, read_trees, with_classes
+from . import recipe as recipes
+from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_DEFAULT_LR, TREE_FIT_DEFAULTS, TreeModelConfig
+from .models import build_tree_model
+from .train import EVAL_TREES, EncodedTrees, TreeTrainer, node_predictions
+from .treebank import Tree, fallback_tree, parse_tree, read_trees, with_classes
 
 LABELS = {5: ["0", "1", "2", "3", "4"], 2: ["negative", "positive"]}
-# Options of the sequence classifiers that mean nothing for a tree model: refused by name.
-NOT_FOR_TREES = ("cell", "layers", "pool", "proj_size", "folds", "level")
 
 
 @dataclass
 class TreePlan:
-    options: ClassifyOptions
+    options: GivenOptions  # the command's ClassifyOptions
     config: dict  # TreeModelConfig values but the vocabulary size
     fit: FitConfig
     l2: float
@@ -52,33 +52,33 @@ class TreePlan:
         return f"{self.options.model} ({kind}, every node supervised{recipe})"
 
 
-def _fit_config(options: ClassifyOptions, recipe: str) -> FitConfig:
+def _fit_config(options: GivenOptions, recipe: str) -> FitConfig:
     defaults = {**TREE_FIT_DEFAULTS, "lr": TREE_DEFAULT_LR[options.model]}
     if recipe == "corenlp":
-        defaults.update({k: v for k, v in tree_recipe.CORENLP_DEFAULTS.items() if k in FitConfig.__dataclass_fields__})
+        defaults.update({k: v for k, v in recipes.CORENLP_DEFAULTS.items() if k in FitConfig.__dataclass_fields__})
     values = {**defaults, **options.given(option_fields(FitConfig))}
     fit = FitConfig(**values)
     fit.validate()
     return fit
 
 
-def prepare(options: ClassifyOptions, run: RunFolder | None) -> TreePlan:
-    for name in NOT_FOR_TREES:
-        if getattr(options, name) is not None:
-            raise ConfigError(f"--{name.replace('_', '-')} is for the sequence classifiers (textrnn, rcnn), not "
-                              f"--model {options.model}")
+def prepare(options: GivenOptions) -> TreePlan:
+    """Validate every option, then read the treebank. Raises CharlmError; writes nothing.
+    ``options``: the command's ClassifyOptions, read by name (the sequence classifiers' own options
+    are refused before, by ``supervised.families.prepare``)."""
+    run = check_run_folder(options.out_dir, options.force) if options.out_dir else None
     classes = options.classes if options.classes is not None else TREE_DEFAULT_CLASSES
     if classes not in LABELS:
         raise ConfigError(f"--classes must be 5 (fine-grained) or 2 (binary), got {classes}")
-    recipe = options.recipe if options.recipe is not None else tree_recipe.DEFAULT_RECIPE
-    tree_recipe.check_recipe(recipe, options.model, {"l2": options.l2, "optimizer": options.optimizer})
+    recipe = options.recipe if options.recipe is not None else recipes.DEFAULT_RECIPE
+    recipes.check_recipe(recipe, options.model, {"l2": options.l2, "optimizer": options.optimizer})
     l2 = options.l2 if options.l2 is not None else TREE_DEFAULT_L2
     if not l2 >= 0:
         raise ConfigError(f"--l2 must be 0 or more, got {l2}")
     config = {"model": options.model, "hidden_size": options.hidden_size, "embed_size": options.embed_size,
               "dropout": options.dropout, "leaf_tanh": recipe == "corenlp"}
     if recipe == "corenlp" and options.hidden_size is None:
-        config["hidden_size"] = tree_recipe.CORENLP_DEFAULTS["hidden_size"]
+        config["hidden_size"] = recipes.CORENLP_DEFAULTS["hidden_size"]
     TreeModelConfig(vocab_size=1, num_classes=classes, **config)  # validates the model options
     fit = _fit_config(options, recipe)
     settings = ClassifyDataConfig(**options.given(("min_freq", "max_vocab", "dev_frac", "encoding", "dtype")))
@@ -156,7 +156,7 @@ def train(plan: TreePlan, sink=None) -> dict:
     model = build_tree_model(config, dtype, seed=plan.fit.seed)
     corenlp = plan.recipe == "corenlp"
     if corenlp:
-        tree_recipe.corenlp_initialize(model.params, np.random.default_rng([plan.fit.seed, 3]))
+        recipes.corenlp_initialize(model.params, np.random.default_rng([plan.fit.seed, 3]))
     labels, run = LABELS[plan.classes], plan.run
     if run is not None:
         run.create(resume=False, force=plan.options.force)
@@ -169,9 +169,9 @@ def train(plan: TreePlan, sink=None) -> dict:
                     "history": trainer.history}
         save_classifier(run.best, trainer.model, vocab, labels, {**meta, **progress})
 
-    trainer = TreeTrainer(model, plan.fit, train_set, dev_set, tree_recipe.l2_weights(plan.recipe, model.params, plan.l2),
+    trainer = TreeTrainer(model, plan.fit, train_set, dev_set, recipes.l2_weights(plan.recipe, model.params, plan.l2),
                           sink, on_best=on_best if run else None, log=run.append_metrics if run else None,
-                          adagrad_eps=tree_recipe.CORENLP_ADAGRAD_EPS if corenlp else None, reset_adagrad=corenlp)
+                          adagrad_eps=recipes.CORENLP_ADAGRAD_EPS if corenlp else None, reset_adagrad=corenlp)
     summary = trainer.fit()
     summary.update({"model": config.to_dict(), "vocab_size": len(vocab), "labels": labels,
                     "train_examples": len(train_set), "dev_examples": len(dev_set), "dev_source": plan.dev_source,
@@ -230,17 +230,3 @@ def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = No
         batch = data_set.batch(range(start, min(start + EVAL_TREES, len(trees))))
         probs.append(softmax(snap.model.node_logits(batch)[batch.roots].astype(np.float64)))
     return np.concatenate(probs)
-
-
-def refuse_tree_data(path: Path, encoding: str, model: str | None = None) -> None:
-    """A sequence classifier given a treebank: say which models read it (``model``: the saved
-    sequence model it was given to, for eval and predict)."""
-    path = Path(path)
-    first = path / "train.txt" if path.is_dir() else path
-    if first.is_file() and looks_like_trees(first, encoding):
-        if model is not None:
-            raise DataError(f"{first} holds bracketed parse trees, but the model is a {model} (it reads "
-                            "label<TAB>text); a tree model (rntn, treernn, treelstm) reads trees")
-        raise DataError(f"{first} holds bracketed parse trees: train a tree model on it (--model rntn, treernn or "
-                        "treelstm); textrnn and rcnn read label<TAB>text")
-
