@@ -4,7 +4,7 @@ saved classifier to predict or evaluate. No printing: the CLI draws what this re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -106,7 +106,9 @@ def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
         if options.dev is not None or options.test is not None:
             raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
     run = _check_run_folder(options.out_dir, options.force) if options.out_dir else None
-    set_threads(options.threads)
+    running = set_threads(options.threads)
+    if options.threads is not None:
+        options = replace(options, threads=running)  # the run saves the count that runs
     tree_session.refuse_tree_data(options.data, settings.encoding)
 
     # With --folds, nothing is held out here: each fold holds out its own dev set.

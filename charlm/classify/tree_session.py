@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +82,9 @@ def prepare(options: ClassifyOptions, run: RunFolder | None) -> TreePlan:
     TreeModelConfig(vocab_size=1, num_classes=classes, **config)  # validates the model options
     fit = _fit_config(options, recipe)
     settings = ClassifyDataConfig(**options.given(("min_freq", "max_vocab", "dev_frac", "encoding", "dtype")))
-    set_threads(options.threads)
+    running = set_threads(options.threads)
+    if options.threads is not None:
+        options = replace(options, threads=running)  # the run saves the count that runs
     splits, dev_source = _read_splits(options, settings, classes, fit.seed)
     return TreePlan(options, config, fit, l2, recipe, classes, splits, dev_source, run)
 

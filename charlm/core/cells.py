@@ -16,6 +16,11 @@ class Cell:
     has_cell_state: bool  # carries c besides h (the LSTMs)
     gate_names: str  # the order of the G blocks, as in the docstrings of the kernels
 
+    @property
+    def has_forget_gate(self) -> bool:
+        """An f block whose bias --forget-bias sets (the LSTMs; a GRU's z gate is no forget gate)."""
+        return "f" in self.gate_names
+
 
 CELLS = {
     "lstm": Cell("lstm", 4, True, "ifgo"),
@@ -42,4 +47,4 @@ def layer_param_shapes(cell: Cell, layer: int, input_size: int, hidden_size: int
 
 
 # Cells with a forget gate, whose bias a model may start at 1 (Jozefowicz et al. 2015).
-LSTMS = tuple(name for name, cell in CELLS.items() if "f" in cell.gate_names)
+LSTMS = tuple(name for name, cell in CELLS.items() if cell.has_forget_gate)
