@@ -99,6 +99,7 @@ def prepare(options: ClassifyOptions) -> Plan | tree_session.TreePlan:
             raise ConfigError(f"--{name} is for the tree models (--model {', '.join(TREE_MODELS)}), "
                               f"not --model {options.model or MODELS[0]}")
     model_values, fit, settings = new_run_settings(options)
+    data.refuse_dev_frac_with_a_dev_set(options.data, options.dev, options.dev_frac)
     folds = options.folds
     if folds is not None:
         if folds < 2:

@@ -23,7 +23,7 @@ from .options import ClassifyOptions
 from .saved_model import ClassifierSnapshot, save_classifier
 from .tree_models import build_tree_model
 from . import tree_recipe
-from .data import hold_out_index
+from .data import hold_out_index, refuse_dev_frac_with_a_dev_set
 from .models import softmax
 from .tree_train import EVAL_TREES, EncodedTrees, TreeTrainer, node_predictions
 from .treebank import Tree, fallback_tree, looks_like_trees, parse_tree, read_trees, with_classes
@@ -82,6 +82,7 @@ def prepare(options: ClassifyOptions, run: RunFolder | None) -> TreePlan:
     TreeModelConfig(vocab_size=1, num_classes=classes, **config)  # validates the model options
     fit = _fit_config(options, recipe)
     settings = ClassifyDataConfig(**options.given(("min_freq", "max_vocab", "dev_frac", "encoding", "dtype")))
+    refuse_dev_frac_with_a_dev_set(options.data, options.dev, options.dev_frac)
     running = set_threads(options.threads)
     if options.threads is not None:
         options = replace(options, threads=running)  # the run saves the count that runs

@@ -129,7 +129,7 @@ def json_report(path, file, vocab, tr, pieces, total, chosen, value, find, ranki
     return report
 
 
-def show_terminal(tr, pieces, values, unit_name, ranking, vocab, expected: int) -> None:
+def show_terminal(tr, pieces, values, unit_name, ranking, vocab, shown_k: int) -> None:
     from .inspect_view import colours, terminal_text
 
     backgrounds, legend = colours(tr.surprisal, values)
@@ -148,7 +148,7 @@ def show_terminal(tr, pieces, values, unit_name, ranking, vocab, expected: int) 
         table.add_column(name, justify="right" if name in ("position", "bits") else "left")
     order = np.argsort(-tr.surprisal[1:], kind="stable")[:SHOWN_TOP] + 1  # the first token is not predicted
     for i in order:
-        expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:expected])
+        expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:shown_k])
         table.add_row(f"{i:,}", repr(vocab.tokens[int(tr.tokens[i])]), f"{tr.surprisal[i]:.2f}", expected)
     out.print(table)
 
