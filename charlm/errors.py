@@ -20,6 +20,12 @@ class CheckpointError(CharlmError):
     """A file that is not a loadable charlm checkpoint (foreign, truncated, corrupt, newer format)."""
 
 
+class TextNote(UserWarning):
+    """Something about the input (a text, a resumed run, an option cut to what the machine has)
+    that is worth a one-line note but not a refusal (the command line prints it as ``note: ...``).
+    Here, below every layer, so that any of them can say one."""
+
+
 class TrainingError(CharlmError):
     """Training cannot go on (for example the loss keeps becoming NaN)."""
 

@@ -62,7 +62,7 @@ class Classifier(StoreBacked):
             else:  # proj.* and fc.*: nn.Linear's bound, from the weight's fan in
                 bound = 1.0 / np.sqrt(self.params[name.replace("bias", "weight")].shape[1])
             array[...] = rng.uniform(-bound, bound, array.shape)
-        if cfg.forget_bias is not None and self.cell.has_cell_state:
+        if cfg.forget_bias is not None and self.cell.has_forget_gate:
             H, f = cfg.hidden_size, self.cell.gate_names.index("f")
             for name in self.params:
                 if name.startswith("rnn.bias_ih"):

@@ -6,7 +6,7 @@ them is ``supervised/families.py``'s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from ..settings import option_fields
 from ..store.runfolder import RunFolder
 from ..core.threads import set_threads
 from ..supervised.config import ClassifyDataConfig, FitConfig
+from ..supervised.data import refuse_dev_frac_with_a_dev_set
 from ..supervised.metrics import report
 from ..supervised.runs import CV_SUMMARY, check_run_folder
 from ..supervised.saved_model import ClassifierSnapshot, save_classifier
@@ -84,6 +85,7 @@ def prepare(options: ClassifyOptions) -> Plan:
     """Validate every option, then read the data. Raises CharlmError; writes nothing. (The tree
     models' options are refused before, by ``supervised.families.prepare``.)"""
     model_values, fit, settings = new_run_settings(options)
+    refuse_dev_frac_with_a_dev_set(options.data, options.dev, options.dev_frac)
     folds = options.folds
     if folds is not None:
         if folds < 2:
@@ -91,7 +93,9 @@ def prepare(options: ClassifyOptions) -> Plan:
         if options.dev is not None or options.test is not None:
             raise ConfigError("--folds makes its own test folds and dev sets: leave out --dev and --test")
     run = check_run_folder(options.out_dir, options.force) if options.out_dir else None
-    set_threads(options.threads)
+    running = set_threads(options.threads)
+    if options.threads is not None:
+        options = replace(options, threads=running)  # the run saves the count that runs
     data.refuse_tree_data(options.data, settings.encoding)
 
     # With --folds, nothing is held out here: each fold holds out its own dev set.

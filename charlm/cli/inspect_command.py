@@ -20,6 +20,7 @@ from .errors import err, user_errors
 
 out = Console(highlight=False)
 SHOWN_TOP = 10  # rows of the "most surprising" and --find tables
+KEPT, EXPECTED = 5, 3  # without --top-k: predictions kept per token (JSON, HTML), and shown as "expected instead"
 
 
 def inspect_command(
@@ -28,7 +29,7 @@ def inspect_command(
     unit: Annotated[Optional[str], typer.Option(help="Colour by one unit, LAYER:UNIT counted from 0 (as in the parameter names rnn.weight_hh_l0).", show_default=False)] = None,
     value: Annotated[str, typer.Option(help="What of --unit: h, c (LSTMs) or a gate's letter (i f g o for LSTMs, r z n for GRUs).")] = "h",
     find: Annotated[Optional[str], typer.Option(help="A regular expression over the text: rank the units by how well they track where it matches (Pearson's r).", show_default=False)] = None,
-    top_k: Annotated[int, typer.Option(help="Predictions kept for each position.")] = 5,
+    top_k: Annotated[Optional[int], typer.Option(help=f"Predictions kept for each position, and shown as 'expected instead' in the terminal. [default: {KEPT} kept, {EXPECTED} shown]", show_default=False)] = None,
     html_path: Annotated[Optional[Path], typer.Option("--html", help="Write one self-contained page: hover a token for its predictions and the unit's value.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-token records as JSON instead.")] = False,
     limit: Annotated[int, typer.Option(help="Read at most this many tokens of FILE (from its start).")] = 10_000,
@@ -43,7 +44,7 @@ def inspect_command(
     from ..lm.measure.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
 
     with user_errors():
-        if top_k < 1 or limit < 2 or seq_len < 1:
+        if (top_k is not None and top_k < 1) or limit < 2 or seq_len < 1:
             raise ConfigError("--top-k and --seq-len must be positive and --limit at least 2")
         if html_path is not None:
             check_html_target(html_path)
@@ -66,7 +67,7 @@ def inspect_command(
             err.print(f"note: inspecting the first {limit:,} of {total:,} tokens (see --limit)")
         if attention is not None and not 0 <= attention < tokens.size:
             raise ConfigError(f"--attention {attention}: the text inspected has positions 0..{tokens.size - 1}")
-        tr = trace(net, tokens, top_k=top_k, seq_len=seq_len)
+        tr = trace(net, tokens, top_k=KEPT if top_k is None else top_k, seq_len=seq_len)
         text, pieces, spans = token_spans(vocab, tokens)
         ranking = rank_units(tr, pattern_indicator(text, spans, find), SHOWN_TOP) if find is not None else None
         if chosen is None and ranking:
@@ -81,7 +82,7 @@ def inspect_command(
                 report["attention"] = {"position": attention, "hops": attention_records(vocab, tr, attention)}
             sys.stdout.write(json.dumps(report, indent=1) + "\n")
         else:
-            show_terminal(tr, pieces, values, unit_name, ranking, vocab)
+            show_terminal(tr, pieces, values, unit_name, ranking, vocab, EXPECTED if top_k is None else top_k)
             if attention is not None:
                 show_attention(vocab, tr, attention)
         if html_path is not None:
@@ -128,7 +129,7 @@ def json_report(path, file, vocab, tr, pieces, total, chosen, value, find, ranki
     return report
 
 
-def show_terminal(tr, pieces, values, unit_name, ranking, vocab) -> None:
+def show_terminal(tr, pieces, values, unit_name, ranking, vocab, shown_k: int) -> None:
     from .inspect_view import colours, terminal_text
 
     backgrounds, legend = colours(tr.surprisal, values)
@@ -147,7 +148,7 @@ def show_terminal(tr, pieces, values, unit_name, ranking, vocab) -> None:
         table.add_column(name, justify="right" if name in ("position", "bits") else "left")
     order = np.argsort(-tr.surprisal[1:], kind="stable")[:SHOWN_TOP] + 1  # the first token is not predicted
     for i in order:
-        expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:3])
+        expected = ", ".join(f"{tok!r} {100 * p:.0f}%" for tok, p in top_list(vocab, tr, i - 1)[:shown_k])
         table.add_row(f"{i:,}", repr(vocab.tokens[int(tr.tokens[i])]), f"{tr.surprisal[i]:.2f}", expected)
     out.print(table)
 

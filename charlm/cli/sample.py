@@ -220,4 +220,6 @@ def sample(
                  if name in SAMPLING_FIELDS and value is not None}
         if given.get("stop") is not None:
             given["stop"] = unescape(given["stop"])
-        run(model, SamplingConfig(**given), prime=prime, threads=threads, out=sys.stdout, err=err)
+        config = SamplingConfig(**given)
+        config.refuse_idle(given)  # also what was given at its default value (--temperature 1 --greedy)
+        run(model, config, prime=prime, threads=threads, out=sys.stdout, err=err)

@@ -21,6 +21,11 @@ class Cell:
     # linear_before_reset=1).
     linear_before_reset: bool = False
 
+    @property
+    def has_forget_gate(self) -> bool:
+        """An f block whose bias --forget-bias sets (the LSTMs; a GRU's z gate is no forget gate)."""
+        return "f" in self.gate_names
+
 
 CELLS = {
     "lstm": Cell("lstm", 4, True, "ifgo"),
@@ -47,4 +52,4 @@ def layer_param_shapes(cell: Cell, layer: int, input_size: int, hidden_size: int
 
 
 # Cells with a forget gate, whose bias a model may start at 1 (Jozefowicz et al. 2015).
-LSTMS = tuple(name for name, cell in CELLS.items() if "f" in cell.gate_names)
+LSTMS = tuple(name for name, cell in CELLS.items() if cell.has_forget_gate)

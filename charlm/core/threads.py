@@ -4,11 +4,12 @@ parallel kernels, set together so they never oversubscribe the machine."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import numba
 from threadpoolctl import threadpool_limits
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TextNote
 
 _limits = None  # keep the threadpoolctl handle alive
 
@@ -20,13 +21,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def set_threads(count: int | None) -> int:
-    """Use ``count`` threads (None: every core this process may run on). Returns the count."""
+def set_threads(count: int | None, *, whose: str = "", say: bool = True) -> int:
+    """Use ``count`` threads (None: every core this process may run on). More than those cores
+    cannot run at once (Numba's pool has one thread per core): such a count is cut to the cores,
+    with a note unless ``say`` is False (``whose``: whose count it is, " (the run's)"). Returns
+    the count that runs, which is what a run saves."""
     global _limits
+    cores = available_cores()
     if count is None:
-        count = available_cores()
+        count = cores
     if count < 1:
         raise ConfigError(f"threads must be at least 1, got {count}")
+    if count > cores:
+        if say:
+            warnings.warn(TextNote(f"--threads {count}{whose} is more than the {cores} core{'s' if cores != 1 else ''} "
+                                   f"this process may run on: using {cores} (and saving {cores} with a run)"),
+                          stacklevel=2)
+        count = cores
     _limits = threadpool_limits(limits=count, user_api="blas")
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     return count

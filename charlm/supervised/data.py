@@ -44,6 +44,17 @@ def read_texts(file: Path | None, stdin: BinaryIO | None = None) -> tuple[list[s
     return read_inputs(read_text(file), str(file)), str(file)
 
 
+def refuse_dev_frac_with_a_dev_set(path, dev, dev_frac) -> None:
+    """--dev-frac holds out part of train only where there is no dev set: with ``dev`` (--dev) or
+    a folder's own dev.txt it cannot take effect, and is refused by name."""
+    if dev_frac is None:
+        return
+    own = Path(path) / "dev.txt"
+    where = f"--dev {dev}" if dev is not None else (str(own) if Path(path).is_dir() and own.is_file() else None)
+    if where is not None:
+        raise ConfigError(f"--dev-frac cannot take effect with a dev set ({where}): nothing is held out of train")
+
+
 def hold_out_index(n: int, frac: float, rng: np.random.Generator, what: str = "examples") -> tuple[np.ndarray, np.ndarray]:
     """(train, dev) indices, sorted: a random ``frac`` of 0..n-1 (at least one) as the dev set."""
     if not (0.0 < frac < 1.0):

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, TextNote  # (TextNote: the notes' class, long imported from here)
 from .codepoints import add_counts, codepoints
 
 CHUNK_BYTES = 1 << 20  # bytes read and decoded at a time; working memory is a few times this
@@ -30,11 +30,6 @@ ASCII_FAST = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252", "i
 class EmptyText(DataError):
     """A file with nothing to learn from (empty, or only whitespace): in a corpus of many files
     it is skipped with a note, on its own it is refused."""
-
-
-class TextNote(UserWarning):
-    """Something about a text (or a resumed run) that is worth a one-line note but not a refusal
-    (the command line prints it as ``note: ...``)."""
 
 
 def check_encoding(encoding: str) -> codecs.CodecInfo:

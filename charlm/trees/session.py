@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from ..errors import ConfigError, DataError
 from ..settings import GivenOptions, option_fields
 from ..store.runfolder import RunFolder
 from ..supervised.config import ClassifyDataConfig, FitConfig
-from ..supervised.data import hold_out_index, looks_like_trees
+from ..supervised.data import hold_out_index, looks_like_trees, refuse_dev_frac_with_a_dev_set
 from ..supervised.layers import softmax
 from ..supervised.metrics import report
 from ..supervised.runs import check_run_folder
@@ -82,7 +82,10 @@ def prepare(options: GivenOptions) -> TreePlan:
     TreeModelConfig(vocab_size=1, num_classes=classes, **config)  # validates the model options
     fit = _fit_config(options, recipe)
     settings = ClassifyDataConfig(**options.given(("min_freq", "max_vocab", "dev_frac", "encoding", "dtype")))
-    set_threads(options.threads)
+    refuse_dev_frac_with_a_dev_set(options.data, options.dev, options.dev_frac)
+    running = set_threads(options.threads)
+    if options.threads is not None:
+        options = replace(options, threads=running)  # the run saves the count that runs
     splits, dev_source = _read_splits(options, settings, classes, fit.seed)
     return TreePlan(options, config, fit, l2, recipe, classes, splits, dev_source, run)
 

@@ -32,7 +32,7 @@ from ...text.files import (  # noqa: F401 (read_text, count_codepoints: re-expor
 )
 from ...text.sources import Sources, find_sources
 from ...text.vocab import EOS, LEVELS, Encoded, Vocab
-from .documents import NO_STARTS, Document, cut, hold_out, starts_of, survey
+from .documents import NO_STARTS, Document, crlf_note, cut, hold_out, same_file_notes, starts_of, survey
 
 
 # --------------------------------------------------------------------------- encoding files
@@ -177,6 +177,7 @@ def load_corpus(
     for split in files:
         docs[split], counts = survey(sources, split, encoding, chunk_bytes, skip_bad, counts, notes)
     source = _describe(sources, docs["train"])
+    notes += same_file_notes(docs) + ([note] if level == "char" and (note := crlf_note(docs)) else [])
     if vocab is not None:
         if vocab.level != level:
             raise DataError(f"the vocabulary is {vocab.level}-level but a {level}-level corpus was asked for")

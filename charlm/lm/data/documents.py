@@ -10,6 +10,7 @@ however many files there are.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from ...text.files import EmptyText, read_chunks
 from ...text.sources import Sources
 
 NO_STARTS = np.zeros(0, np.int64)
+CR, LF = 13, 10
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Document:
     bytes: int
     sha256: str
     chars: int  # code points
+    crlf: int = 0  # lines that end in "\r\n" (at character level the "\r" is a token of its own)
 
 
 def survey(sources: Sources, split: str, encoding: str, chunk_bytes: int, skip_bad: bool,
@@ -47,9 +51,15 @@ def survey(sources: Sources, split: str, encoding: str, chunk_bytes: int, skip_b
             size[0] += len(raw)
 
         file_counts = np.zeros(0, np.int64)
+        crlf, last = 0, -1
         try:
             for points in read_chunks(path, encoding, chunk_bytes, as_codepoints=True, on_bytes=on_bytes):
-                file_counts = add_counts(file_counts, np.bincount(points))
+                chunk_counts = np.bincount(points)
+                file_counts = add_counts(file_counts, chunk_counts)
+                crlf += int(last == CR and points[0] == LF)  # a "\r\n" split between two chunks
+                if chunk_counts.size > CR and chunk_counts[CR]:  # (a text without "\r" costs nothing more)
+                    crlf += int(np.count_nonzero((points[:-1] == CR) & (points[1:] == LF)))
+                last = int(points[-1])
         except EmptyText:
             if not sources.many:
                 raise
@@ -63,7 +73,7 @@ def survey(sources: Sources, split: str, encoding: str, chunk_bytes: int, skip_b
             skipped_bad.append(f"{sources.label(path)} ({_reason(error, path)})")
             continue
         total = add_counts(total, file_counts)
-        kept.append(Document(path, sources.label(path), size[0], digest.hexdigest(), int(file_counts.sum())))
+        kept.append(Document(path, sources.label(path), size[0], digest.hexdigest(), int(file_counts.sum()), crlf))
     if skipped_empty:
         notes.append(f"{len(skipped_empty)} empty file(s) left out: {_listing(skipped_empty)}")
     if skipped_bad:
@@ -71,6 +81,38 @@ def survey(sources: Sources, split: str, encoding: str, chunk_bytes: int, skip_b
     if not kept:
         raise DataError(f"no file of the corpus has text to learn from ({len(sources.splits[split])} tried)")
     return kept, total
+
+
+def crlf_note(docs: dict[str, list[Document]]) -> str | None:
+    """At character level: how many lines of the splits' files end in CRLF, where each "\\r" is a
+    token the model learns and writes (the text is read as it is, never changed)."""
+    counts = {split: sum(doc.crlf for doc in split_docs) for split, split_docs in docs.items()}
+    lines = sum(counts.values())
+    if not lines:
+        return None
+    where = ", ".join(f"{SPLIT_NAMES[split]} {n:,}" for split, n in counts.items() if n)
+    return (f"{lines:,} line{'s' if lines != 1 else ''} of the text end in CRLF ({where}): at character level each "
+            "\\r is a token of its own, which the model learns and writes; the text is read as it is")
+
+
+def same_file_notes(docs: dict[str, list[Document]]) -> list[str]:
+    """A validation or test file that is one of the training files (by any path or link to it):
+    the figure measured on it is a training figure, not a measure of generalisation."""
+    def key(path):
+        stat = os.stat(path)
+        return stat.st_dev, stat.st_ino
+
+    train = {key(doc.path): doc.path for doc in docs["train"]}
+    notes = []
+    for split in ("val", "test"):
+        label = SPLIT_NAMES[split]
+        for doc in docs.get(split, []):
+            same = train.get(key(doc.path))
+            if same is not None:
+                path = "" if os.path.abspath(same) == os.path.abspath(doc.path) else f" (by another path: {same})"
+                notes.append(f"the {label} file {doc.path} is a training file{path}: its {label} figure is a "
+                             "training figure, which cannot show over-fitting")
+    return notes
 
 
 def _reason(error: DataError, path) -> str:

@@ -130,8 +130,8 @@ class Sampler:
 
     temperature: divides the logits (> 0; lower is more conservative); top_k: keep only the k most
     likely tokens (0: all); top_p: keep the smallest set of most likely tokens holding this much
-    probability (1: all); greedy: always the most likely token (the other options are then
-    ignored); seed: same seed, same ids (None: fresh entropy).
+    probability (1: all); greedy: always the most likely token (a temperature, top-k, top-p or
+    seed with it is refused: nothing is drawn); seed: same seed, same ids (None: fresh entropy).
     """
 
     def __init__(self, model, config: SamplingConfig | None = None, *, start_token: int = 0, **settings):

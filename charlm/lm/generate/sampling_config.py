@@ -9,7 +9,7 @@ import operator
 from dataclasses import dataclass, fields
 
 from ...errors import ConfigError
-from ...settings import Settings, setting
+from ...settings import Settings, option_name, setting
 
 
 def check_int(name: str, value, minimum: int) -> int:
@@ -27,6 +27,11 @@ def check_int(name: str, value, minimum: int) -> int:
 
 # What beam search cannot use: it draws nothing (the settings of the draw, by field name).
 DRAW_SETTINGS = ("temperature", "top_k", "top_p", "greedy", "seed")
+# What cannot take effect with each mode (a switch or a count that is on), and why, by field name.
+IDLE_WITH = {
+    "beam": (DRAW_SETTINGS, "beam search draws nothing"),
+    "greedy": (("temperature", "top_k", "top_p", "seed"), "it always takes the most likely token and draws nothing"),
+}
 
 
 @dataclass
@@ -70,12 +75,21 @@ class SamplingConfig(Settings):
             raise ConfigError(f"--beam must be a positive integer (0: sample), got {self.beam}")
         if self.length_penalty is not None and not (math.isfinite(self.length_penalty) and self.length_penalty >= 0):
             raise ConfigError(f"--length-penalty must be 0 or more, got {self.length_penalty}")
+        defaults = {f.name: f.default for f in fields(self)}
+        self.refuse_idle(name for name in defaults if getattr(self, name) != defaults[name])
         if self.beam:
-            defaults = {f.name: f.default for f in fields(self)}
-            given = [f"--{name.replace('_', '-')}" for name in DRAW_SETTINGS if getattr(self, name) != defaults[name]]
-            if given:
-                raise ConfigError(f"{', '.join(given)} cannot take effect with --beam: beam search draws nothing")
             if self.num_samples > self.beam:
                 raise ConfigError(f"--num-samples {self.num_samples} is more than the --beam {self.beam} hypotheses kept")
         elif self.length_penalty is not None:
             raise ConfigError("--length-penalty takes effect only with --beam")
+
+    def refuse_idle(self, given) -> None:
+        """Refuse, by name, the settings among ``given`` (field names: those the user set) that
+        cannot take effect with the mode that is on (``IDLE_WITH``). The configuration checks the
+        ones that differ from their defaults; the command line checks every one it was given."""
+        given = set(given)
+        for mode, (idle, why) in IDLE_WITH.items():
+            if getattr(self, mode):
+                named = [option_name(name) for name in idle if name in given]
+                if named:
+                    raise ConfigError(f"{', '.join(named)} cannot take effect with --{mode}: {why}")

@@ -89,7 +89,7 @@ class RecurrentLanguageModel(StoreBacked):
             else:
                 bound = 0.1  # encoder and decoder weights, as word_language_model
             array[...] = rng.uniform(-bound, bound, array.shape) if bound else 0.0
-        if cfg.forget_bias is not None and self.cell.has_cell_state:
+        if cfg.forget_bias is not None and self.cell.has_forget_gate:
             H = cfg.hidden_size
             f = self.cell.gate_names.index("f")
             for layer in range(cfg.layers):

@@ -5,6 +5,7 @@ model, its kernels and its graphs are imported when asked for."""
 from __future__ import annotations
 
 from ...core.cells import CELLS, LSTMS
+from ...errors import ConfigError
 from .protocol import ModelKind
 
 
@@ -41,7 +42,13 @@ class RecurrentKind(ModelKind):
                 "dropout": dropout}
 
     def new_run_values(self, options, values: dict) -> tuple[dict, dict]:
-        """A new LSTM's forget gate starts at 1 unless told otherwise."""
+        """A new LSTM's forget gate starts at 1 unless told otherwise; a cell without one refuses
+        --forget-bias."""
+        cell = CELLS.get(values["cell"])
+        if options.forget_bias is not None and cell is not None and not cell.has_forget_gate:
+            with_lstm = ", ".join(name for name, row in CELLS.items() if row.has_forget_gate)
+            raise ConfigError(f"--forget-bias cannot take effect with --cell {cell.name}: it has no forget gate "
+                              f"(the cells with one: {with_lstm})")
         if options.forget_bias is None:
             values = {**values, "forget_bias": default_forget_bias(values["cell"])}
         return values, {}

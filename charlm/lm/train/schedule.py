@@ -13,8 +13,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...errors import ConfigError
+from ...settings import option_name
 from ..config import TrainConfig
 from .progress import Progress
+
+# The settings that act on validations, each with the value that turns it off (None: none does).
+# A run without validation refuses them by name, but for that value: nothing would ever use them.
+# --lr-decay is the plateau rule's only without --decay-start (the epoch schedule needs no validation).
+ACT_ON_VALIDATIONS = {"eval_every": None, "patience": 0, "lr_decay": 1.0, "decay_patience": None, "min_lr": 0.0,
+                      "stop_lr": 0.0, "decay_threshold": 0.0, "decay_against": None}
+
+
+def refuse_without_validation(given: dict, decay_start: int | None, why: str) -> None:
+    """In a run with no validation text (``why``: how it came to have none), refuse what was
+    ``given`` (option field -> value) of the settings that act on validations."""
+    idle = [name for name, off in ACT_ON_VALIDATIONS.items()
+            if name in given and given[name] != off and not (name == "lr_decay" and decay_start is not None)]
+    if idle:
+        names = ", ".join(option_name(name) for name in idle)
+        they = "it acts" if len(idle) == 1 else "they act"
+        raise ConfigError(f"{names} cannot take effect without validation ({why}): {they} on validations")
 
 
 @dataclass

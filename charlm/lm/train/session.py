@@ -20,6 +20,7 @@ from . import fine_tune
 from ..data.batching import check_trainable
 from ..config import DataConfig, ModelConfig, TrainConfig, parse_duration
 from .distributed import current_group, default_threads
+from .schedule import refuse_without_validation
 from .resume_checks import changes, check_same_data, refuse_fixed_settings, refuse_fixed_training_options
 from ..models.kinds import KINDS, build_language_model, kind_named, kind_of, refuse_other_kinds_options
 from ..options import DATA_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS, TrainOptions
@@ -78,11 +79,13 @@ def prepare(options: TrainOptions) -> TrainingSession:
 
 
 def _threads(options: TrainOptions, group, saved: int | None = None) -> int | None:
+    """The thread count the run saves: the one that runs (a count above the cores is cut to them,
+    with a note), or None for every core of the machine."""
     threads = options.threads or saved
     if threads is None and group.size > 1:
         threads = default_threads(group, available_cores())  # ranks on one machine share its cores
-    set_threads(threads)
-    return threads
+    running = set_threads(threads, whose="" if options.threads else " (the run's)", say=group.is_root)
+    return None if threads is None else running
 
 
 def _train_config(options: TrainOptions, base: dict) -> TrainConfig:
@@ -109,6 +112,8 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
                           "small enough for the full softmax")
     if options.val_frac is None and (options.val is not None or split_folder):
         data_config.val_frac = None  # the validation text is the --val file or the split folder's
+    if data_config.val_frac == 0:  # no validation, known before reading (a folder without one: _start)
+        refuse_without_validation(options.given(TRAIN_OPTIONS), train_config.decay_start, "--val-frac 0")
     return model_values, train_config, data_config
 
 
@@ -133,6 +138,7 @@ def _start(options: TrainOptions, group) -> TrainingSession:
         vocab=start[1].vocab if start is not None and level == "word" else None,
     )
     _say_notes(corpus, group)
+    _refuse_without_validation(options, corpus, val_frac, train_config.decay_start)
     if start is not None and level == "char":
         corpus = fine_tune.grow_char_corpus(corpus, start[1], start[0], options.grow_vocab)
     train_config.threads = threads
@@ -184,7 +190,8 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     refuse_fixed_settings(options, meta, level)
     corpus_path = _corpus_path(corpus_arg) if corpus_arg is not None else _saved_corpus_path(saved_corpus)
     threads = _threads(options, group, meta["train"].get("threads"))
-    if (note := thread_change_note(meta["train"].get("threads"), options.threads)) and group.is_root:
+    given = threads if options.threads is not None else None  # (what runs of the count given)
+    if (note := thread_change_note(meta["train"].get("threads"), given)) and group.is_root:
         warnings.warn(TextNote(note), stacklevel=2)
     corpus = data.load_corpus(
         corpus_path, level=level,
@@ -204,6 +211,8 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     # saved run had is not carried over: given neither, a resumed run trains on to its --epochs.
     base = {**saved_train, "threads": threads, "max_steps": None, "max_time": None}
     train_config = _train_config(options, base)
+    _refuse_without_validation(options, corpus, options.val_frac if options.val_frac is not None
+                               else saved_corpus.get("val_frac"), train_config.decay_start)
     check_trainable(len(corpus.train), train_config.batch_size, train_config.seq_len)
     _check_frozen_embedding(train_config, snap.model.config)
     _check_positions(train_config, snap.model.config)
@@ -213,6 +222,13 @@ def _resume(options: TrainOptions, group) -> TrainingSession:
     if options.lr is not None:
         trainer.progress.lr = train_config.lr  # the rate the run had reached gives way to the one asked for
     return TrainingSession(trainer, level)
+
+
+def _refuse_without_validation(options: TrainOptions, corpus, val_frac, decay_start: int | None) -> None:
+    if corpus.val is None:
+        why = "--val-frac 0" if val_frac == 0 else \
+            f"{corpus.source} has no validation split; --val FILE or --val-frac F gives it one"
+        refuse_without_validation(options.given(TRAIN_OPTIONS), decay_start, why)
 
 
 def _check_frozen_embedding(train_config: TrainConfig, model_config: ModelConfig) -> None:
