@@ -217,7 +217,7 @@ def test_every_command_with_threads_cuts_them_the_same_way(trained_run, capsys, 
 
 
 def test_classify_saves_the_thread_count_that_runs(tmp_path):
-    from charlm.classify.session import load
+    from charlm.supervised.saved_model import load
 
     folder = write_split_folder(tmp_path / "data", train=40, dev=10, test=0)
     result = run_cli(None, "classify", "train", folder, "--out", tmp_path / "run", *CLASSIFY_TINY, "--epochs", 1,
