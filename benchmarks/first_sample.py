@@ -5,7 +5,7 @@
 
 Each measurement points ``CHARLM_CACHE_DIR`` at an empty folder (a fresh machine), runs
 ``charlm train`` on the bundled corpus with ``--max-time`` (the default model), then launches
-``charlm sample RUN -n 200`` and times it from the launch to its first sampled character on stdout
+``charlm sample RUN --length 200`` and times it from the launch to its first sampled character on stdout
 and to its end. With ``--trees A B`` the source trees take turns (A, B, A, B, ...: a noisy
 neighbour slows both alike), each on ``PYTHONPATH``. Printed per measurement: the training's
 own tokens/s (its summary line, validation included, and the median of its logged intervals),
@@ -44,7 +44,7 @@ def measure(tree: str, max_time: str, threads: int | None) -> dict:
                  if row.get("tokens_per_s") and row.get("train_loss") is not None]
         summary = [line for line in train.stdout.splitlines() if "tokens/s" in line]
         started = time.monotonic()
-        sample = subprocess.Popen([sys.executable, "-m", "charlm", "sample", str(run), "-n", "200"], env=env,
+        sample = subprocess.Popen([sys.executable, "-m", "charlm", "sample", str(run), "--length", "200"], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp)
         sample.stdout.read(1)
         first_s = time.monotonic() - started
