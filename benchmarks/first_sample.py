@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,8 @@ def measure(tree: str, max_time: str, threads: int | None) -> dict:
             raise SystemExit(f"charlm train failed ({tree}):\n{train.stderr[-2000:]}")
         rates = [row["tokens_per_s"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
                  if row.get("tokens_per_s") and row.get("train_loss") is not None]
-        summary = [line for line in train.stdout.splitlines() if "tokens/s" in line]
+        summary = [re.findall(r"[\d,]+", line.split("tokens/s")[1]) for line in train.stdout.splitlines()
+                   if "tokens/s" in line]
         started = time.monotonic()
         sample = subprocess.Popen([sys.executable, "-m", "charlm", "sample", str(run), "--length", "200"], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp)
@@ -55,7 +57,7 @@ def measure(tree: str, max_time: str, threads: int | None) -> dict:
         if sample.returncode != 0:
             raise SystemExit(f"charlm sample failed ({tree}):\n{err[-2000:]}")
         return {"tree": tree, "train_s": round(train_s, 1),
-                "tokens_per_s_summary": summary[0].split()[-1].strip("│┃|") if summary else None,
+                "tokens_per_s_summary": summary[0][-1] if summary and summary[0] else None,
                 "tokens_per_s_median": round(statistics.median(rates)) if rates else None,
                 "first_sample_s": round(first_s, 2), "sample_s": round(total_s, 2),
                 "sample_said": " / ".join(line for line in err.splitlines() if "ompil" in line or "aiting" in line)}
