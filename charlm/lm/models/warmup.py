@@ -115,6 +115,11 @@ def compile_sampling_in_background(cell: str, dtype, say=lambda text: None) -> b
         except OSError:
             return False  # another process compiles them
         try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())  # who started it (see wait_for_background_compile)
+        except OSError:
+            pass
+        try:
             subprocess.Popen(
                 [sys.executable, "-m", "charlm.lm.models.warmup", "sample", cell, np.dtype(dtype).name, str(lock)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -153,13 +158,33 @@ def compile_running(cell: str, dtype) -> bool:
 
 def wait_for_background_compile(cell: str, dtype, say) -> None:
     """If a background compile of the sampling kernels is under way, wait for it (compiling the
-    same kernels a second time beside it would only be slower)."""
-    if is_compiled("sample", cell, dtype) or not compile_running(cell, dtype):
+    same kernels a second time beside it would only be slower), unless the training that started
+    it still runs: until it ends the compile has only the time it leaves idle, so the caller
+    compiles them itself, as fast as before there was a background compile."""
+    if is_compiled("sample", cell, dtype) or not compile_running(cell, dtype) or _starter_alive(cell, dtype):
         return
     say("Waiting for the sampling kernels, compiling in the background since training started...")
     deadline = time.monotonic() + WAIT_LIMIT_S
     while compile_running(cell, dtype) and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+def _starter_alive(cell: str, dtype) -> bool:
+    """Whether the process that started the background compile (its pid is in the lock file)
+    still runs; not when the file names none."""
+    try:
+        pid = int(_lock_path(cell, dtype).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # alive, another user's
+    return True
 
 
 def _remove(path) -> None:

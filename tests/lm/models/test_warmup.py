@@ -54,11 +54,14 @@ def test_a_compile_that_cannot_start_is_a_note_and_leaves_no_lock(cache, tmp_pat
     assert len(said) == 1 and time.monotonic() - started < 1
 
 
-def _holder(lock) -> subprocess.Popen:
-    """A process holding the lock as a compiler does, until it is killed."""
+def _holder(lock, starter: str = "") -> subprocess.Popen:
+    """A process holding the lock as a compiler does, until it is killed; ``starter``: the pid
+    written in the lock (``self``: its own)."""
     code = ("import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(120)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "os.write(fd, (str(os.getpid()) if sys.argv[2] == 'self' else sys.argv[2]).encode())\n"
+            "print('held', flush=True)\ntime.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock), starter], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -90,3 +93,31 @@ def test_sample_waits_for_a_live_compile_and_not_for_one_that_died(cache, monkey
         holder.wait()
     waiting.join(5.0)
     assert not waiting.is_alive() and lock.exists()
+
+
+def test_sample_does_not_wait_while_the_training_that_started_the_compile_runs(cache):
+    """Until that training ends the compile has only the time it leaves idle: a sample taken
+    during the training compiles the kernels itself; after it, the sample waits."""
+    cache.mkdir()
+    lock = warmup._lock_path("gru", "float32")
+    training = _holder(lock, "self")  # stands for the training (alive) and its compile
+    try:
+        said = []
+        started = time.monotonic()
+        warmup.wait_for_background_compile("gru", "float32", say=said.append)
+        assert said == [] and time.monotonic() - started < 1
+    finally:
+        training.kill()
+        training.wait()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    compiler = _holder(lock, ended.stdout.strip())  # the training has ended; its compile runs on
+    try:
+        waiting = threading.Thread(target=warmup.wait_for_background_compile, args=("gru", "float32", said.append))
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and said, said
+    finally:
+        compiler.kill()
+        compiler.wait()
+    waiting.join(5.0)
+    assert not waiting.is_alive()
