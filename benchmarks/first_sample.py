@@ -40,6 +40,10 @@ def measure(tree: str, max_time: str, threads: int | None) -> dict:
         started = time.monotonic()
         train = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp)
         train_s = time.monotonic() - started
+        ended = time.time()
+        markers = list((Path(tmp) / "cache").rglob(".compiled-sample-*"))
+        # When the background compile ended, in seconds before the training did (negative: after)
+        compiled_before_end_s = round(ended - markers[0].stat().st_mtime, 1) if markers else None
         if train.returncode != 0:
             raise SystemExit(f"charlm train failed ({tree}):\n{train.stderr[-2000:]}")
         rates = [row["tokens_per_s"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
@@ -48,7 +52,7 @@ def measure(tree: str, max_time: str, threads: int | None) -> dict:
                    if "tokens/s" in line]
         first_s, total_s, err = _time_sample(run, env, tmp, tree)
         warm_s, _, _ = _time_sample(run, env, tmp, tree)  # the same again, every kernel compiled: the load's share
-        return {"tree": tree, "train_s": round(train_s, 1),
+        return {"tree": tree, "train_s": round(train_s, 1), "compiled_before_end_s": compiled_before_end_s,
                 "tokens_per_s_summary": summary[0][-1] if summary and summary[0] else None,
                 "tokens_per_s_median": round(statistics.median(rates)) if rates else None,
                 "first_sample_s": round(first_s, 2), "sample_s": round(total_s, 2), "warm_sample_s": round(warm_s, 2),
@@ -85,7 +89,8 @@ def main() -> None:
         for tree in args.trees:
             result = measure(tree, args.max_time, args.threads)
             results.append(result)
-            print(f"{tree}: training {result['tokens_per_s_summary']} tok/s (summary), "
+            print(f"{tree}: training {result['tokens_per_s_summary']} tok/s (summary), sampling kernels compiled "
+                  f"{result['compiled_before_end_s']} s before it ended (None: not yet), "
                   f"{result['tokens_per_s_median']} tok/s (median interval); first sample character after "
                   f"{result['first_sample_s']} s, 200 characters in {result['sample_s']} s "
                   f"(a second sample: first character after {result['warm_sample_s']} s) "
