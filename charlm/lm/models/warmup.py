@@ -195,8 +195,8 @@ def _remove(path) -> None:
 
 
 def _lowest_priority() -> None:
-    """Run only when the training in the foreground leaves a core idle (SCHED_IDLE where the
-    system has it, else the lowest nice level)."""
+    """The lowest priority there is: SCHED_IDLE where the system has it (the scheduler runs it
+    only when nothing else wants the core, and stops it when something does), else nice 19."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):

@@ -41,8 +41,9 @@ class TrainingSession:
         model = self.trainer.model
         if self.trainer.group.is_root:
             # Now, not when training ends: the first `charlm sample` after a short run finds them
-            # compiled. The compile runs beside the training's own (one core each), then only in
-            # the time the training leaves a core idle (SCHED_IDLE).
+            # compiled. The compile runs beside the training's own (one core each), then at
+            # SCHED_IDLE beside the training (which it can slow while it lasts: measured on a
+            # loaded 2-core machine, benchmarks/first_sample.py).
             compile_sampling_in_background(model.config.kernel_family, model.dtype, say=say)
         warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
