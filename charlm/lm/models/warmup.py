@@ -113,7 +113,7 @@ def compile_sampling_in_background(cell: str, dtype, say=lambda text: None) -> b
             if os.fstat(fd).st_ino != os.stat(lock).st_ino:
                 return False  # the compile that held it has just ended and removed it
         except OSError:
-            return False  # another process compiles them
+            return False  # another process compiles them (or the file system has no locks)
         try:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())  # who started it (see wait_for_background_compile)
@@ -150,8 +150,10 @@ def compile_running(cell: str, dtype) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False
-    except OSError:
+    except BlockingIOError:
         return True
+    except OSError:
+        return False  # a file system without locks: nothing to wait for
     finally:
         os.close(fd)
 

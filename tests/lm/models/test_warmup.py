@@ -121,3 +121,18 @@ def test_sample_does_not_wait_while_the_training_that_started_the_compile_runs(c
         compiler.wait()
     waiting.join(5.0)
     assert not waiting.is_alive()
+
+
+def test_a_file_system_without_locks_is_never_waited_on(cache, monkeypatch):
+    cache.mkdir()
+    warmup._lock_path("gru", "float32").touch()
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(warmup.fcntl, "flock", no_locks)
+    said = []
+    assert warmup.compile_sampling_in_background("gru", "float32", say=said.append) is False
+    started = time.monotonic()
+    warmup.wait_for_background_compile("gru", "float32", say=said.append)
+    assert said == [] and time.monotonic() - started < 1
