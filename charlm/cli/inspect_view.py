@@ -60,9 +60,17 @@ def terminal_text(pieces: list[str], backgrounds: list) -> Text:
     return text
 
 
+# Inside a <script> element the HTML parser, not JavaScript, decides where the script ends: a
+# string holding "</script" ends it early, and "<!--" then "<script" (the script-data escape
+# states) keeps it from ending at its own "</script>", so the page's code never runs. These
+# characters occur only inside the JSON's strings, where a \uXXXX escape means the same to
+# JavaScript; U+2028 and U+2029 end a line in JavaScript before ES2019.
+_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+
+
 def _script_json(value) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+    """JSON safe inside a <script> element, whatever its strings hold."""
+    return json.dumps(value, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
 
 
 PAGE = r"""{marker}

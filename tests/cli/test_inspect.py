@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -19,6 +16,7 @@ from charlm.lm.config import ModelConfig
 from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.lm.models.saved import load_model, save_model
 from charlm.text.vocab import Vocab
+from tests.helpers.browser import CHROMIUM, NO_CHROMIUM, rendered_dom, shown_tip
 from tests.helpers.cli import run_cli
 from tests.helpers.texts import english_text
 
@@ -175,23 +173,17 @@ def test_an_unknown_character_is_named_and_an_empty_file_refused(run_and_text, c
     assert result.code != 0 and "empty" in result.err.lower() and "Traceback" not in result.err
 
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_the_pages_script_runs_in_a_real_browser(run_and_text, capsys, tmp_path):
     """Headless Chromium opens page.html#40 (a token's box shown, as on hover) and the box
     names that token and its predictions: the inline script parsed and ran."""
     run, text = run_and_text
     page = tmp_path / "page.html"
     assert run_cli(capsys, "inspect", run, text, "--html", page, "--unit", "0:3").code == 0
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom"]
-    dom = subprocess.run([CHROMIUM, *flags, page.as_uri() + "#40"], capture_output=True, text=True, timeout=120).stdout
-    tip = re.search(r'<div id="tip" style="display: block;[^>]*>(.*?)</div>', dom)
+    dom = rendered_dom(page, "40", tmp_path / "profile")
+    tip = shown_tip(dom)
     assert tip is not None, dom[-2000:]
-    assert "token 40:" in tip.group(1) and "layer 0 unit 3 h = " in tip.group(1) and "next, predicted:" in tip.group(1)
+    assert "token 40:" in tip and "layer 0 unit 3 h = " in tip and "next, predicted:" in tip
 
 
 @pytest.mark.parametrize("cell, gates", [("gru", "rzn"), ("rnn-tanh", ""), ("lstm-coupled", "fgo")])

@@ -16,6 +16,11 @@ import time
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: no background compile
+    fcntl = None
+
 from ...core.kernels import KERNEL_CACHE_DIR
 
 
@@ -76,59 +81,139 @@ def warm_sampling(cell: str, dtype) -> None:
     mark_compiled("sample", cell, dtype)
 
 
-# A background compile older than this is taken to have died (its lock is stale).
-STALE_LOCK_S = 600
+# The longest a `charlm sample` waits for a background compile before compiling by itself.
+WAIT_LIMIT_S = 600
 
 
-def compile_sampling_in_background(cell: str, dtype) -> bool:
-    """Start compiling the sampling kernels for this cell and dtype in a separate, low-priority
-    process (training calls this when it ends), so a ``charlm sample`` after the first ``charlm
-    train`` starts in about a second instead of compiling for ~20 s, or waits only for what is
-    left of that compile (:func:`wait_for_background_compile`). Does nothing when they are
-    compiled, when another process is at it, or with CHARLM_BACKGROUND_COMPILE=0. Returns whether
-    it started one."""
-    if os.environ.get("CHARLM_BACKGROUND_COMPILE", "1") == "0" or is_compiled("sample", cell, dtype):
+def _lock_path(cell: str, dtype):
+    return KERNEL_CACHE_DIR / f"{_marker('sample', cell, dtype)}.lock"
+
+
+def compile_sampling_in_background(cell: str, dtype, say=lambda text: None) -> bool:
+    """Start compiling the sampling kernels for this cell and dtype in a separate process at the
+    lowest priority (training calls this when it starts), so a ``charlm sample`` after the first
+    ``charlm train`` starts in about a second instead of compiling for ~20 s, or waits only for
+    what is left of that compile (:func:`wait_for_background_compile`). Does nothing when they are
+    compiled, when another process is at it, or with CHARLM_BACKGROUND_COMPILE=0. A process that
+    cannot be started is a note (``say``), not an error. Returns whether it started one.
+
+    The compiler holds an exclusive ``flock`` on the lock file for as long as it lives (taken
+    here, before it starts, and handed to it), so a compile that died is never waited for."""
+    if os.environ.get("CHARLM_BACKGROUND_COMPILE", "1") == "0" or is_compiled("sample", cell, dtype) or fcntl is None:
         return False
-    lock = KERNEL_CACHE_DIR / f"{_marker('sample', cell, dtype)}.lock"
+    lock = _lock_path(cell, dtype)
     try:
         KERNEL_CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK_S:
-            lock.unlink(missing_ok=True)
-        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
-        return False  # another process compiles, or the cache is read-only
-    subprocess.Popen(
-        [sys.executable, "-m", "charlm.lm.models.warmup", "sample", cell, np.dtype(dtype).name, str(lock)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C to the training does not reach it
-        env={**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-    )
+        return False  # a read-only cache
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                return False  # the compile that held it has just ended and removed it
+        except OSError:
+            return False  # another process compiles them (or the file system has no locks)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())  # who started it (see wait_for_background_compile)
+        except OSError:
+            pass
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "charlm.lm.models.warmup", "sample", cell, np.dtype(dtype).name, str(lock)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C to the training does not reach it
+                pass_fds=(fd,),  # the lock is held as long as the compiler lives
+                env={**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            _remove(lock)
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            say(f"note: the sampling kernels could not be compiled in the background ({sys.executable}: {reason}); "
+                "the first charlm sample compiles them")
+            return False
+    finally:
+        os.close(fd)  # the child's copy keeps the lock; on failure this releases it
     return True
+
+
+def compile_running(cell: str, dtype) -> bool:
+    """Whether a live process compiles the sampling kernels for this cell and dtype now (holds the
+    lock file's ``flock``; a lock file left by a compile that died counts for nothing)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(_lock_path(cell, dtype), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False  # a file system without locks: nothing to wait for
+    finally:
+        os.close(fd)
 
 
 def wait_for_background_compile(cell: str, dtype, say) -> None:
     """If a background compile of the sampling kernels is under way, wait for it (compiling the
-    same kernels a second time beside it would only be slower)."""
-    lock = KERNEL_CACHE_DIR / f"{_marker('sample', cell, dtype)}.lock"
-    if not lock.exists() or is_compiled("sample", cell, dtype):
+    same kernels a second time beside it would only be slower), unless the training that started
+    it still runs: until it ends the compile has only the time it leaves idle, so the caller
+    compiles them itself, as fast as before there was a background compile."""
+    if is_compiled("sample", cell, dtype) or not compile_running(cell, dtype) or _starter_alive(cell, dtype):
         return
-    say("Waiting for the sampling kernels, compiling in the background since training ended...")
-    deadline = time.monotonic() + STALE_LOCK_S
-    while lock.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    say("Waiting for the sampling kernels, compiling in the background since training started...")
+    deadline = time.monotonic() + WAIT_LIMIT_S
+    while compile_running(cell, dtype) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _starter_alive(cell: str, dtype) -> bool:
+    """Whether the process that started the background compile (its pid is in the lock file)
+    still runs; not when the file names none."""
+    try:
+        pid = int(_lock_path(cell, dtype).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # alive, another user's
+    return True
+
+
+def _remove(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _lowest_priority() -> None:
+    """The lowest priority there is: SCHED_IDLE where the system has it (the scheduler runs it
+    only when nothing else wants the core, and stops it when something does), else nice 19."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 def _main(argv: list[str]) -> None:
-    """``python -m charlm.lm.models.warmup sample CELL DTYPE LOCK``: the background compile."""
+    """``python -m charlm.lm.models.warmup sample CELL DTYPE LOCK``: the background compile (its
+    inherited descriptor of LOCK holds the lock until it exits)."""
     _, cell, dtype, lock = argv
     try:
-        os.nice(19)  # the training run in the foreground comes first
+        _lowest_priority()
         warm_sampling(cell, dtype)
     finally:
-        try:
-            os.unlink(lock)
-        except OSError:
-            pass
+        _remove(lock)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,16 @@ class TrainingSession:
         from ..models.warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
+        if self.trainer.group.is_root:
+            # Now, not when training ends: the first `charlm sample` after a short run finds them
+            # compiled. The compile runs beside the training's own (one core each), then at
+            # SCHED_IDLE beside the training (which it can slow while it lasts: measured on a
+            # loaded 2-core machine, benchmarks/first_sample.py).
+            compile_sampling_in_background(model.config.kernel_family, model.dtype, say=say)
         warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
         if self.trainer.group.is_root:
             self.trainer.observer = observer
-        summary = self.trainer.fit()
-        if self.trainer.group.is_root:
-            # Not earlier: a compile beside a two-thread training run halves its speed (measured).
-            compile_sampling_in_background(model.config.kernel_family, model.dtype)
-        return summary
+        return self.trainer.fit()
 
 
 def _corpus_path(path) -> Path | list[Path]:
