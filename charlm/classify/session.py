@@ -4,6 +4,7 @@ saved classifier to predict or evaluate. No printing: the CLI draws what this re
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
@@ -62,11 +63,8 @@ def _fit_config(options: ClassifyOptions) -> FitConfig:
 
 
 def _check_run_folder(path: Path, force: bool) -> RunFolder:
-    run = RunFolder(path)
-    if run.path.exists() and not run.path.is_dir():
-        raise ConfigError(f"--out {run.path} is a file, not a folder")
-    if (run.holds_a_run() or (run.path / CV_SUMMARY).exists()) and not force:
-        raise ConfigError(f"{run.path} already holds a run; use --force to start over, or --out DIR")
+    run = RunFolder(path, also=(CV_SUMMARY,), resumable=False)
+    run.check(resume=False, force=force)
     return run
 
 
@@ -153,6 +151,19 @@ def _train_meta(plan: Plan) -> dict:
     }
 
 
+def _unlocks_run_folder(function):
+    """The run folder that ``run.create`` locked is unlocked when the training ends, however it ends."""
+    @functools.wraps(function)
+    def training(plan, *args, **kwargs):
+        try:
+            return function(plan, *args, **kwargs)
+        finally:
+            if plan.run is not None:
+                plan.run.release()
+    return training
+
+
+@_unlocks_run_folder
 def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
     if isinstance(plan, tree_session.TreePlan):
@@ -191,6 +202,7 @@ def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     return summary
 
 
+@_unlocks_run_folder
 def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
     """K-fold cross-validation: for each fold, train on the others (a seeded ``--dev-frac`` of them
     held out as the dev set that picks the epoch), then measure accuracy on the fold. The vocabulary

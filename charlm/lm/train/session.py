@@ -39,10 +39,13 @@ class TrainingSession:
         from ..models.warmup import compile_sampling_in_background, warm_training
 
         model = self.trainer.model
-        warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
-        if self.trainer.group.is_root:
-            self.trainer.observer = observer
-        summary = self.trainer.fit()
+        try:
+            warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
+            if self.trainer.group.is_root:
+                self.trainer.observer = observer
+            summary = self.trainer.fit()
+        finally:
+            self.trainer.run.release()  # locked by prepare(): another process may now train there
         if self.trainer.group.is_root:
             # Not earlier: a compile beside a two-thread training run halves its speed (measured).
             compile_sampling_in_background(model.config.kernel_family, model.dtype)
@@ -74,7 +77,12 @@ def prepare(options: TrainOptions) -> TrainingSession:
         raise ConfigError("--grow-vocab grows the vocabulary of a model given with --init-from; "
                           "a new model's is its text's own, a resumed one's is fixed")
     group = current_group()
-    return _resume(options, group) if options.resume else _start(options, group)
+    run = RunFolder(options.out_dir or _default_out(_corpus_path(options.corpus)))
+    try:
+        return _resume(options, group, run) if options.resume else _start(options, group, run)
+    except BaseException:
+        run.release()  # if it was locked before the refusal
+        raise
 
 
 def _threads(options: TrainOptions, group, saved: int | None = None) -> int | None:
@@ -112,9 +120,8 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
     return model_values, train_config, data_config
 
 
-def _start(options: TrainOptions, group) -> TrainingSession:
+def _start(options: TrainOptions, group, run: RunFolder) -> TrainingSession:
     corpus_path = _corpus_path(options.corpus)
-    run = RunFolder(options.out_dir or _default_out(corpus_path))
     if group.is_root:  # rank 0 alone owns the run folder
         run.check(resume=False, force=options.force)  # refuses an existing run before any work
     # Validates every option before the corpus is read.
@@ -165,12 +172,8 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     return TrainingSession(trainer, level)
 
 
-def _resume(options: TrainOptions, group) -> TrainingSession:
+def _resume(options: TrainOptions, group, run: RunFolder) -> TrainingSession:
     corpus_arg = options.corpus
-    if options.out_dir is not None:
-        run = RunFolder(options.out_dir)
-    else:
-        run = RunFolder(_default_out(_corpus_path(corpus_arg)))
     if group.is_root:
         run.prepare(resume=True, force=False)
     else:
