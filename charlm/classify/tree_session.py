@@ -15,7 +15,7 @@ from ..core.threads import set_threads
 from ..errors import ConfigError, DataError
 from ..settings import option_fields
 from ..store.runfolder import RunFolder
-from ..text.files import TextNote
+from ..text.files import TextNote, require_file
 from ..text.vocab import UNK, Vocab
 from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_DEFAULT_LR, TREE_FIT_DEFAULTS, ClassifyDataConfig, FitConfig, TreeModelConfig
 from .metrics import report
@@ -88,7 +88,7 @@ def prepare(options: ClassifyOptions, run: RunFolder | None) -> TreePlan:
 
 
 def _tree_file(path: Path, encoding: str, model: str) -> list[Tree]:
-    if not path.is_file():
+    if not require_file(path).is_file():  # read twice: a pipe is refused by name
         raise DataError(f"no such file: {path}")
     if not looks_like_trees(path, encoding):
         raise DataError(f"{path} is not a file of bracketed trees ('(3 (2 a) (4 b))' per line): --model {model} "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from .files import require_file
 
 # Folder layouts understood as (train, valid, test), in order of preference. PTB's character files
 # (symbols separated by spaces) are used only when the word files are absent.
@@ -69,6 +70,8 @@ def find_sources(paths, glob: str | None = None, val=None, test=None) -> Sources
     if not paths:
         raise DataError("no corpus given: pass a text file, a folder of text files, or a folder with train.txt, "
                         "valid.txt and test.txt")
+    for path in [*paths, *(Path(p) for p in (val, test) if p is not None)]:
+        require_file(path)  # read twice: a pipe is refused by name before it is waited on
     for path in paths:
         if not path.exists():
             raise DataError(f"no such file: {path}")
