@@ -82,3 +82,38 @@ def test_the_users_own_metrics_log_is_named_not_called_a_run(trained_run, tmp_pa
     result = run_cli(None, "classify", "train", data, "--out", run, *CLASSIFY_TINY, "--epochs", 1)
     refused(result, "holds metrics.jsonl but no checkpoint that charlm wrote")
     assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------------------------ a run inside its corpus
+def notes_folder(tmp_path: Path) -> Path:
+    from tests.helpers.texts import english_text
+
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    text = english_text(24_000)
+    (notes / "a.txt").write_text(text[:12_000], encoding="utf-8")
+    (notes / "sub" / "b.txt").write_text(text[12_000:], encoding="utf-8")
+    return notes
+
+
+def test_the_default_run_folder_is_never_inside_the_corpus(tmp_path):
+    notes = notes_folder(tmp_path)
+    before = tree(tmp_path)
+    result = run_cli(None, "train", ".", *TINY, "--max-steps", 2, cwd=notes)
+    refused(result, "the default run folder runs/notes would be inside the corpus folder .", "--out ../runs/notes")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("skip_bad", [[], ["--skip-bad"]])
+def test_a_run_inside_its_corpus_folder_is_not_read_as_text_and_resumes(tmp_path, skip_bad):
+    notes = notes_folder(tmp_path)
+    common = [".", "--out", "runs/n", *TINY, "--val-frac", 0.1, *skip_bad]
+    first = run_cli(None, "train", *common, "--max-steps", 2, cwd=notes)
+    assert first.code == 0, first.err
+    resumed = run_cli(None, "train", *common, "--max-steps", 4, "--resume", cwd=notes)
+    assert resumed.code == 0, resumed.err  # before: "runs/n/best.npz looks binary", or metrics.jsonl as text
+    assert "1 folder(s) holding a charlm run left out of the corpus: runs/n" in resumed.err
+    assert "--skip-bad" not in resumed.err
+    measured = run_cli(None, "eval", "runs/n", ".", "--json", cwd=notes)
+    assert measured.code == 0, measured.err
+    assert '"files": 2' in measured.out

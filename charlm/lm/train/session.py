@@ -4,6 +4,7 @@ written. Every default comes from the configuration classes in ``config.py``."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,16 @@ def _default_out(corpus_path) -> Path:
     return RUNS_ROOT / (corpus_name(corpus_path) or "run")
 
 
+def _refuse_default_out_inside(out: Path, corpus_path) -> None:
+    """The default run folder is never inside a corpus folder (``charlm train .``): every later
+    read of the corpus would meet the run's own files."""
+    for folder in corpus_path if isinstance(corpus_path, list) else [corpus_path]:
+        if folder.is_dir() and out.resolve().is_relative_to(folder.resolve()):
+            outside = Path(os.path.relpath(folder.resolve().parent / RUNS_ROOT / out.name))
+            raise ConfigError(f"the default run folder {out} would be inside the corpus folder {folder}; "
+                              f"give --out outside it (for example --out {outside})")
+
+
 def prepare(options: TrainOptions) -> TrainingSession:
     if options.resume and options.force:
         raise ConfigError("--resume continues a run and --force starts it over: give one of them")
@@ -78,6 +89,8 @@ def prepare(options: TrainOptions) -> TrainingSession:
                           "a new model's is its text's own, a resumed one's is fixed")
     group = current_group()
     run = RunFolder(options.out_dir or _default_out(_corpus_path(options.corpus)))
+    if options.out_dir is None and not options.resume:
+        _refuse_default_out_inside(run.path, _corpus_path(options.corpus))
     try:
         return _resume(options, group, run) if options.resume else _start(options, group, run)
     except BaseException:
