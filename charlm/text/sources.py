@@ -118,7 +118,7 @@ def _files(paths: list[Path], glob: str | None) -> Sources:
         if path.is_dir():
             if _split_names(path) is not None and len(paths) > 1:
                 raise DataError(f"{path} is a split folder (it holds {_split_names(path)[0]}): give it on its own")
-            if len(paths) > 1 and holds_a_run(path):
+            if len(paths) > 1 and is_run_folder(path):
                 runs.append(path)
                 continue
             had = len(runs)
@@ -149,7 +149,7 @@ def _files(paths: list[Path], glob: str | None) -> Sources:
     return Sources(corpus_name(paths), "files", {"train": files}, names, notes)
 
 
-def holds_a_run(folder: Path) -> bool:
+def is_run_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a charlm run (a checkpoint, or a run's lock) by the files' names."""
     return any((folder / name).is_file() for name in RUN_MARKERS)
 
@@ -165,7 +165,7 @@ def walk(folder: Path, glob: str | None = None, runs: list[Path] | None = None) 
         for d in sorted(dirs):
             if d.startswith("."):
                 continue
-            if holds_a_run(Path(root) / d):
+            if is_run_folder(Path(root) / d):
                 if runs is not None:
                     runs.append(Path(root) / d)
                 continue

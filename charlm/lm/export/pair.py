@@ -18,15 +18,15 @@ EXPORT_ID = "charlm.export_id"
 
 def export_pair(model, vocab, sequence: Path, step: Path) -> str:
     """Write both graphs of ``model``; returns the id they share."""
-    export_id = secrets.token_hex(8)
-    protos = [build_onnx_model(model, vocab, step=is_step, meta={EXPORT_ID: export_id}) for is_step in (False, True)]
+    shared = secrets.token_hex(8)
+    protos = [build_onnx_model(model, vocab, step=is_step, meta={EXPORT_ID: shared}) for is_step in (False, True)]
     try:
         write_all_atomically([(target, lambda handle, data=proto.SerializeToString(): handle.write(data))
                               for target, proto in zip((sequence, step), protos)])
     except OSError as error:
         raise DataError(f"cannot write {error.filename or sequence}: {error.strerror or error} "
                         "(files already there are unchanged)") from None
-    return export_id
+    return shared
 
 
 def export_id(path: Path) -> str | None:
