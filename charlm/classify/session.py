@@ -18,7 +18,7 @@ from ..core.threads import set_threads
 from ..supervised.config import ClassifyDataConfig, FitConfig
 from ..supervised.data import refuse_dev_frac_with_a_dev_set
 from ..supervised.metrics import report
-from ..supervised.runs import CV_SUMMARY, check_run_folder
+from ..supervised.runs import CV_SUMMARY, check_run_folder, unlocks_run_folder
 from ..supervised.saved_model import ClassifierSnapshot, save_classifier
 from ..supervised.trainer import ClassifierObserver
 from ..text.vocab import Vocab
@@ -142,6 +142,7 @@ def _train_meta(plan: Plan) -> dict:
     }
 
 
+@unlocks_run_folder
 def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     """One training run; returns the summary (dev, and test if given, accuracy of the best model)."""
     splits = plan.splits
@@ -178,6 +179,7 @@ def train(plan: Plan, sink: ClassifierObserver | None = None) -> dict:
     return summary
 
 
+@unlocks_run_folder
 def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
     """K-fold cross-validation: for each fold, train on the others (a seeded ``--dev-frac`` of them
     held out as the dev set that picks the epoch), then measure accuracy on the fold. The vocabulary

@@ -1,6 +1,6 @@
 """``charlm export MODEL OUT.onnx``: the model as two ONNX graphs (lm/export/onnx_graphs.py), the
 sequence graph in OUT.onnx and the one-step graph for generation loops beside it in
-OUT.step.onnx, each checked by onnx.checker before it is written."""
+OUT.step.onnx, each checked by onnx.checker, written as one pair (lm/export/pair.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ def export(
 ):
     """Export a language model to ONNX, to run it without charlm (see examples/onnx_sample.py)."""
     from ..lm.models.saved import load_model
-    from ..store.atomic import write_atomically
     from ..store.runfolder import resolve_checkpoint
 
     with user_errors():
@@ -35,7 +34,7 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise ConfigError("charlm export needs the onnx package: pip install 'charlm[onnx]'") from None
-        from ..lm.export.onnx_graphs import build_onnx_model
+        from ..lm.export.pair import export_pair
 
         targets = [path, step_path(path)]
         for target in targets:
@@ -47,10 +46,7 @@ def export(
                 raise ConfigError(f"the folder {target.parent} does not exist")
         checkpoint = resolve_checkpoint(model)
         snap = load_model(checkpoint)
-        protos = [build_onnx_model(snap.model, snap.vocab, step=step) for step in (False, True)]
-        for target, proto in zip(targets, protos):
-            data = proto.SerializeToString()
-            write_atomically(target, lambda handle, data=data: handle.write(data))
+        export_pair(snap.model, snap.vocab, *targets)
         cfg = snap.model.config
         out.print(f"exported {checkpoint} ({cfg.describe()}, vocabulary {cfg.vocab_size:,}):")
         out.print(f"  {targets[0]}  sequence graph: tokens [T, N] -> logits [T, N, V]")

@@ -94,6 +94,17 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
             raise CheckpointError(f"{path} is damaged (truncated or corrupted): {str(exc) or 'the data ends early'}") from None
 
 
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file charlm wrote as a checkpoint (its metadata says so). Reads only
+    the metadata, not the arrays: a quick look, not a validation."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _decode_meta(Path(path), _read_member(Path(path), zf, zf.getinfo(META_NAME + ".npy")))
+        return True
+    except (CheckpointError, *_DAMAGE):
+        return False
+
+
 # ---------------------------------------------------------------------------------------- saving
 def _check_arrays(arrays: dict) -> None:
     for name, array in arrays.items():

@@ -1,26 +1,41 @@
 """A run folder: ``last.npz`` (latest state, for resuming), ``best.npz`` (lowest validation
-loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation)."""
+loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation), and the
+hidden ``.charlm.lock`` that the process training there holds (``folder_lock.py``).
+
+A folder holds a run when it holds a checkpoint that charlm wrote: files of those names that are
+not charlm's (a ``metrics.jsonl`` of the user's own) are named, never taken for a run."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from . import folder_lock
 from .atomic import remove_stale_temporaries, write_text_atomically
+from .checkpoint import is_checkpoint
 from ..errors import CharlmError, ConfigError
 
 RUNS_ROOT = Path("runs")
 
 
 class RunFolder:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, also: tuple[str, ...] = (), resumable: bool = True):
+        """``also``: other files a run of this kind writes (a classifier's cv.json), which make a
+        run too; ``resumable``: whether the refusal of an existing run offers --resume."""
         self.path = Path(path)
         self.last = self.path / "last.npz"
         self.best = self.path / "best.npz"
         self.metrics = self.path / "metrics.jsonl"
+        self.also = tuple(self.path / name for name in also)
+        self.resumable = resumable
 
     def holds_a_run(self) -> bool:
-        return any(p.exists() for p in (self.last, self.best, self.metrics))
+        """A checkpoint charlm wrote (or a file in ``also``) is there."""
+        return any(is_checkpoint(p) for p in (self.last, self.best) if p.is_file()) or any(p.exists() for p in self.also)
+
+    def found(self) -> list[Path]:
+        """The files of a run's names that are there, charlm's or not."""
+        return [p for p in (self.last, self.best, self.metrics, *self.also) if p.exists()]
 
     def prepare(self, *, resume: bool, force: bool) -> None:
         """check() then create()."""
@@ -34,13 +49,23 @@ class RunFolder:
         if resume:
             if not self.last.exists():
                 raise ConfigError(f"nothing to resume: {self.last} does not exist")
-        elif self.holds_a_run() and not force:
-            raise ConfigError(
-                f"{self.path} already holds a run; use --resume to continue it, --force to start over, or --out DIR"
-            )
+            return
+        found = self.found()
+        if not found or force:
+            return
+        if self.holds_a_run():
+            resume_hint = "use --resume to continue it, " if self.resumable else "use "
+            raise ConfigError(f"{self.path} already holds a run; {resume_hint}--force to start over, or --out DIR")
+        names = ", ".join(p.name for p in found)
+        them = "it" if len(found) == 1 else "them"
+        raise ConfigError(f"{self.path} holds {names} but no checkpoint that charlm wrote, so no run to continue; "
+                          f"a new run would write over {them}: move {them}, choose another --out, "
+                          f"or add --force to replace {them}")
 
     def create(self, *, resume: bool, force: bool) -> None:
-        """Make the folder (checking that it is writable) and clear what --force replaces."""
+        """Make the folder (checking that it is writable), lock it for this process (refusing a
+        folder another process trains in; :meth:`release` unlocks it), check it again now that
+        no other run can start there, and clear what --force replaces."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             probe = self.path / ".write-test"
@@ -48,10 +73,21 @@ class RunFolder:
             probe.unlink()
         except OSError as exc:
             raise CharlmError(f"cannot write to run folder {self.path}: {exc.strerror or exc}") from None
+        folder_lock.claim(self.path)
+        try:
+            if not resume:
+                self.check(resume=False, force=force)  # a run that ended since the first check
+        except BaseException:
+            self.release()
+            raise
         remove_stale_temporaries(self.path)
         if force and not resume:
-            for path in (self.last, self.best, self.metrics):
+            for path in (self.last, self.best, self.metrics, *self.also):
                 path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Unlock the folder (the end of a run in this process)."""
+        folder_lock.release(self.path)
 
     def append_metrics(self, row: dict) -> None:
         try:

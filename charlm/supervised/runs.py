@@ -4,9 +4,9 @@ that holds a run, unless told ``--force``."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..store.runfolder import RunFolder
 
 CV_SUMMARY = "cv.json"
@@ -14,9 +14,18 @@ CV_SUMMARY = "cv.json"
 
 def check_run_folder(path: Path, force: bool) -> RunFolder:
     """The run folder at ``path``, checked; writes nothing."""
-    run = RunFolder(path)
-    if run.path.exists() and not run.path.is_dir():
-        raise ConfigError(f"--out {run.path} is a file, not a folder")
-    if (run.holds_a_run() or (run.path / CV_SUMMARY).exists()) and not force:
-        raise ConfigError(f"{run.path} already holds a run; use --force to start over, or --out DIR")
+    run = RunFolder(path, also=(CV_SUMMARY,), resumable=False)
+    run.check(resume=False, force=force)
     return run
+
+
+def unlocks_run_folder(function):
+    """The run folder that ``run.create`` locked is unlocked when the training ends, however it ends."""
+    @functools.wraps(function)
+    def training(plan, *args, **kwargs):
+        try:
+            return function(plan, *args, **kwargs)
+        finally:
+            if plan.run is not None:
+                plan.run.release()
+    return training

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,8 +40,28 @@ def check_encoding(encoding: str) -> codecs.CodecInfo:
         raise DataError(f"unknown encoding {encoding!r} (try utf-8, cp1252 or latin-1)") from None
 
 
-def _open(path) -> tuple[Path, object]:
+def require_file(path) -> Path:
+    """``path`` as a Path, if it names something that can be read more than once: DataError for
+    ``-`` (standard input), a pipe (a FIFO, ``<(command)``, ``/dev/stdin`` fed by a pipe), a
+    device or a socket, naming it. Checked without opening it, so a FIFO that nobody writes to
+    is refused instead of waited on. A missing path or a folder is left to the caller."""
     path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is None and str(path) == "-":
+        raise DataError("- (standard input) cannot be read here: charlm reads this text more than once; "
+                        "save it to a file first (for example: command > text.txt) and give that file")
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        what = "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise DataError(f"{path} is {what}, not a file: charlm reads this text more than once, so it needs a "
+                        "file; save the text to one first (for example: command > text.txt)")
+    return path
+
+
+def _open(path, once: bool = False) -> tuple[Path, object]:
+    path = Path(path) if once else require_file(path)
     if not path.exists():
         raise DataError(f"no such file: {path}")
     if path.is_dir():
@@ -67,14 +88,15 @@ def _decode_error(path: Path, encoding: str, name: str, error: UnicodeDecodeErro
 
 
 def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, as_codepoints: bool = False,
-                stream: BinaryIO | None = None, on_bytes=None) -> Iterator:
+                stream: BinaryIO | None = None, on_bytes=None, once: bool = False) -> Iterator:
     """The text of ``path`` in pieces: str, or with ``as_codepoints`` 1-D arrays of code points
     (uint8 for a pure-ASCII piece, else uint32). A UTF-8 byte-order mark is dropped. Raises
     DataError for a missing path, a folder, a NUL byte, bytes invalid in ``encoding`` (with
     their byte offset and line, right across chunk boundaries) and, once the end is reached,
     for a file that is empty or only whitespace. With ``stream`` (standard input, say), its
     bytes are read instead, under the name ``path``; it is left open. ``on_bytes`` is called with
-    each block of bytes as read (e.g. a hash's ``update``)."""
+    each block of bytes as read (e.g. a hash's ``update``). A pipe is refused by name (see
+    :func:`require_file`) unless the caller reads the text ``once``."""
     if chunk_bytes < 4:
         raise ValueError(f"chunk_bytes must be at least 4 (a whole BOM or UTF-8 character), got {chunk_bytes}")
     info = check_encoding(encoding)
@@ -84,7 +106,7 @@ def read_chunks(path, encoding: str = "utf-8", chunk_bytes: int = CHUNK_BYTES, a
     decoder = codecs.getincrementaldecoder("utf-8")("strict") if utf8 else info.incrementaldecoder("strict")
     check_nul = not name.startswith(("utf-16", "utf-32"))  # there, NUL bytes are ordinary
     fast = name in ASCII_FAST
-    path, file = (Path(str(path)), contextlib.nullcontext(stream)) if stream is not None else _open(path)
+    path, file = (Path(str(path)), contextlib.nullcontext(stream)) if stream is not None else _open(path, once)
     offset = 0  # file offset of the chunk's first byte
     lines = 0  # newline bytes before it
     has_text = False
@@ -150,8 +172,8 @@ def _pending(decoder) -> int:
 def read_text(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES, stream: BinaryIO | None = None) -> str:
     """The whole text of a file (or of ``stream``, named ``path``), validated (see
     :func:`read_chunks`). For small texts: a corpus goes through :func:`load_corpus`, which never
-    holds it as one string."""
-    return "".join(read_chunks(path, encoding, chunk_bytes, stream=stream))
+    holds it as one string. Read in one pass, so a pipe is read too."""
+    return "".join(read_chunks(path, encoding, chunk_bytes, stream=stream, once=True))
 
 
 def count_codepoints(path, encoding: str = "utf-8", *, chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:

@@ -4,7 +4,9 @@
 - a folder holding ``train.txt`` (or ``ptb.train.txt``, ``ptb.char.train.txt``): a split folder;
 - any other folder, or several paths (a shell glob): a *corpus of files*, every file in it
   (recursively, hidden ones left out, ``--glob`` to choose), in sorted order. Each file is one
-  document: training resets the carried state where one ends and the next begins.
+  document: training resets the carried state where one ends and the next begins. A folder
+  holding a charlm run (``charlm train .`` with ``--out`` inside it) is never part of a corpus:
+  it is left out, with a note.
 
 Nothing is read here but folder listings; ``lm/data/corpus.py`` reads the files.
 """
@@ -17,6 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from .files import require_file
+
+# The files by which a folder is known to hold a charlm run: its checkpoints (store/runfolder.py),
+# and the lock of a run in progress, or of one killed before its first checkpoint (store/folder_lock.py).
+RUN_MARKERS = ("last.npz", "best.npz", ".charlm.lock")
 
 # Folder layouts understood as (train, valid, test), in order of preference. PTB's character files
 # (symbols separated by spaces) are used only when the word files are absent.
@@ -33,6 +40,7 @@ class Sources:
     kind: str  # "file", "splits" or "files"
     splits: dict[str, list[Path]] = field(default_factory=dict)  # split -> its files, in order
     names: dict[Path, str] = field(default_factory=dict)  # file -> the name messages give it
+    notes: list[str] = field(default_factory=list)  # what the listing left out, to be said
 
     @property
     def many(self) -> bool:
@@ -69,6 +77,8 @@ def find_sources(paths, glob: str | None = None, val=None, test=None) -> Sources
     if not paths:
         raise DataError("no corpus given: pass a text file, a folder of text files, or a folder with train.txt, "
                         "valid.txt and test.txt")
+    for path in [*paths, *(Path(p) for p in (val, test) if p is not None)]:
+        require_file(path)  # read twice: a pipe is refused by name before it is waited on
     for path in paths:
         if not path.exists():
             raise DataError(f"no such file: {path}")
@@ -103,14 +113,22 @@ def _split_folder(folder: Path, glob: str | None) -> Sources:
 def _files(paths: list[Path], glob: str | None) -> Sources:
     files: list[Path] = []
     names: dict[Path, str] = {}
+    runs: list[Path] = []  # folders left out because they hold a charlm run
     for path in paths:
         if path.is_dir():
             if _split_names(path) is not None and len(paths) > 1:
                 raise DataError(f"{path} is a split folder (it holds {_split_names(path)[0]}): give it on its own")
-            found = walk(path, glob)
+            if len(paths) > 1 and is_run_folder(path):
+                runs.append(path)
+                continue
+            had = len(runs)
+            found = walk(path, glob, runs)
+            if not found and len(paths) > 1 and len(runs) > had:
+                continue  # a folder of runs (`charlm train *` beside runs/)
             if not found:
                 what = f"no file matching --glob {glob!r}" if glob else "no files"
-                raise DataError(f"{path} holds {what} (hidden files and folders are left out)")
+                raise DataError(f"{path} holds {what} (hidden files and folders, and folders holding a charlm run, "
+                                "are left out)")
             for file in found:
                 names[file] = str(file.relative_to(path)) if len(paths) == 1 else str(file)
             files.extend(found)
@@ -126,16 +144,33 @@ def _files(paths: list[Path], glob: str | None) -> Sources:
         seen.add(key)
     if not files:
         raise DataError(f"none of the {len(paths)} paths given is a file matching --glob {glob!r}")
-    return Sources(corpus_name(paths), "files", {"train": files}, names)
+    notes = [f"{len(runs)} folder(s) holding a charlm run left out of the corpus: "
+             f"{', '.join(str(r) for r in runs[:10])}{' and more' if len(runs) > 10 else ''}"] if runs else []
+    return Sources(corpus_name(paths), "files", {"train": files}, names, notes)
 
 
-def walk(folder: Path, glob: str | None = None) -> list[Path]:
-    """Every file under ``folder`` (symbolic links to files included, hidden names left out)
-    whose name matches ``glob`` (or, for a pattern with a '/', whose path inside the folder
-    does), sorted by that path."""
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a charlm run (a checkpoint, or a run's lock) by the files' names."""
+    return any((folder / name).is_file() for name in RUN_MARKERS)
+
+
+def walk(folder: Path, glob: str | None = None, runs: list[Path] | None = None) -> list[Path]:
+    """Every file under ``folder`` (symbolic links to files included, hidden names and the
+    folders that hold a charlm run left out: those are added to ``runs``) whose name matches
+    ``glob`` (or, for a pattern with a '/', whose path inside the folder does), sorted by that
+    path."""
     found = []
     for root, dirs, filenames in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        kept = []
+        for d in sorted(dirs):
+            if d.startswith("."):
+                continue
+            if is_run_folder(Path(root) / d):
+                if runs is not None:
+                    runs.append(Path(root) / d)
+                continue
+            kept.append(d)
+        dirs[:] = kept
         for filename in filenames:
             if filename.startswith("."):
                 continue

@@ -20,9 +20,9 @@ from ..supervised.config import ClassifyDataConfig, FitConfig
 from ..supervised.data import hold_out_index, looks_like_trees, refuse_dev_frac_with_a_dev_set
 from ..supervised.layers import softmax
 from ..supervised.metrics import report
-from ..supervised.runs import check_run_folder
+from ..supervised.runs import check_run_folder, unlocks_run_folder
 from ..supervised.saved_model import ClassifierSnapshot, save_classifier
-from ..text.files import TextNote
+from ..text.files import TextNote, require_file
 from ..text.vocab import UNK, Vocab
 from . import recipe as recipes
 from .config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, TREE_DEFAULT_LR, TREE_FIT_DEFAULTS, TreeModelConfig
@@ -91,7 +91,7 @@ def prepare(options: GivenOptions) -> TreePlan:
 
 
 def _tree_file(path: Path, encoding: str, model: str) -> list[Tree]:
-    if not path.is_file():
+    if not require_file(path).is_file():  # read twice: a pipe is refused by name
         raise DataError(f"no such file: {path}")
     if not looks_like_trees(path, encoding):
         raise DataError(f"{path} is not a file of bracketed trees ('(3 (2 a) (4 b))' per line): --model {model} "
@@ -149,6 +149,7 @@ def encode(trees: list[Tree], vocab: Vocab) -> tuple[EncodedTrees, float]:
     return EncodedTrees(trees, ids), unknown / max(leaves, 1)
 
 
+@unlocks_run_folder
 def train(plan: TreePlan, sink=None) -> dict:
     s = plan.splits
     min_freq = plan.options.min_freq or ClassifyDataConfig.min_freq

@@ -621,6 +621,7 @@ def test_every_file_of_a_run_is_replaced_atomically_and_its_interrupted_temporar
     for name in (".metrics.jsonl.tmp-0123456789abcdef", ".cv.json.tmp-fedcba9876543210"):
         (run.path / name).write_text("half")
     run.create(resume=True, force=False)
+    run.release()  # the run's lock, .charlm.lock, goes with it
     assert sorted(p.name for p in run.path.iterdir()) == ["cv.json", "metrics.jsonl"]
     run.truncate_metrics(after_step=2)
     assert [r["step"] for r in run.read_metrics()] == [1, 2]

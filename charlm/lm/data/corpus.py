@@ -171,7 +171,7 @@ def load_corpus(
             valid = False
         if not valid:
             raise DataError(f"--val-frac must be 0 (no validation) or between 0 and 1, got {val_frac}")
-    notes: list[str] = []
+    notes: list[str] = list(sources.notes)
     counts = np.zeros(0, np.int64)
     docs = {}
     for split in files:

@@ -4,6 +4,7 @@ written. Every default comes from the configuration classes in ``config.py``."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,13 @@ class TrainingSession:
             # SCHED_IDLE beside the training (which it can slow while it lasts: measured on a
             # loaded 2-core machine, benchmarks/first_sample.py).
             compile_sampling_in_background(model.config.kernel_family, model.dtype, say=say)
-        warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
-        if self.trainer.group.is_root:
-            self.trainer.observer = observer
-        return self.trainer.fit()
+        try:
+            warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
+            if self.trainer.group.is_root:
+                self.trainer.observer = observer
+            return self.trainer.fit()
+        finally:
+            self.trainer.run.release()  # locked by prepare(): another process may now train there
 
 
 def _corpus_path(path) -> Path | list[Path]:
@@ -68,6 +72,16 @@ def _default_out(corpus_path) -> Path:
     return RUNS_ROOT / (corpus_name(corpus_path) or "run")
 
 
+def _refuse_default_out_inside(out: Path, corpus_path) -> None:
+    """The default run folder is never inside a corpus folder (``charlm train .``): every later
+    read of the corpus would meet the run's own files."""
+    for folder in corpus_path if isinstance(corpus_path, list) else [corpus_path]:
+        if folder.is_dir() and out.resolve().is_relative_to(folder.resolve()):
+            outside = Path(os.path.relpath(folder.resolve().parent / RUNS_ROOT / out.name))
+            raise ConfigError(f"the default run folder {out} would be inside the corpus folder {folder}; "
+                              f"give --out outside it (for example --out {outside})")
+
+
 def prepare(options: TrainOptions) -> TrainingSession:
     if options.resume and options.force:
         raise ConfigError("--resume continues a run and --force starts it over: give one of them")
@@ -77,7 +91,14 @@ def prepare(options: TrainOptions) -> TrainingSession:
         raise ConfigError("--grow-vocab grows the vocabulary of a model given with --init-from; "
                           "a new model's is its text's own, a resumed one's is fixed")
     group = current_group()
-    return _resume(options, group) if options.resume else _start(options, group)
+    run = RunFolder(options.out_dir or _default_out(_corpus_path(options.corpus)))
+    if options.out_dir is None and not options.resume:
+        _refuse_default_out_inside(run.path, _corpus_path(options.corpus))
+    try:
+        return _resume(options, group, run) if options.resume else _start(options, group, run)
+    except BaseException:
+        run.release()  # if it was locked before the refusal
+        raise
 
 
 def _threads(options: TrainOptions, group, saved: int | None = None) -> int | None:
@@ -119,9 +140,8 @@ def new_run_settings(options: TrainOptions, split_folder: bool = False) -> tuple
     return model_values, train_config, data_config
 
 
-def _start(options: TrainOptions, group) -> TrainingSession:
+def _start(options: TrainOptions, group, run: RunFolder) -> TrainingSession:
     corpus_path = _corpus_path(options.corpus)
-    run = RunFolder(options.out_dir or _default_out(corpus_path))
     if group.is_root:  # rank 0 alone owns the run folder
         run.check(resume=False, force=options.force)  # refuses an existing run before any work
     # Validates every option before the corpus is read.
@@ -173,12 +193,8 @@ def _start(options: TrainOptions, group) -> TrainingSession:
     return TrainingSession(trainer, level)
 
 
-def _resume(options: TrainOptions, group) -> TrainingSession:
+def _resume(options: TrainOptions, group, run: RunFolder) -> TrainingSession:
     corpus_arg = options.corpus
-    if options.out_dir is not None:
-        run = RunFolder(options.out_dir)
-    else:
-        run = RunFolder(_default_out(_corpus_path(corpus_arg)))
     if group.is_root:
         run.prepare(resume=True, force=False)
     else:
