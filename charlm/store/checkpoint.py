@@ -269,16 +269,27 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def check_array(path: Path, name: str, array: np.ndarray | None, like: np.ndarray, what: str,
+                bounds: tuple | None = None) -> None:
+    """Refuse ``array`` (None: missing) unless it fits ``like``, the model's own array: the same
+    shape and a float dtype (every value finite) for a float one, an integer dtype for an integer
+    one, with every value in ``bounds`` (lowest, highest) when given. ``what`` says what it is."""
+    if array is None:
+        raise CheckpointError(f"{path} is incomplete: {what} {name} is missing")
+    floats = like.dtype.kind == "f"
+    if array.shape != like.shape or array.dtype.kind not in (("f",) if floats else ("i", "u")):
+        raise CheckpointError(f"{path} is inconsistent: {what} {name} is {array.dtype} of shape {array.shape}; the "
+                              f"model needs {'floats' if floats else 'integers'} of shape {like.shape}")
+    if floats and not np.isfinite(array).all():
+        raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
+    if bounds is not None and array.size and not (bounds[0] <= array.min() and array.max() <= bounds[1]):
+        raise CheckpointError(f"{path} is inconsistent: {what} {name} holds values outside {bounds[0]}..{bounds[1]}")
+
+
 def fill_parameters(path: Path, model, arrays: dict) -> None:
     """Copy the checkpoint's ``param/<name>`` arrays into a freshly built model (a language model
     or a classifier), refusing missing, misshapen or non-finite ones."""
     for name, target in model.params.items():
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
-        if array.shape != target.shape or array.dtype.kind != "f":
-            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
-        target[...] = array
+        check_array(path, name, arrays.get(f"param/{name}"), target, "parameter")
+        target[...] = arrays[f"param/{name}"]
     model.refresh()
