@@ -23,6 +23,7 @@ import charlm
 from charlm.store import checkpoint
 from charlm.store.checkpoint import FORMAT_VERSION, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from charlm.errors import CharlmError, CheckpointError
+from tests.helpers.forged import npy_claiming, rewrite_member
 
 HEADER = {"format": "charlm-checkpoint", "format_version": FORMAT_VERSION, "charlm_version": charlm.__version__}
 
@@ -628,23 +629,6 @@ def test_every_file_of_a_run_is_replaced_atomically_and_its_interrupted_temporar
 
 
 # ------------------------------------------------------------------------------- declared sizes
-def _rewrite_member(path: Path, name: str, content: bytes) -> None:
-    """Replace one member of a checkpoint by ``content``, keeping the zip intact (CRCs right)."""
-    with zipfile.ZipFile(path) as zf:
-        members = [(info.filename, zf.read(info)) for info in zf.infolist()]
-    with zipfile.ZipFile(path, "w") as zf:
-        for filename, data in members:
-            zf.writestr(filename, content if filename == name else data)
-
-
-def _npy_claiming(shape: tuple, dtype, data: bytes) -> bytes:
-    """A .npy header declaring ``shape`` and ``dtype``, followed by ``data`` (however long that is)."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                                                  "fortran_order": False, "shape": shape})
-    return buffer.getvalue() + data
-
-
 def _set_central_sizes(path: Path, name: str, size: int) -> None:
     """Make the zip's central directory declare ``size`` bytes for member ``name`` (both sizes)."""
     content = bytearray(path.read_bytes())
@@ -665,7 +649,7 @@ def stored(tmp_path) -> Path:
     """A checkpoint written the plain way (no zip64 records), whose sizes can be edited."""
     path = tmp_path / "c.npz"
     save_checkpoint(path, {"w": np.arange(14_000, dtype=np.float32), "b": np.ones(3)}, {"step": 1})
-    _rewrite_member(path, "w.npy", _npy_bytes(np.arange(14_000, dtype=np.float32)))  # 55 KB
+    rewrite_member(path, "w.npy", _npy_bytes(np.arange(14_000, dtype=np.float32)))  # 55 KB
     return path
 
 
@@ -681,7 +665,7 @@ def test_a_member_declaring_more_than_the_file_holds_is_refused_before_it_is_all
     with zipfile.ZipFile(stored) as zf:
         data = zf.read(member)
     header_end = len(_npy_bytes(np.zeros(0, np.uint8)))  # v1.0 headers are padded to 64 bytes
-    _rewrite_member(stored, member, _npy_claiming(shape, dtype, data[header_end:]))
+    rewrite_member(stored, member, npy_claiming(shape, dtype, data[header_end:]))
     outcome = _load_or_error(stored)  # a MemoryError from numpy fails here, with its traceback
     assert isinstance(outcome, CheckpointError)
     assert f"{member} declares {math.prod(shape):,} values of {np.dtype(dtype)}" in str(outcome)
@@ -691,7 +675,7 @@ def test_a_member_declaring_more_than_the_file_holds_is_refused_before_it_is_all
 def test_a_negative_shape_is_refused(stored):
     with zipfile.ZipFile(stored) as zf:
         data = zf.read("w.npy")
-    _rewrite_member(stored, "w.npy", _npy_claiming((-1, 14_000), np.float32, data[128:]))
+    rewrite_member(stored, "w.npy", npy_claiming((-1, 14_000), np.float32, data[128:]))
     outcome = _load_or_error(stored)
     assert isinstance(outcome, CheckpointError) and "w.npy declares the shape (-1, 14000)" in str(outcome)
 
@@ -718,6 +702,6 @@ def test_metadata_over_the_limit_is_refused_on_saving_and_on_loading(tmp_path, m
 
 @pytest.mark.parametrize("dtype", [object, [("a", object)]], ids=["object", "struct-with-object"])
 def test_an_object_header_is_refused_before_anything_is_unpickled(stored, dtype):
-    _rewrite_member(stored, "b.npy", _npy_claiming((1,), dtype, pickle.dumps([1])))
+    rewrite_member(stored, "b.npy", npy_claiming((1,), dtype, pickle.dumps([1])))
     outcome = _load_or_error(stored)
     assert isinstance(outcome, CheckpointError) and "b.npy holds Python objects" in str(outcome)
