@@ -195,3 +195,27 @@ def remove(name):
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_every_array_is_checked_by_name_dtype_shape_and_value(last, tmp_path, change, expected):
     refused(forge(last, tmp_path / "c.npz", arrays=change), expected)
+
+
+@pytest.fixture(scope="module")
+def memory_last(trained_run, tmp_path_factory):
+    """A memory network's training checkpoint: its carried state is token ids, -1 for an empty slot."""
+    from tests.helpers.cli import run_cli
+
+    run = tmp_path_factory.mktemp("memn2n") / "run"
+    result = run_cli(None, "train", trained_run[1], "--out", run, "--model", "memn2n", "--memory", 12, "--hops", 2,
+                     "--hidden-size", 24, "--batch-size", 8, "--max-steps", 2, "--quiet")
+    assert result.code == 0, result.err
+    return run / "last.npz"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (replace("state/0/0", lambda a: np.full_like(a, 58)), "the carried state state/0/0 holds values outside -1..57"),
+    (replace("state/0/0", lambda a: np.full_like(a, -2)), "the carried state state/0/0 holds values outside -1..57"),
+    (replace("state/0/0", lambda a: a.astype(np.float64)),
+     "the carried state state/0/0 is float64 of shape (8, 12); the model needs integers of shape (8, 12)"),
+    (replace("state/0/0", lambda a: a[:, :6]), "the carried state state/0/0 is int64 of shape (8, 6)"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_memory_of_token_ids_is_checked_against_the_vocabulary(memory_last, tmp_path, change, expected):
+    load_model(memory_last)  # the unforged one loads
+    refused(forge(memory_last, tmp_path / "c.npz", arrays=change), expected)
