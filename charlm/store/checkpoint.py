@@ -12,10 +12,10 @@ guarantees three things:
 - **Damage is noticed.** Every member is read to its end, so zipfile checks its CRC-32 before any
   byte is interpreted, and the metadata lists the members, so a lost one is noticed too. A
   truncated or corrupted file is refused with a ``CheckpointError`` rather than loaded wrong.
-- **A size is believed only when the file holds it.** What a member declares (the zip entry's size,
-  the ``.npy`` header's shape and dtype) is compared with the bytes the file holds before anything
-  is allocated for it, and the metadata has a size limit, so a forged header asking for terabytes is
-  refused rather than attempted.
+- **A size is believed only when the file holds it.** The zip entry's size is compared with the
+  file's before the member is read, the ``.npy`` header's shape and dtype with the member's bytes
+  before numpy allocates the array, and the metadata has a size limit (``META_LIMIT``), so a forged
+  header asking for terabytes is refused rather than attempted.
 
 Layout of the metadata JSON (format 1)::
 
