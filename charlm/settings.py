@@ -11,7 +11,11 @@ be off (``zero=``) are all read from that one field.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import types
+import typing
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, field, fields
 from typing import Any
 
@@ -69,9 +73,88 @@ def _shown(value) -> str | None:
 NOT_OPTIONS = {"vocab_size": "the vocabulary size", "num_classes": "the number of classes"}
 
 
+# Set while settings a file holds are checked (saved_settings): a message then names a setting as
+# the file does (hidden_size), not as the command line's option the user did not give.
+_SAVED = contextvars.ContextVar("saved_settings", default=False)
+
+
 def option_name(field_name: str) -> str:
-    """``--hidden-size`` for a field that is an option; words for one that is not."""
+    """``--hidden-size`` for a field that is an option; words for one that is not; the field's own
+    name while a checkpoint's settings are being checked (:func:`saved_settings`)."""
+    if _SAVED.get():
+        return field_name
     return NOT_OPTIONS.get(field_name) or f"--{field_name.replace('_', '-')}"
+
+
+@contextmanager
+def saved_settings():
+    """Within it, errors name settings by their field, as a checkpoint's metadata holds them."""
+    token = _SAVED.set(True)
+    try:
+        yield
+    finally:
+        _SAVED.reset(token)
+
+
+def check_types(cls, data, where: str) -> None:
+    """Refuse ``data`` (JSON read from a file) unless it is an object whose keys are fields of the
+    dataclass ``cls`` and whose values have their fields' types; the ConfigError names ``where``,
+    the field and what it should be. Required fields must be there; the others may be left out."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be an object, not {_json_kind(data)}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where} has unknown settings: {', '.join(unknown)}")
+    missing = [name for name, f in known.items() if f.default is MISSING and f.default_factory is MISSING and name not in data]
+    if missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}")
+    for name, value in data.items():
+        if not _has_type(value, hints[name]):
+            raise ConfigError(f"{where}: {name} must be {_type_words(hints[name])}, not {_json_kind(value)} {value!r:.60}")
+
+
+def _has_type(value, hint) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(item, args[0]) for item in value)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # JSON writes 2.0 as 2.0, but a number written by hand may be an integer
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # Any, or a type this checker does not describe: the class's own checks judge it
+
+
+_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+
+
+def _type_words(hint) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_words(arg) for arg in args)
+    if origin is list:
+        return f"a list of {_type_words(args[0]).removeprefix('an ').removeprefix('a ')}s"
+    return _WORDS.get(hint, str(hint))
+
+
+def _json_kind(value) -> str:
+    """What JSON value ``value`` is, in words."""
+    if value is None:
+        return "null"
+    for kind, words in ((bool, "true/false"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                        (list, "a list"), (dict, "an object")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
 
 
 def zero_means_none(cls, values: dict) -> dict:
@@ -99,11 +182,10 @@ class StrictSettings(Settings):
     must not half-load)."""
 
     @classmethod
-    def from_dict(cls, data: dict):
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+    def from_dict(cls, data: dict, where: str = "model settings"):
+        """The settings ``data`` holds, every field type-checked (:func:`check_types`) before the
+        class's own checks."""
+        check_types(cls, data, where)
         return cls(**data)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..settings import option_name
 
 
 def _kernels():
@@ -41,19 +42,19 @@ def check_cutoffs(cutoffs, vocab_size: int | None, hidden_size: int, div: float)
     """The cutoffs as a list of ints, or a ConfigError naming what is wrong with them
     (``vocab_size`` None: before the vocabulary is known, everything else)."""
     if isinstance(cutoffs, (int, bool)) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs):
-        raise ConfigError(f"--cutoffs must be integers, got {cutoffs!r}")
+        raise ConfigError(f"{option_name('cutoffs')} must be integers, got {cutoffs!r}")
     cutoffs = [int(c) for c in cutoffs]
     if not cutoffs:
-        raise ConfigError("--cutoffs needs at least one value (the head's shortlist size)")
+        raise ConfigError(f"{option_name('cutoffs')} needs at least one value (the head's shortlist size)")
     if any(b <= a for a, b in zip(cutoffs, cutoffs[1:])) or cutoffs[0] < 1:
-        raise ConfigError(f"--cutoffs must be positive and increasing, got {','.join(map(str, cutoffs))}")
+        raise ConfigError(f"{option_name('cutoffs')} must be positive and increasing, got {','.join(map(str, cutoffs))}")
     if vocab_size is not None and cutoffs[-1] >= vocab_size:
-        raise ConfigError(f"--cutoffs must stay below the vocabulary size ({vocab_size:,} words), "
+        raise ConfigError(f"{option_name('cutoffs')} must stay below the vocabulary size ({vocab_size:,} words), "
                           f"got {','.join(map(str, cutoffs))}")
     if not div >= 1:
-        raise ConfigError(f"--tail-div must be at least 1, got {div}")
+        raise ConfigError(f"{option_name('tail_div')} must be at least 1, got {div}")
     if int(hidden_size // div ** len(cutoffs)) < 1:
-        raise ConfigError(f"--tail-div {div:g} leaves the last cluster's projection of {hidden_size} units empty")
+        raise ConfigError(f"{option_name('tail_div')} {div:g} leaves the last cluster's projection of {hidden_size} units empty")
     return cutoffs
 
 

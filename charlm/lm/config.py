@@ -82,37 +82,34 @@ class ModelConfig(StrictSettings):
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
         kind_named(self.model)  # refuses an unknown one
-        for name in ("memory", "hops"):
+        # The sizes first: linear_units and embed_size default to a share of hidden_size, so a bad
+        # hidden_size must be named as itself, not as the setting derived from it.
+        for name in ("vocab_size", "hidden_size", "layers", "embed_size", "memory", "hops"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
         if isinstance(self.linear_units, bool) or not isinstance(self.linear_units, int) \
                 or not 0 <= self.linear_units <= self.hidden_size:
-            raise ConfigError(f"--linear-units must be an integer from 0 to the hidden size {self.hidden_size}, "
-                              f"got {self.linear_units!r}")
-        for name in ("vocab_size", "hidden_size", "layers", "embed_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{option_name(name)} must be a positive integer, got {value!r}")
+            raise ConfigError(f"{option_name('linear_units')} must be an integer from 0 to the hidden size "
+                              f"{self.hidden_size}, got {self.linear_units!r}")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
-            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"{option_name('dropout')} must be in [0, 1), got {self.dropout}")
         if self.tie_weights and self.embed_size != self.hidden_size:
-            raise ConfigError(
-                f"--tie-weights needs --embed-size == --hidden-size (got {self.embed_size} and {self.hidden_size})"
-            )
+            raise ConfigError(f"{option_name('tie_weights')} needs {option_name('embed_size')} == "
+                              f"{option_name('hidden_size')} (got {self.embed_size} and {self.hidden_size})")
         if self.init_scale is not None and not (0.0 < self.init_scale < math.inf):
-            raise ConfigError(f"--init-scale must be a positive number, got {self.init_scale}")
+            raise ConfigError(f"{option_name('init_scale')} must be a positive number, got {self.init_scale}")
         if self.forget_bias is not None and not math.isfinite(self.forget_bias):
-            raise ConfigError(f"--forget-bias must be finite, got {self.forget_bias}")
+            raise ConfigError(f"{option_name('forget_bias')} must be finite, got {self.forget_bias}")
         if self.softmax not in SOFTMAXES:
             raise ConfigError(f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAXES)}")
         if self.softmax == "adaptive":
             if self.tie_weights:
-                raise ConfigError("--tie-weights cannot be used with --softmax adaptive: its head and tail clusters have "
-                                  "weights of their own, not one row per word")
+                raise ConfigError(f"{option_name('tie_weights')} cannot be used with {option_name('softmax')} adaptive: "
+                                  "its head and tail clusters have weights of their own, not one row per word")
             self.cutoffs = check_cutoffs(self.cutoffs, None, self.hidden_size, self.tail_div)
         elif self.cutoffs is not None:
-            raise ConfigError("--cutoffs is for --softmax adaptive")
+            raise ConfigError(f"{option_name('cutoffs')} is for {option_name('softmax')} adaptive")
 
 
 
@@ -177,50 +174,51 @@ class TrainConfig(Settings):
         self.validate()
 
     def validate(self) -> None:
-        def positive_int(name, value, allow_none=False):
+        def positive_int(name, allow_none=False, said=None):
+            value = getattr(self, name)
             if value is None and allow_none:
                 return
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{said or option_name(name)} must be a positive integer, got {value!r}")
 
         if self.optimizer not in OPTIMIZER_NAMES:
-            raise ConfigError(f"--optimizer must be adam, sgd or rmsprop, got {self.optimizer!r}")
-        positive_int("--seq-len", self.seq_len)
-        positive_int("--batch-size", self.batch_size)
-        positive_int("--epochs", self.epochs)
-        positive_int("--max-steps", self.max_steps, allow_none=True)
-        positive_int("--decay-start", self.decay_start, allow_none=True)
-        positive_int("--patience", self.patience, allow_none=True)
-        positive_int("--decay-patience", self.decay_patience)
+            raise ConfigError(f"{option_name('optimizer')} must be adam, sgd or rmsprop, got {self.optimizer!r}")
+        positive_int("seq_len")
+        positive_int("batch_size")
+        positive_int("epochs")
+        positive_int("max_steps", allow_none=True)
+        positive_int("decay_start", allow_none=True)
+        positive_int("patience", allow_none=True)
+        positive_int("decay_patience")
         if not (self.min_lr >= 0 and math.isfinite(self.min_lr)):
-            raise ConfigError(f"--min-lr must be 0 (no floor) or a positive number, got {self.min_lr}")
+            raise ConfigError(f"{option_name('min_lr')} must be 0 (no floor) or a positive number, got {self.min_lr}")
         if not (self.stop_lr >= 0 and math.isfinite(self.stop_lr)):
-            raise ConfigError(f"--stop-lr must be 0 (never stop) or a positive number, got {self.stop_lr}")
+            raise ConfigError(f"{option_name('stop_lr')} must be 0 (never stop) or a positive number, got {self.stop_lr}")
         if not (0 <= self.decay_threshold < 1):
-            raise ConfigError(f"--decay-threshold must be in [0, 1) (a fraction of the loss), got {self.decay_threshold}")
+            raise ConfigError(f"{option_name('decay_threshold')} must be in [0, 1) (a fraction of the loss), got {self.decay_threshold}")
         if self.decay_against not in DECAY_REFERENCES:
-            raise ConfigError(f"--decay-against must be one of {', '.join(DECAY_REFERENCES)}, got {self.decay_against!r}")
+            raise ConfigError(f"{option_name('decay_against')} must be one of {', '.join(DECAY_REFERENCES)}, got {self.decay_against!r}")
         self._refuse_idle_plateau_options()
         if 0 < self.stop_lr <= self.min_lr:
-            raise ConfigError(f"--stop-lr {self.stop_lr:g} cannot take effect with --min-lr {self.min_lr:g}: "
+            raise ConfigError(f"{option_name('stop_lr')} {self.stop_lr:g} cannot take effect with {option_name('min_lr')} {self.min_lr:g}: "
                               "the rate never falls below its floor")
-        positive_int("--threads", self.threads, allow_none=True)
-        positive_int("the metrics log interval (log_every)", self.log_every)
+        positive_int("threads", allow_none=True)
+        positive_int("log_every", said="the metrics log interval (log_every)")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
-            raise ConfigError(f"--eval-every must be 0 (every epoch) or a positive integer, got {self.eval_every!r}")
+            raise ConfigError(f"{option_name('eval_every')} must be 0 (every epoch) or a positive integer, got {self.eval_every!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"--lr must be a positive number, got {self.lr}")
+            raise ConfigError(f"{option_name('lr')} must be a positive number, got {self.lr}")
         if not (0 < self.lr_decay <= 1):
-            raise ConfigError(f"--lr-decay must be in (0, 1] (1: no decay), got {self.lr_decay}")
-        for name, value in (("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)):
+            raise ConfigError(f"{option_name('lr_decay')} must be in (0, 1] (1: no decay), got {self.lr_decay}")
+        for name, value in (("clip_norm", self.clip_norm), ("clip_value", self.clip_value)):
             if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ConfigError(f"{name} must be a positive number, got {value}")
+                raise ConfigError(f"{option_name(name)} must be a positive number, got {value}")
         if self.bptt not in BPTT_MODES:
-            raise ConfigError(f"--bptt must be one of {', '.join(BPTT_MODES)}, got {self.bptt!r}")
+            raise ConfigError(f"{option_name('bptt')} must be one of {', '.join(BPTT_MODES)}, got {self.bptt!r}")
         if self.positions not in POSITIONS:
-            raise ConfigError(f"--positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
+            raise ConfigError(f"{option_name('positions')} must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.max_time is not None and not (self.max_time > 0 and math.isfinite(self.max_time)):
-            raise ConfigError(f"--max-time must be a positive duration, got {self.max_time}")
+            raise ConfigError(f"{option_name('max_time')} must be a positive duration, got {self.max_time}")
         if not (self.checkpoint_seconds > 0):
             raise ConfigError(f"checkpoint interval must be positive, got {self.checkpoint_seconds}")
 
@@ -235,7 +233,7 @@ class TrainConfig(Settings):
             idle += [("decay_threshold", 0.0), ("decay_against", "best")]
         changed = [name for name, default in idle if getattr(self, name) != default]
         if changed:
-            why = "--decay-start" if self.decay_start is not None else "--lr-decay 1"
+            why = option_name("decay_start") if self.decay_start is not None else f"{option_name('lr_decay')} 1"
             names = ", ".join(option_name(name) for name in changed)
             raise ConfigError(f"{names} cannot take effect with {why}: the plateau rule does not run")
 

@@ -12,6 +12,10 @@ guarantees three things:
 - **Damage is noticed.** Every member is read to its end, so zipfile checks its CRC-32 before any
   byte is interpreted, and the metadata lists the members, so a lost one is noticed too. A
   truncated or corrupted file is refused with a ``CheckpointError`` rather than loaded wrong.
+- **A size is believed only when the file holds it.** The zip entry's size is compared with the
+  file's before the member is read, the ``.npy`` header's shape and dtype with the member's bytes
+  before numpy allocates the array, and the metadata has a size limit (``META_LIMIT``), so a forged
+  header asking for terabytes is refused rather than attempted.
 
 Layout of the metadata JSON (format 1)::
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -39,6 +44,12 @@ MAGIC = "charlm-checkpoint"
 META_NAME = "__meta__"
 # Keys this module writes into the metadata; the caller's meta may not use them.
 HEADER_KEYS = ("format", "format_version", "charlm_version", "arrays")
+
+# The metadata is a few KB to a few MB (a large word vocabulary); JSON this size would take
+# gigabytes of Python objects to parse, so more is refused, on saving as on loading.
+META_LIMIT = 128 * 2**20
+# Where a member's .npy header must end (numpy's own limit on reading one).
+_NPY_HEADER_LIMIT = 10_000
 
 _ZIP_SIGNATURE = b"PK\x03\x04"
 # What zipfile raises on a damaged zip (RuntimeError: flipped "encrypted"/"unsupported" flags).
@@ -63,6 +74,9 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
     header = {"format": MAGIC, "format_version": FORMAT_VERSION, "charlm_version": __version__,
               "arrays": list(arrays)}
     meta_bytes = _encode_meta(meta, header)
+    if meta_bytes.size > META_LIMIT:
+        raise CheckpointError(f"cannot save checkpoint {path}: its metadata ({_size(meta_bytes.size)}) is more than the "
+                              f"{_size(META_LIMIT)} charlm reads (the previous one, if any, is unchanged)")
 
     try:
         write_atomically(path, lambda f: _write_npz(f, arrays, meta_bytes))
@@ -89,7 +103,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
         f.seek(0)
         try:
             with zipfile.ZipFile(f) as zf:
-                return _read_contents(path, zf)
+                return _read_contents(path, zf, os.fstat(f.fileno()).st_size)
         except _DAMAGE as exc:
             raise CheckpointError(f"{path} is damaged (truncated or corrupted): {str(exc) or 'the data ends early'}") from None
 
@@ -158,16 +172,19 @@ def _write_npz(f, arrays: dict[str, np.ndarray], meta_bytes: np.ndarray) -> None
 
 
 # --------------------------------------------------------------------------------------- loading
-def _read_contents(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, np.ndarray], dict]:
+def _read_contents(path: Path, zf: zipfile.ZipFile, file_size: int) -> tuple[dict[str, np.ndarray], dict]:
     members = {info.filename: info for info in zf.infolist()}
     meta_info = members.pop(META_NAME + ".npy", None)
     if meta_info is None:
         raise CheckpointError(f"{path} is not a charlm checkpoint (a zip file without charlm metadata)")
-    meta = _decode_meta(path, _read_member(path, zf, meta_info))
+    if meta_info.file_size > META_LIMIT:
+        raise CheckpointError(f"{path} is not a charlm checkpoint: its metadata declares {_size(meta_info.file_size)}, "
+                              f"more than the {_size(META_LIMIT)} charlm reads")
+    meta = _decode_meta(path, _read_member(path, zf, meta_info, file_size))
     names = meta.pop("arrays")
     arrays = {}
     for info in members.values():
-        array = _read_member(path, zf, info)
+        array = _read_member(path, zf, info, file_size)
         arrays[info.filename.removesuffix(".npy")] = array
     # The list in the (CRC-checked) metadata notices a member that a damaged zip directory lost.
     if sorted(arrays) != sorted(names) or len(members) != len(names):
@@ -177,21 +194,55 @@ def _read_contents(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, np.ndarra
     return {name: arrays[name] for name in names}, meta
 
 
-def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int) -> np.ndarray:
     if info.compress_type != zipfile.ZIP_STORED:
         raise CheckpointError(f"{path} is damaged or was not written by charlm: {info.filename} is compressed")
+    # A size the zip entry declares is believed only when the file holds it (reading asks for it).
+    if info.file_size != info.compress_size or info.compress_size > file_size:
+        raise CheckpointError(f"{path} is damaged (truncated or corrupted): {info.filename} declares "
+                              f"{_size(info.file_size)} in a file of {_size(file_size)}")
     # Reading the whole member makes zipfile check its CRC-32 (it does so on reaching the end);
     # read_array alone stops where the .npy header says, so a damaged header could go unnoticed.
     data = zf.read(info)
     # The bytes are now exactly what was written, so anything odd below means a foreign file.
     buffer = io.BytesIO(data)
+    _check_npy_header(path, info.filename, buffer, len(data))
     try:
         array = np.lib.format.read_array(buffer, allow_pickle=False)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path} is not a charlm checkpoint: {info.filename} is not a plain numpy array ({exc})") from None
-    if buffer.tell() != len(data):
-        raise CheckpointError(f"{path} is not a charlm checkpoint: {info.filename} has bytes after its array data")
     return array
+
+
+def _check_npy_header(path: Path, name: str, buffer: io.BytesIO, held: int) -> None:
+    """Refuse a .npy member whose header declares other than the bytes it holds, before numpy
+    allocates what the header asks for (a shape of 10**12 in a 55 KB file). ``buffer`` is left where
+    it was."""
+    try:
+        version = np.lib.format.read_magic(buffer)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, _, dtype = read_header(buffer, max_header_size=_NPY_HEADER_LIMIT)
+    except (ValueError, TypeError, KeyError, SyntaxError, EOFError) as exc:
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {name} is not a plain numpy array ({exc})") from None
+    if dtype.hasobject:
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {name} holds Python objects ({dtype}), "
+                              "which charlm never loads")
+    declared = buffer.tell() + math.prod(shape) * dtype.itemsize
+    buffer.seek(0)
+    if 0 <= declared < held:
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {name} has bytes after its array data")
+    if declared != held:
+        shown = f"{math.prod(shape):,} values of {dtype}" if min(shape, default=0) >= 0 else f"the shape {shape}"
+        raise CheckpointError(f"{path} is not a charlm checkpoint: {name} declares {shown} "
+                              f"({_size(max(declared, 0))}) but holds {_size(held)}")
+
+
+def _size(n: int) -> str:
+    """A byte count in words: "55.2 KB", "8.0 TB"."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
 
 
 def _decode_meta(path: Path, raw: np.ndarray) -> dict:
@@ -229,16 +280,27 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def check_array(path: Path, name: str, array: np.ndarray | None, like: np.ndarray, what: str,
+                bounds: tuple | None = None) -> None:
+    """Refuse ``array`` (None: missing) unless it fits ``like``, the model's own array: the same
+    shape and a float dtype (every value finite) for a float one, an integer dtype for an integer
+    one, with every value in ``bounds`` (lowest, highest) when given. ``what`` says what it is."""
+    if array is None:
+        raise CheckpointError(f"{path} is incomplete: {what} {name} is missing")
+    floats = like.dtype.kind == "f"
+    if array.shape != like.shape or array.dtype.kind not in (("f",) if floats else ("i", "u")):
+        raise CheckpointError(f"{path} is inconsistent: {what} {name} is {array.dtype} of shape {array.shape}; the "
+                              f"model needs {'floats' if floats else 'integers'} of shape {like.shape}")
+    if floats and not np.isfinite(array).all():
+        raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
+    if bounds is not None and array.size and not (bounds[0] <= array.min() and array.max() <= bounds[1]):
+        raise CheckpointError(f"{path} is inconsistent: {what} {name} holds values outside {bounds[0]}..{bounds[1]}")
+
+
 def fill_parameters(path: Path, model, arrays: dict) -> None:
     """Copy the checkpoint's ``param/<name>`` arrays into a freshly built model (a language model
     or a classifier), refusing missing, misshapen or non-finite ones."""
     for name, target in model.params.items():
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise CheckpointError(f"{path} is incomplete: parameter {name} is missing")
-        if array.shape != target.shape or array.dtype.kind != "f":
-            raise CheckpointError(f"{path} is inconsistent: {name} has shape {array.shape}, the model needs {target.shape}")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{path} holds non-finite values in {name}: the model it saved had diverged")
-        target[...] = array
+        check_array(path, name, arrays.get(f"param/{name}"), target, "parameter")
+        target[...] = arrays[f"param/{name}"]
     model.refresh()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import json
+import math
 import os
 import pickle
 import stat
@@ -22,6 +23,7 @@ import charlm
 from charlm.store import checkpoint
 from charlm.store.checkpoint import FORMAT_VERSION, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from charlm.errors import CharlmError, CheckpointError
+from tests.helpers.forged import npy_claiming, rewrite_member
 
 HEADER = {"format": "charlm-checkpoint", "format_version": FORMAT_VERSION, "charlm_version": charlm.__version__}
 
@@ -625,3 +627,82 @@ def test_every_file_of_a_run_is_replaced_atomically_and_its_interrupted_temporar
     assert sorted(p.name for p in run.path.iterdir()) == ["cv.json", "metrics.jsonl"]
     run.truncate_metrics(after_step=2)
     assert [r["step"] for r in run.read_metrics()] == [1, 2]
+
+
+# ------------------------------------------------------------------------------- declared sizes
+def _set_central_sizes(path: Path, name: str, size: int) -> None:
+    """Make the zip's central directory declare ``size`` bytes for member ``name`` (both sizes)."""
+    content = bytearray(path.read_bytes())
+    start = 0
+    while True:
+        entry = content.index(b"PK\x01\x02", start)
+        name_len = int.from_bytes(content[entry + 28:entry + 30], "little")
+        if content[entry + 46:entry + 46 + name_len].decode() == name:
+            break
+        start = entry + 4
+    content[entry + 20:entry + 24] = size.to_bytes(4, "little")
+    content[entry + 24:entry + 28] = size.to_bytes(4, "little")
+    path.write_bytes(bytes(content))
+
+
+@pytest.fixture
+def stored(tmp_path) -> Path:
+    """A checkpoint written the plain way (no zip64 records), whose sizes can be edited."""
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.arange(14_000, dtype=np.float32), "b": np.ones(3)}, {"step": 1})
+    rewrite_member(path, "w.npy", _npy_bytes(np.arange(14_000, dtype=np.float32)))  # 55 KB
+    return path
+
+
+@pytest.mark.parametrize("member, shape, dtype", [
+    ("w.npy", (10**12,), np.float32),
+    ("w.npy", (10**6, 10**6), np.float64),
+    ("w.npy", (2**62, 4), np.float32),  # more bytes than a 64-bit size holds
+    ("b.npy", (10**12,), np.float64),
+    ("__meta__.npy", (10**12,), np.uint8),
+    ("__meta__.npy", (2**40,), np.uint8),
+], ids=["weight-4TB", "weight-2d", "weight-overflow", "small-member", "meta-1TB", "meta-2**40"])
+def test_a_member_declaring_more_than_the_file_holds_is_refused_before_it_is_allocated(stored, member, shape, dtype):
+    with zipfile.ZipFile(stored) as zf:
+        data = zf.read(member)
+    header_end = len(_npy_bytes(np.zeros(0, np.uint8)))  # v1.0 headers are padded to 64 bytes
+    rewrite_member(stored, member, npy_claiming(shape, dtype, data[header_end:]))
+    outcome = _load_or_error(stored)  # a MemoryError from numpy fails here, with its traceback
+    assert isinstance(outcome, CheckpointError)
+    assert f"{member} declares {math.prod(shape):,} values of {np.dtype(dtype)}" in str(outcome)
+    assert "but holds" in str(outcome)
+
+
+def test_a_negative_shape_is_refused(stored):
+    with zipfile.ZipFile(stored) as zf:
+        data = zf.read("w.npy")
+    rewrite_member(stored, "w.npy", npy_claiming((-1, 14_000), np.float32, data[128:]))
+    outcome = _load_or_error(stored)
+    assert isinstance(outcome, CheckpointError) and "w.npy declares the shape (-1, 14000)" in str(outcome)
+
+
+@pytest.mark.parametrize("member", ["w.npy", "__meta__.npy"])
+def test_a_zip_entry_declaring_more_than_the_file_holds_is_refused(stored, member):
+    _set_central_sizes(stored, member, 0xFFFF0000)  # 4 GB in a file of 56 KB
+    outcome = _load_or_error(stored)
+    assert isinstance(outcome, CheckpointError)
+    assert f"{member} declares 4.3 GB in a file of" in str(outcome) or "metadata declares 4.3 GB" in str(outcome)
+
+
+def test_metadata_over_the_limit_is_refused_on_saving_and_on_loading(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {}, {"vocab": ["x" * 20] * 100})
+    before = path.read_bytes()
+    monkeypatch.setattr(checkpoint, "META_LIMIT", 1000)
+    with pytest.raises(CheckpointError, match=r"cannot save checkpoint .*c\.npz: its metadata \(2\.\d KB\) is more than the 1\.0 KB charlm reads"):
+        save_checkpoint(path, {}, {"vocab": ["x" * 20] * 100})
+    assert path.read_bytes() == before
+    with pytest.raises(CheckpointError, match=r"is not a charlm checkpoint: its metadata declares 2\.\d KB, more than the 1\.0 KB charlm reads"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("dtype", [object, [("a", object)]], ids=["object", "struct-with-object"])
+def test_an_object_header_is_refused_before_anything_is_unpickled(stored, dtype):
+    rewrite_member(stored, "b.npy", npy_claiming((1,), dtype, pickle.dumps([1])))
+    outcome = _load_or_error(stored)
+    assert isinstance(outcome, CheckpointError) and "b.npy holds Python objects" in str(outcome)
