@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core.params import StoreBacked
 from ..errors import CharlmError, CheckpointError
+from ..settings import saved_settings
 from ..store.checkpoint import CLASSIFIER_KIND, LANGUAGE_MODEL_KIND, fill_parameters, load_checkpoint, save_checkpoint
 from ..store.runfolder import resolve_checkpoint
 from ..text.vocab import Vocab
@@ -56,16 +57,20 @@ def load_classifier(path: Path) -> ClassifierSnapshot:
         raise CheckpointError(f"{path} is a language model, not a classifier: use charlm sample or charlm eval with it")
     if kind != KIND:
         raise CheckpointError(f"{path} is a charlm checkpoint of another kind ({kind!r}), not a classifier")
+    missing = [key for key in ("model", "vocab", "labels") if key not in meta]
+    if missing:
+        raise CheckpointError(f"{path} has unusable metadata: {', '.join(map(repr, missing))} is missing")
+    dtype = meta.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise CheckpointError(f"{path} has unusable metadata: dtype must be float32 or float64, got {dtype!r}")
     try:
-        family = family_of(meta["model"].get("model") if isinstance(meta.get("model"), dict) else None)
-        config = family.config_class.from_dict(meta["model"])
-        vocab = Vocab.from_dict(meta["vocab"])
-        labels = meta["labels"]
-        dtype = np.dtype(meta.get("dtype", "float32"))
+        with saved_settings():  # errors name the fields as the file holds them
+            family = family_of(meta["model"].get("model") if isinstance(meta["model"], dict) else None)
+            config = family.config_class.from_dict(meta["model"])
+            vocab = Vocab.from_dict(meta["vocab"])
     except (KeyError, TypeError, ValueError, CharlmError) as exc:
         raise CheckpointError(f"{path} has unusable metadata: {exc}") from None
-    if dtype not in (np.float32, np.float64):
-        raise CheckpointError(f"{path} has unusable metadata: dtype {dtype}")
+    labels, dtype = meta["labels"], np.dtype(dtype)
     if not isinstance(labels, list) or len(labels) != config.num_classes or not all(isinstance(x, str) for x in labels):
         raise CheckpointError(f"{path} is inconsistent: its labels do not name the model's {config.num_classes} classes")
     if vocab.unk_id != 0:

@@ -151,6 +151,34 @@ def test_a_damaged_checkpoint(model, tmp_path):
     refused(run_cli(None, "classify", "predict", damaged, folder / "test.txt"), "damaged")
 
 
+def _drop(key):
+    return lambda meta: meta.pop(key)
+
+
+def _set_model(key, value):
+    return lambda meta: meta["model"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("change, fragments", [
+    (_drop("vocab"), ["'vocab' is missing"]),
+    (_drop("labels"), ["'labels' is missing"]),
+    (lambda meta: meta.__setitem__("dtype", "int8"), ["dtype must be float32 or float64", "'int8'"]),
+    (lambda meta: meta.__setitem__("dtype", 3), ["dtype must be float32 or float64"]),
+    (_set_model("hidden_size", "32"), ["hidden_size must be an integer", "string"]),
+    (_set_model("hidden_size", -4), ["hidden_size"]),
+    (lambda meta: meta.__setitem__("model", [1, 2]), ["model"]),
+])
+def test_a_classifier_checkpoint_with_lying_metadata_is_refused_naming_the_field(model, tmp_path, change, fragments):
+    from tests.helpers.forged import forge
+
+    run, folder = model
+    forged = forge(run / "best.npz", tmp_path / "forged.npz", meta=change)
+    for command in ("eval", "predict"):
+        result = run_cli(None, "classify", command, forged, folder / "test.txt")
+        refused(result, *fragments)
+        assert "--" not in result.err  # a field of the file, not an option of the command line
+
+
 def test_foreign_files_as_checkpoints(model, tmp_path):
     _, folder = model
     text = tmp_path / "notes.npz"
