@@ -15,9 +15,10 @@ from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, Cla
 from ..classify.options import ClassifyOptions
 from ..lm.config import TrainConfig
 from ..settings import help_text
+from ..store.runfolder import discarded_on_failure
 
 from .config_options import ConfigOption, options_from, with_config_options
-from .errors import quiet_broken_pipe, user_errors
+from .errors import user_errors
 
 DATA_HELP = """Labelled data. One of:
 a file of label<TAB>text lines (a dev set is held out of it, see --dev-frac);
@@ -101,7 +102,8 @@ def train(
         if folds is not None:
             def sink_for_fold(fold):
                 return ClassifierDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
-            cv = session.cross_validate(plan, sink_for_fold)
+            with discarded_on_failure(plan.run):  # a run that fails before it saves anything leaves no folder
+                cv = session.cross_validate(plan, sink_for_fold)
             if as_json:
                 out.print_json(json.dumps(cv))
             elif quiet:
@@ -109,7 +111,8 @@ def train(
             else:
                 out.print(cv_table(cv))
             return
-        summary = session.train(plan, ClassifierDisplay(out, title, quiet))
+        with discarded_on_failure(plan.run):
+            summary = session.train(plan, ClassifierDisplay(out, title, quiet))
         summary = {k: v for k, v in summary.items() if not k.startswith("_")}
         if as_json:
             out.print_json(json.dumps(summary))
@@ -141,9 +144,7 @@ def predict(
             if probs:
                 line += "\t" + "\t".join(f"{label}={p:.6f}" for label, p in zip(labels, row))
             lines.append(line)
-        with quiet_broken_pipe():
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # ====================================================================== eval

@@ -21,7 +21,7 @@ from ..text.vocab import Vocab
 from ..lm.config import TrainConfig
 from ..lm.generate.sampling_config import SamplingConfig
 from .config_options import ConfigOption, plain_values, with_config_options
-from .errors import err, quiet_broken_pipe, user_errors
+from .errors import err, user_errors
 
 SAMPLING_FIELDS = set(SamplingConfig.__dataclass_fields__)
 
@@ -215,7 +215,7 @@ def sample(
     length_penalty=ConfigOption(SamplingConfig, "length_penalty", show_default=False),
 ):
     """Generate text from a trained model; only the text goes to stdout."""
-    with user_errors(), quiet_broken_pipe():
+    with user_errors():
         given = {name: value for name, value in plain_values(ctx.params).items()
                  if name in SAMPLING_FIELDS and value is not None}
         if given.get("stop") is not None:

@@ -4,6 +4,7 @@ loss), ``metrics.jsonl`` (one JSON object per logged interval and per validation
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic import remove_stale_temporaries, write_text_atomically
@@ -18,6 +19,7 @@ class RunFolder:
         self.last = self.path / "last.npz"
         self.best = self.path / "best.npz"
         self.metrics = self.path / "metrics.jsonl"
+        self._made: list[Path] = []  # the folders create() made, deepest first
 
     def holds_a_run(self) -> bool:
         return any(p.exists() for p in (self.last, self.best, self.metrics))
@@ -41,8 +43,10 @@ class RunFolder:
 
     def create(self, *, resume: bool, force: bool) -> None:
         """Make the folder (checking that it is writable) and clear what --force replaces."""
+        missing = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
+            self._made = missing
             probe = self.path / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -52,6 +56,23 @@ class RunFolder:
         if force and not resume:
             for path in (self.last, self.best, self.metrics):
                 path.unlink(missing_ok=True)
+
+    def discard_if_unused(self) -> None:
+        """Remove the folder again if create() made it and it holds nothing but the metrics log (a
+        run that failed before its first checkpoint leaves no empty run behind); with the folders
+        create() made above it, if they are empty. Anything else in it keeps it."""
+        if not self._made or not self.path.is_dir():
+            return
+        remove_stale_temporaries(self.path)  # a write the failure cut short
+        if any(path != self.metrics for path in self.path.iterdir()):
+            return
+        self.metrics.unlink(missing_ok=True)
+        for folder in self._made:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): what is in it is not ours
+        self._made = []
 
     def append_metrics(self, row: dict) -> None:
         try:
@@ -86,6 +107,18 @@ class RunFolder:
             write_text_atomically(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
         except OSError as exc:
             raise CharlmError(f"cannot write {self.metrics}: {exc.strerror or exc} (it is unchanged)") from None
+
+
+@contextmanager
+def discarded_on_failure(run: RunFolder | None):
+    """Run the body; if it fails in any way (an error, Ctrl-C, a failed write to the terminal),
+    :meth:`RunFolder.discard_if_unused` first."""
+    try:
+        yield
+    except BaseException:
+        if run is not None:
+            run.discard_if_unused()
+        raise
 
 
 def latest_run(root: Path = RUNS_ROOT) -> Path | None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...core.threads import available_cores, set_threads, thread_change_note
 from ...errors import ConfigError, DataError
-from ...store.runfolder import RUNS_ROOT, RunFolder
+from ...store.runfolder import RUNS_ROOT, RunFolder, discarded_on_failure
 from ...text.files import TextNote
 from ...text.sources import corpus_name, is_split_folder
 from ..data import corpus as data
@@ -38,12 +38,15 @@ class TrainingSession:
         0 only: with MPI, one process draws), ``say`` the compile notes."""
         from ..models.warmup import compile_sampling_in_background, warm_training
 
-        model = self.trainer.model
-        warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
-        if self.trainer.group.is_root:
-            self.trainer.observer = observer
-        summary = self.trainer.fit()
-        if self.trainer.group.is_root:
+        model, root = self.trainer.model, self.trainer.group.is_root
+        # A run that fails before its first checkpoint (a full disk under stdout, Ctrl-C while
+        # compiling) leaves no empty folder; rank 0 alone owns it.
+        with discarded_on_failure(self.trainer.run if root else None):
+            warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
+            if root:
+                self.trainer.observer = observer
+            summary = self.trainer.fit()
+        if root:
             # Not earlier: a compile beside a two-thread training run halves its speed (measured).
             compile_sampling_in_background(model.config.kernel_family, model.dtype)
         return summary
