@@ -15,6 +15,7 @@ from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, Cla
 from ..classify.options import ClassifyOptions
 from ..lm.config import TrainConfig
 from ..settings import help_text
+from ..store.checkpoint import computing_with
 from ..store.runfolder import discarded_on_failure
 
 from .config_options import ConfigOption, options_from, with_config_options
@@ -134,9 +135,10 @@ def predict(
     from ..classify import session
 
     with user_errors():
-        _, snap = session.load(model)
+        path, snap = session.load(model)
         texts, _ = session.read_texts(file, sys.stdin.buffer)
-        probabilities = session.predict(snap, texts, threads)
+        with computing_with(path):
+            probabilities = session.predict(snap, texts, threads)
         labels = snap.labels
         lines = []
         for row in probabilities:
@@ -161,7 +163,8 @@ def eval_(
 
     with user_errors():
         path, snap = session.load(model)
-        result = {"model": str(path), "file": str(file), **session.evaluate(snap, file, threads)}
+        with computing_with(path):
+            result = {"model": str(path), "file": str(file), **session.evaluate(snap, file, threads)}
         if as_json:
             out.print_json(json.dumps(result))
         else:

@@ -92,12 +92,20 @@ def encode_prime(vocab: Vocab, prime: str, err) -> np.ndarray:
 def run(model: Path | None, config: SamplingConfig, *, prime: str | None, threads: int | None, out: TextIO, err) -> None:
     # Here, not at the top: the command's --help must not load Numba.
     from ..core.threads import set_threads
-    from ..lm.generate.sampler import Sampler
     from ..lm.models.saved import load_model
-    from ..lm.models.warmup import is_compiled, mark_compiled, wait_for_background_compile
+    from ..store.checkpoint import computing_with
 
     set_threads(threads)
-    snap = load_model(resolve_checkpoint(model))
+    path = resolve_checkpoint(model)
+    snap = load_model(path)
+    with computing_with(path):  # weights that overflow are refused, naming the checkpoint
+        _sample(snap, config, prime, out, err)
+
+
+def _sample(snap, config: SamplingConfig, prime: str | None, out: TextIO, err) -> None:
+    from ..lm.generate.sampler import Sampler
+    from ..lm.models.warmup import is_compiled, mark_compiled, wait_for_background_compile
+
     vocab = snap.vocab
     if config.beam:
         return run_beam(snap, vocab, config, prime, out, err)
