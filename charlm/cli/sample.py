@@ -158,9 +158,9 @@ def run_beam(snap, vocab, config: SamplingConfig, prime: str | None, out: TextIO
 
 
 def _stream_one(chunks, decode: StreamDecoder, head: str, stop: str | None, out: TextIO) -> None:
-    """Write the text as it comes; with ``stop``, end just after its first occurrence."""
+    """Write the text as it comes; with ``stop``, end just after its first occurrence. The head
+    (the prime) goes out with the first token: a model that cannot draw one prints nothing."""
     written = head
-    out.write(head)
     tail = ""  # the end of the text so far, long enough to catch a stop string split across chunks
     for ids in chunks:
         text = decode(ids[0])
@@ -168,12 +168,13 @@ def _stream_one(chunks, decode: StreamDecoder, head: str, stop: str | None, out:
             found = (tail + text).find(stop)
             if found >= 0:
                 text = text[: found + len(stop) - len(tail)]
-                out.write(text)
+                out.write(head + text)
                 written = text
                 break
             tail = (tail + text)[-(len(stop) - 1) :] if len(stop) > 1 else ""
-        out.write(text)
+        out.write(head + text)
         out.flush()
+        head = ""
         written = text or written
     chunks.close()
     if not written.endswith("\n"):
