@@ -157,13 +157,15 @@ def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order
     V = logits.size
     best = 0
     top = logits[0]
-    spread = logits[0] - logits[0]  # 0, or NaN once a logit is inf or NaN (_jit's fastmath keeps NaN)
+    # Comparisons, which _jit's fastmath (no nnan/ninf) keeps: reassoc folds x - x to 0.
+    finite = -np.inf < top < np.inf
     for v in range(1, V):
-        spread += logits[v] - logits[v]
-        if logits[v] > top:  # strict: the lowest id wins a tie, as np.argmax
-            top = logits[v]
+        x = logits[v]
+        finite &= -np.inf < x < np.inf
+        if x > top:  # strict: the lowest id wins a tie, as np.argmax
+            top = x
             best = v
-    if spread != 0:
+    if not finite:
         return -1  # NON_FINITE (a literal: jitted code reads no module globals)
     if greedy:
         return best
