@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from ..classify.config import MODELS, TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, ClassifierConfig, tree_defaults_text, ClassifyDataConfig, FitConfig
 from ..classify.options import ClassifyOptions
@@ -20,6 +19,7 @@ from ..store.runfolder import discarded_on_failure
 
 from .config_options import ConfigOption, options_from, with_config_options
 from .errors import user_errors
+from .streams import CommandConsole
 
 DATA_HELP = """Labelled data. One of:
 a file of label<TAB>text lines (a dev set is held out of it, see --dev-frac);
@@ -34,7 +34,7 @@ app = typer.Typer(
     help="Train bidirectional Text-RNN and RCNN text classifiers on label<TAB>text data, or recursive networks "
          "(recursive NN, RNTN, Tree-LSTM) on parse trees, then predict labels and measure accuracy.",
 )
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm train's
 # The panels of `charlm classify train --help`.
 MODEL, TREES, DATA, OPTIMISATION, RUN = "Model", "Tree models (--model treernn|rntn|treelstm)", "Data", "Optimisation", "Run"

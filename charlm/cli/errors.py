@@ -11,11 +11,10 @@ import warnings
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
 
 from ..errors import CharlmError
 from ..text.files import TextNote
-from .streams import OutputFailed, flush_streams, guarded_streams, silence
+from .streams import CommandConsole, OutputFailed, flush_streams, guarded_streams, silence
 
 # Typer 0.2x vendors Click: its usage errors derive from typer.TyperException; older Typers raise
 # Click's own ClickException. Exit and Abort are typer's names for Click's in either case.
@@ -24,7 +23,7 @@ if hasattr(typer, "TyperException"):
 else:  # pragma: no cover - Typer before it vendored Click
     from click import ClickException as UsageError
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line: never wrapped
+err = CommandConsole(stderr=True, highlight=False, soft_wrap=True)  # one message, one line: never wrapped
 
 # The exit code of a command whose output could not be written (a full disk, a closed stdout):
 # as for any other file charlm cannot write (CharlmError's).

@@ -10,15 +10,15 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
 from ..lm.config import TrainConfig
 from ..settings import help_text
 from .errors import err, user_errors
+from .streams import CommandConsole
 
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 SHOWN_TOP = 10  # rows of the "most surprising" and --find tables
 
 

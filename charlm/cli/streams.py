@@ -10,6 +10,8 @@ import os
 import sys
 from contextlib import contextmanager
 
+from rich.console import Console
+
 STREAM_NAMES = {"stdout": "standard output", "stderr": "standard error"}
 
 
@@ -24,6 +26,19 @@ class OutputFailed(Exception):
     @property
     def broken_pipe(self) -> bool:
         return self.error.errno == errno.EPIPE
+
+
+class CommandConsole(Console):
+    """rich's Console as the commands print with. rich keeps what it was writing in its buffer
+    when the write raises; this one drops it, so that nothing stale comes out with whatever
+    prints next in the same process (a library caller, the tests)."""
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except OutputFailed:
+            del self._buffer[:]
+            raise
 
 
 class _Closed:
