@@ -26,6 +26,16 @@ class TextNote(UserWarning):
     Here, below every layer, so that any of them can say one."""
 
 
+class UnusableWeights(CheckpointError):
+    """Weights that load (finite, the right shapes) but compute non-finite values: every parameter
+    3e38, say. ``source``: the checkpoint, named by whoever knows it (``store.checkpoint.computing_with``)."""
+
+    def __init__(self, source=None):
+        self.source = source
+        super().__init__(f"{'the model' if source is None else source} produces non-finite values; "
+                         "the weights are unusable")
+
+
 class TrainingError(CharlmError):
     """Training cannot go on (for example the loss keeps becoming NaN)."""
 

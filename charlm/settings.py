@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import operator
 import types
 import typing
 from contextlib import contextmanager
@@ -67,6 +68,30 @@ def _shown(value) -> str | None:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+# A random seed, in every command that takes one (train, sample, classify train): a whole number
+# in this range, numpy's classic 32-bit seed, said in the option's help and checked by check_seed.
+SEED_RANGE = (0, 2**32 - 1)
+
+
+def seed_setting(default, what: str):
+    """The ``seed`` field of a configuration: its help says what it seeds and the range."""
+    return setting(default, f"Random seed, {SEED_RANGE[0]} to {SEED_RANGE[1]} ({what}).")
+
+
+def check_seed(value, name: str = "--seed") -> int:
+    """``value`` as a seed within SEED_RANGE; ConfigError naming ``name`` otherwise."""
+    low, high = SEED_RANGE
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # an int, or numpy's
+    except TypeError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return number
 
 
 # Settings that are no command-line option: an error names them in words, never as an option.

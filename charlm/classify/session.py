@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..settings import option_fields
+from ..store.checkpoint import refuse_non_finite
 from ..store.runfolder import RunFolder
 from ..core.threads import set_threads
 from ..supervised.config import ClassifyDataConfig, FitConfig
@@ -222,8 +223,11 @@ def cross_validate(plan: Plan, sink_for_fold=None) -> dict:
 
 # ------------------------------------------------------------------------------------ using a model
 def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = None) -> np.ndarray:
+    """Class probabilities (n, C) of each text; UnusableWeights where they are not finite."""
     set_threads(threads)
-    return predict_probs(snap.model, [encode_text(snap.vocab, t) for t in texts])
+    probs = predict_probs(snap.model, [encode_text(snap.vocab, t) for t in texts])
+    refuse_non_finite(probs)
+    return probs
 
 
 def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -> dict:
@@ -233,7 +237,9 @@ def evaluate(snap: ClassifierSnapshot, file: Path, threads: int | None = None) -
     part = data.read_labelled(file)
     truth = data.label_ids(part, snap.labels, "eval")
     sequences, unknown, total = encode_all(snap.vocab, part.texts)
-    predicted = predict_probs(snap.model, sequences).argmax(axis=1)
+    probs = predict_probs(snap.model, sequences)
+    refuse_non_finite(probs)  # an argmax over NaN would score as if it were a prediction
+    predicted = probs.argmax(axis=1)
     result = report(truth, predicted, snap.labels)
     result["oov_rate"] = unknown / max(total, 1)
     return result

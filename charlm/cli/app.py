@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .. import __version__
 from . import eval as eval_module
 from . import export, info, inspect_command, sample, train
 from .classify import app as classify_app
 from .errors import run_app
+from .streams import CommandConsole
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -22,7 +22,7 @@ app = typer.Typer(
 
 def _version(value: bool):
     if value:
-        Console(highlight=False).print(f"charlm {__version__}")
+        CommandConsole(highlight=False).print(f"charlm {__version__}")
         raise typer.Exit()
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from ..classify.config import MODELS, ClassifierConfig
 from ..classify.options import ClassifyOptions
@@ -18,9 +17,12 @@ from ..supervised.config import ClassifyDataConfig, FitConfig
 from ..trees.config import TREE_DEFAULT_CLASSES, TREE_DEFAULT_L2, tree_defaults_text
 from ..lm.config import TrainConfig
 from ..settings import help_text
+from ..store.checkpoint import computing_with
+from ..store.runfolder import discarded_on_failure
 
 from .config_options import ConfigOption, options_from, with_config_options
-from .errors import quiet_broken_pipe, user_errors
+from .errors import user_errors
+from .streams import CommandConsole
 
 DATA_HELP = """Labelled data. One of:
 a file of label<TAB>text lines (a dev set is held out of it, see --dev-frac);
@@ -35,7 +37,7 @@ app = typer.Typer(
     help="Train bidirectional Text-RNN and RCNN text classifiers on label<TAB>text data, or recursive networks "
          "(recursive NN, RNTN, Tree-LSTM) on parse trees, then predict labels and measure accuracy.",
 )
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 THREADS_HELP = help_text(TrainConfig, "threads")  # the same rule as charlm train's
 # The panels of `charlm classify train --help`.
 MODEL, TREES, DATA, OPTIMISATION, RUN = "Model", "Tree models (--model treernn|rntn|treelstm)", "Data", "Optimisation", "Run"
@@ -106,7 +108,8 @@ def train(
         if folds is not None:
             def sink_for_fold(fold):
                 return ClassifierDisplay(out, f"fold {fold}/{folds}: {title}", quiet)
-            cv = sequence.cross_validate(plan, sink_for_fold)
+            with discarded_on_failure(plan.run):  # a run that fails before it saves anything leaves no folder
+                cv = sequence.cross_validate(plan, sink_for_fold)
             if as_json:
                 out.print_json(json.dumps(cv))
             elif quiet:
@@ -114,7 +117,8 @@ def train(
             else:
                 out.print(cv_table(cv))
             return
-        summary = families.train(plan, ClassifierDisplay(out, title, quiet))
+        with discarded_on_failure(plan.run):
+            summary = families.train(plan, ClassifierDisplay(out, title, quiet))
         summary = {k: v for k, v in summary.items() if not k.startswith("_")}
         if as_json:
             out.print_json(json.dumps(summary))
@@ -138,9 +142,10 @@ def predict(
     from ..supervised.saved_model import load
 
     with user_errors():
-        _, snap = load(model)
+        path, snap = load(model)
         texts, _ = read_texts(file, sys.stdin.buffer)
-        probabilities = families.predict(snap, texts, threads)
+        with computing_with(path):
+            probabilities = families.predict(snap, texts, threads)
         labels = snap.labels
         lines = []
         for row in probabilities:
@@ -148,9 +153,7 @@ def predict(
             if probs:
                 line += "\t" + "\t".join(f"{label}={p:.6f}" for label, p in zip(labels, row))
             lines.append(line)
-        with quiet_broken_pipe():
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 # ====================================================================== eval
@@ -168,7 +171,8 @@ def eval_(
 
     with user_errors():
         path, snap = load(model)
-        result = {"model": str(path), "file": str(file), **families.evaluate(snap, file, threads)}
+        with computing_with(path):
+            result = {"model": str(path), "file": str(file), **families.evaluate(snap, file, threads)}
         if as_json:
             out.print_json(json.dumps(result))
         else:

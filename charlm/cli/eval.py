@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
 from ..lm.config import TrainConfig
 from ..settings import help_text
 from .errors import err, user_errors
+from .streams import CommandConsole
 
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 
 
 def eval_command(

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from ..errors import ConfigError
 from .errors import user_errors
+from .streams import CommandConsole
 
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 
 
 def step_path(path: Path) -> Path:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from rich.table import Table
 from rich.text import Text
@@ -18,8 +17,9 @@ from ..store.runfolder import RunFolder, resolve_checkpoint
 from ..store.checkpoint import CLASSIFIER_KIND
 from .classify_info import classifier_renderables, classifier_report
 from .errors import user_errors
+from .streams import CommandConsole
 
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 
 
 def info(

@@ -10,15 +10,15 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
 from ..lm.config import TrainConfig
 from ..settings import help_text
 from .errors import err, user_errors
+from .streams import CommandConsole
 
-out = Console(highlight=False)
+out = CommandConsole(highlight=False)
 SHOWN_TOP = 10  # rows of the "most surprising" and --find tables
 KEPT, EXPECTED = 5, 3  # without --top-k: predictions kept per token (JSON, HTML), and shown as "expected instead"
 
@@ -42,6 +42,7 @@ def inspect_command(
     from ..lm.measure.evaluate import encode_for_scoring, open_model
     from ..lm.models.kinds import KINDS, kind_named, kind_of
     from ..lm.measure.inspection import parse_unit, pattern_indicator, rank_units, token_spans, trace
+    from ..store.checkpoint import computing_with
 
     with user_errors():
         if (top_k is not None and top_k < 1) or limit < 2 or seq_len < 1:
@@ -67,7 +68,8 @@ def inspect_command(
             err.print(f"note: inspecting the first {limit:,} of {total:,} tokens (see --limit)")
         if attention is not None and not 0 <= attention < tokens.size:
             raise ConfigError(f"--attention {attention}: the text inspected has positions 0..{tokens.size - 1}")
-        tr = trace(net, tokens, top_k=KEPT if top_k is None else top_k, seq_len=seq_len)
+        with computing_with(path):
+            tr = trace(net, tokens, top_k=KEPT if top_k is None else top_k, seq_len=seq_len)
         text, pieces, spans = token_spans(vocab, tokens)
         ranking = rank_units(tr, pattern_indicator(text, spans, find), SHOWN_TOP) if find is not None else None
         if chosen is None and ranking:

@@ -21,7 +21,7 @@ from ..text.vocab import Vocab
 from ..lm.config import TrainConfig
 from ..lm.generate.sampling_config import SamplingConfig
 from .config_options import ConfigOption, plain_values, with_config_options
-from .errors import err, quiet_broken_pipe, user_errors
+from .errors import err, user_errors
 
 SAMPLING_FIELDS = set(SamplingConfig.__dataclass_fields__)
 
@@ -92,12 +92,20 @@ def encode_prime(vocab: Vocab, prime: str, err) -> np.ndarray:
 def run(model: Path | None, config: SamplingConfig, *, prime: str | None, threads: int | None, out: TextIO, err) -> None:
     # Here, not at the top: the command's --help must not load Numba.
     from ..core.threads import set_threads
-    from ..lm.generate.sampler import Sampler
     from ..lm.models.saved import load_model
-    from ..lm.models.warmup import is_compiled, mark_compiled, wait_for_background_compile
+    from ..store.checkpoint import computing_with
 
     set_threads(threads)
-    snap = load_model(resolve_checkpoint(model))
+    path = resolve_checkpoint(model)
+    snap = load_model(path)
+    with computing_with(path):  # weights that overflow are refused, naming the checkpoint
+        _sample(snap, config, prime, out, err)
+
+
+def _sample(snap, config: SamplingConfig, prime: str | None, out: TextIO, err) -> None:
+    from ..lm.generate.sampler import Sampler
+    from ..lm.models.warmup import is_compiled, mark_compiled, wait_for_background_compile
+
     vocab = snap.vocab
     if config.beam:
         return run_beam(snap, vocab, config, prime, out, err)
@@ -150,9 +158,9 @@ def run_beam(snap, vocab, config: SamplingConfig, prime: str | None, out: TextIO
 
 
 def _stream_one(chunks, decode: StreamDecoder, head: str, stop: str | None, out: TextIO) -> None:
-    """Write the text as it comes; with ``stop``, end just after its first occurrence."""
+    """Write the text as it comes; with ``stop``, end just after its first occurrence. The head
+    (the prime) goes out with the first token: a model that cannot draw one prints nothing."""
     written = head
-    out.write(head)
     tail = ""  # the end of the text so far, long enough to catch a stop string split across chunks
     for ids in chunks:
         text = decode(ids[0])
@@ -160,12 +168,13 @@ def _stream_one(chunks, decode: StreamDecoder, head: str, stop: str | None, out:
             found = (tail + text).find(stop)
             if found >= 0:
                 text = text[: found + len(stop) - len(tail)]
-                out.write(text)
+                out.write(head + text)
                 written = text
                 break
             tail = (tail + text)[-(len(stop) - 1) :] if len(stop) > 1 else ""
-        out.write(text)
+        out.write(head + text)
         out.flush()
+        head = ""
         written = text or written
     chunks.close()
     if not written.endswith("\n"):
@@ -215,7 +224,7 @@ def sample(
     length_penalty=ConfigOption(SamplingConfig, "length_penalty", show_default=False),
 ):
     """Generate text from a trained model; only the text goes to stdout."""
-    with user_errors(), quiet_broken_pipe():
+    with user_errors():
         given = {name: value for name, value in plain_values(ctx.params).items()
                  if name in SAMPLING_FIELDS and value is not None}
         if given.get("stop") is not None:

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
-from rich.console import Console
 
 from ..lm.config import DataConfig, ModelConfig, TrainConfig
 from ..lm.options import TrainOptions
 from .config_options import ConfigOption, options_from, with_config_options
 from .errors import err, user_errors
+from .streams import CommandConsole
 
 # The panels of `charlm train --help`.
 MODEL, MEMORY, DATA, OPTIMISATION, SCHEDULE, REGULARISATION, STOPPING, RUN = (
@@ -109,7 +109,7 @@ def _train_with_signals(session, quiet: bool) -> None:
 
     from .train_display import TrainingDisplay
 
-    console = Console(highlight=False)
+    console = CommandConsole(highlight=False)
     talk = session.trainer.group.is_root and not quiet  # with MPI, rank 0 alone draws
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

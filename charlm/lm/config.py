@@ -11,7 +11,7 @@ from ..core.adaptive_softmax import check_cutoffs
 from ..core.cells import CELLS
 from ..core.optimizer_names import DEFAULT_LR, OPTIMIZER_NAMES
 from ..core.params import DTYPES
-from ..settings import Settings, StrictSettings, option_name, setting
+from ..settings import Settings, StrictSettings, check_seed, option_name, seed_setting, setting
 from ..text.vocab import LEVELS
 from .models.kinds import DEFAULT_KIND, KINDS, kind_named, kind_of
 
@@ -151,7 +151,7 @@ class TrainConfig(Settings):
     clip_value: float | None = setting(None, "Clip every gradient entry to +-this.")
     eval_every: int = setting(0, "Validate every this many steps; 0: at the end of each epoch.")
     patience: int | None = setting(None, "Stop after this many validations without improvement; 0: never.", zero="never")
-    seed: int = setting(0, "Random seed (initialisation, dropout).")
+    seed: int = seed_setting(0, "initialisation, dropout")
     threads: int | None = setting(None, "CPU threads.", shown="all cores")
     # truncated: carry the state across windows; full: reset it every window
     bptt: str = setting("truncated", "truncated: carry the hidden state across windows; full: reset it every window.",
@@ -203,6 +203,7 @@ class TrainConfig(Settings):
             raise ConfigError(f"{option_name('stop_lr')} {self.stop_lr:g} cannot take effect with {option_name('min_lr')} {self.min_lr:g}: "
                               "the rate never falls below its floor")
         positive_int("threads", allow_none=True)
+        check_seed(self.seed)
         positive_int("log_every", said="the metrics log interval (log_every)")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ConfigError(f"{option_name('eval_every')} must be 0 (every epoch) or a positive integer, got {self.eval_every!r}")

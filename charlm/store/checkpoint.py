@@ -31,12 +31,13 @@ import json
 import math
 import os
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UnusableWeights
 from .atomic import remove_stale_temporaries, write_atomically  # noqa: F401 (remove_stale_temporaries re-exported)
 
 FORMAT_VERSION = 1
@@ -304,3 +305,25 @@ def fill_parameters(path: Path, model, arrays: dict) -> None:
         check_array(path, name, arrays.get(f"param/{name}"), target, "parameter")
         target[...] = arrays[f"param/{name}"]
     model.refresh()
+
+
+def refuse_non_finite(*values) -> None:
+    """UnusableWeights unless every value (a number or an array) is finite: a loss, a probability
+    or an activation computed from weights that overflow is no figure, and is never shown."""
+    for value in values:
+        if not np.isfinite(value).all():
+            raise UnusableWeights()
+
+
+@contextmanager
+def computing_with(path):
+    """Compute with the weights loaded from ``path``: numpy's overflow warnings are not printed
+    (a result that is not finite is refused instead, by refuse_non_finite), and the refusal names
+    ``path``."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            yield
+    except UnusableWeights as exc:
+        if exc.source is None:
+            raise UnusableWeights(path) from None
+        raise

@@ -8,6 +8,7 @@ not charlm's (a ``metrics.jsonl`` of the user's own) are named, never taken for 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import folder_lock
@@ -28,6 +29,7 @@ class RunFolder:
         self.metrics = self.path / "metrics.jsonl"
         self.also = tuple(self.path / name for name in also)
         self.resumable = resumable
+        self._made: list[Path] = []  # the folders create() made, deepest first
 
     def holds_a_run(self) -> bool:
         """A checkpoint charlm wrote (or a file in ``also``) is there."""
@@ -66,8 +68,10 @@ class RunFolder:
         """Make the folder (checking that it is writable), lock it for this process (refusing a
         folder another process trains in; :meth:`release` unlocks it), check it again now that
         no other run can start there, and clear what --force replaces."""
+        missing = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
+            self._made = missing
             probe = self.path / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -88,6 +92,24 @@ class RunFolder:
     def release(self) -> None:
         """Unlock the folder (the end of a run in this process)."""
         folder_lock.release(self.path)
+
+    def discard_if_unused(self) -> None:
+        """Remove the folder again if create() made it and it holds nothing but the metrics log (a
+        run that failed before its first checkpoint leaves no empty run behind); with the folders
+        create() made above it, if they are empty. Anything else in it keeps it."""
+        self.release()  # the run has ended, one way or another
+        if not self._made or not self.path.is_dir():
+            return
+        remove_stale_temporaries(self.path)  # a write the failure cut short
+        if any(path != self.metrics for path in self.path.iterdir()):
+            return
+        self.metrics.unlink(missing_ok=True)
+        for folder in self._made:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): what is in it is not ours
+        self._made = []
 
     def append_metrics(self, row: dict) -> None:
         try:
@@ -122,6 +144,18 @@ class RunFolder:
             write_text_atomically(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
         except OSError as exc:
             raise CharlmError(f"cannot write {self.metrics}: {exc.strerror or exc} (it is unchanged)") from None
+
+
+@contextmanager
+def discarded_on_failure(run: RunFolder | None):
+    """Run the body; if it fails in any way (an error, Ctrl-C, a failed write to the terminal),
+    :meth:`RunFolder.discard_if_unused` first."""
+    try:
+        yield
+    except BaseException:
+        if run is not None:
+            run.discard_if_unused()
+        raise
 
 
 def latest_run(root: Path = RUNS_ROOT) -> Path | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..core.optimizer_names import OPTIMIZER_NAMES
 from ..core.params import DTYPES
 from ..errors import ConfigError
-from ..settings import Settings, option_name, setting
+from ..settings import Settings, check_seed, option_name, seed_setting, setting
 from ..text.vocab import LEVELS
 
 
@@ -22,7 +22,7 @@ class FitConfig(Settings):
     epochs: int = setting(10, "Passes over the training set at most.")
     # None: never stop early
     patience: int | None = setting(3, "Stop after this many epochs without a better dev accuracy; 0: never.", zero="never")
-    seed: int = setting(0, "Random seed (initialisation, batches, dropout, dev hold-out, folds).")
+    seed: int = seed_setting(0, "initialisation, batches, dropout, dev hold-out, folds")
 
     def __post_init__(self):
         self._zero_means_none()
@@ -40,8 +40,7 @@ class FitConfig(Settings):
             raise ConfigError(f"--lr must be a positive number, got {self.lr}")
         if self.clip_norm is not None and not (self.clip_norm > 0 and math.isfinite(self.clip_norm)):
             raise ConfigError(f"--clip-norm must be a positive number (0 turns clipping off), got {self.clip_norm}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed}")
+        check_seed(self.seed)
 
 
 @dataclass

@@ -15,6 +15,7 @@ import numpy as np
 from ..core.threads import set_threads
 from ..errors import ConfigError, DataError
 from ..settings import GivenOptions, option_fields
+from ..store.checkpoint import refuse_non_finite
 from ..store.runfolder import RunFolder
 from ..supervised.config import ClassifyDataConfig, FitConfig
 from ..supervised.data import hold_out_index, looks_like_trees, refuse_dev_frac_with_a_dev_set
@@ -233,4 +234,6 @@ def predict(snap: ClassifierSnapshot, texts: list[str], threads: int | None = No
     for start in range(0, len(trees), EVAL_TREES):
         batch = data_set.batch(range(start, min(start + EVAL_TREES, len(trees))))
         probs.append(softmax(snap.model.node_logits(batch)[batch.roots].astype(np.float64)))
-    return np.concatenate(probs)
+    probs = np.concatenate(probs)
+    refuse_non_finite(probs)
+    return probs

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.optim import Adagrad
+from ..store.checkpoint import refuse_non_finite
 from ..supervised.config import FitConfig
 from ..supervised.trainer import ClassifierObserver, SupervisedTrainer
 from .batch import TreeBatch
@@ -37,7 +38,9 @@ def node_predictions(model: TreeModel, data: EncodedTrees) -> tuple[np.ndarray, 
     predicted, labels, is_root = [], [], []
     for start in range(0, len(data), EVAL_TREES):
         batch = data.batch(range(start, min(start + EVAL_TREES, len(data))))
-        predicted.append(model.node_logits(batch).argmax(axis=1))
+        logits = model.node_logits(batch)
+        refuse_non_finite(logits)  # an argmax over NaN would score as if it were a prediction
+        predicted.append(logits.argmax(axis=1))
         labels.append(batch.labels)
         root = np.zeros(batch.size, bool)
         root[batch.roots] = True

@@ -1,6 +1,7 @@
 """store/runfolder.py and folder_lock.py: a folder another process trains in is refused while that
 process lives and free the moment it dies (SIGKILL included); only a checkpoint charlm wrote
-makes a run, and other files of a run's names are named, not taken for one."""
+makes a run, and other files of a run's names are named, not taken for one; a run that fails before
+its first checkpoint takes back the folders it made, and only those."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from charlm.errors import ConfigError
 from charlm.store.checkpoint import save_checkpoint
 from charlm.store.folder_lock import LOCK_NAME
-from charlm.store.runfolder import RunFolder
+from charlm.store.runfolder import RunFolder, discarded_on_failure
 
 if sys.platform == "win32":  # pragma: no cover
     pytest.skip("flock and POSIX signals", allow_module_level=True)
@@ -97,3 +98,49 @@ def test_a_checkpoint_charlm_wrote_makes_a_run(tmp_path):
         run.check(resume=False, force=False)
     with pytest.raises(ConfigError, match="already holds a run; use --force"):
         RunFolder(tmp_path, resumable=False).check(resume=False, force=False)
+
+
+# ------------------------------------------------- a run that fails before its first checkpoint
+def made(tmp_path, *parts) -> RunFolder:
+    run = RunFolder(tmp_path.joinpath(*parts))
+    run.create(resume=False, force=False)
+    return run
+
+
+def test_the_folders_it_made_go_with_the_metrics_log(tmp_path):
+    run = made(tmp_path, "runs", "a", "b")
+    run.append_metrics({"step": 1})
+    (run.path / ".last.npz.tmp-0123456789abcdef").write_bytes(b"half")  # a write the failure cut short
+    run.discard_if_unused()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["last.npz", "best.npz", "cv_summary.json", "notes.txt"])
+def test_a_folder_holding_anything_else_stays(tmp_path, name):
+    run = made(tmp_path, "run")
+    run.append_metrics({"step": 1})
+    (run.path / name).write_bytes(b"kept")
+    run.discard_if_unused()
+    assert (run.path / name).read_bytes() == b"kept" and run.metrics.exists()
+
+
+def test_a_folder_that_was_there_stays(tmp_path):
+    (tmp_path / "runs").mkdir()
+    run = made(tmp_path, "runs", "new")
+    run.discard_if_unused()
+    assert list(tmp_path.iterdir()) == [tmp_path / "runs"] and not run.path.exists()
+    mine = RunFolder(tmp_path / "runs")
+    mine.create(resume=False, force=True)
+    mine.discard_if_unused()
+    assert (tmp_path / "runs").is_dir()
+
+
+def test_discarded_on_failure_acts_only_on_failure(tmp_path):
+    kept = made(tmp_path, "kept")
+    with discarded_on_failure(kept):
+        pass
+    assert kept.path.is_dir()
+    gone = made(tmp_path, "gone")
+    with pytest.raises(KeyboardInterrupt), discarded_on_failure(gone):
+        raise KeyboardInterrupt
+    assert not gone.path.exists()

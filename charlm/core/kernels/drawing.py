@@ -5,6 +5,8 @@ largest (ties: lower id first); top-p then keeps the smallest prefix of those, i
 order, whose mass is at least top_p of theirs (Holtzman et al. 2020, as Hugging Face applies
 top-k then top-p); the draw inverts the cumulative sum. No full sort of the vocabulary: top-k
 inserts into a short sorted list (k < 64) or partitions, top-p alone bisects for the threshold.
+A row holding a logit that is not finite (inf, NaN: weights that overflow) is no distribution:
+the draw is NON_FINITE (-1), for the caller to refuse.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import exp
+
+NON_FINITE = -1  # sample_row's answer to logits that are not all finite
 
 
 @kernel
@@ -149,14 +153,20 @@ def kth_smallest(values, k):
 @kernel
 def sample_row(logits, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen):
     """One draw from the logits (V,) as described in the module docstring. Scratch: e (V,) of the
-    logits' dtype, cum (V,) float64, order and chosen (V,) int64. Returns the token id."""
+    logits' dtype, cum (V,) float64, order and chosen (V,) int64. Returns the token id, or NON_FINITE."""
     V = logits.size
     best = 0
     top = logits[0]
+    # Comparisons, which _jit's fastmath (no nnan/ninf) keeps: reassoc folds x - x to 0.
+    finite = -np.inf < top < np.inf
     for v in range(1, V):
-        if logits[v] > top:  # strict: the lowest id wins a tie, as np.argmax
-            top = logits[v]
+        x = logits[v]
+        finite &= -np.inf < x < np.inf
+        if x > top:  # strict: the lowest id wins a tie, as np.argmax
+            top = x
             best = v
+    if not finite:
+        return -1  # NON_FINITE (a literal: jitted code reads no module globals)
     if greedy:
         return best
     zero = logits.dtype.type(0)

@@ -159,7 +159,7 @@ def generate(part, parts, flags, cell, weights, h, c, tokens, forced, out, logit
     cell: a ``Cell``; weights: this part's ``SamplingWeights`` (with the whole decoder, which only
     part 0 reads); h, c: (L, N, H) state (c unused by the GRU and plain RNNs); tokens: (N,) int64,
     the next input of each stream; forced: (N, F) int64, inputs fed after ``tokens`` without
-    sampling (priming); out: (N, S) int64, the S sampled ids; logits_out: (S, N, V) to record each
+    sampling (priming); out: (N, S) int64, the S sampled ids (-1: logits not finite); logits_out: (S, N, V) to record each
     step's logits (decoder bias included, before the temperature), or (0, N, V) not to. On return
     ``tokens`` holds the last sampled (or forced) ids, not yet fed. Returns False if the threads
     lost each other (see ``_wait``)."""
@@ -206,8 +206,8 @@ def generate(part, parts, flags, cell, weights, h, c, tokens, forced, out, logit
                     if record:
                         logits_out[s, n, :] = row
                     token = sample_row(row, inv_temperature, top_k, top_p, greedy, rng, e, cum, order, chosen)
-                    out[n, s] = token
-                    tokens[n] = token
+                    out[n, s] = token  # -1 where the logits were not finite: the caller refuses them
+                    tokens[n] = max(token, 0)
         if parts > 1:
             k += 1
             ok = ok and _wait(flags, parts, part, k)  # the next tokens are set

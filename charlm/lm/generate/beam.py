@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...errors import ConfigError, UnusableWeights
 from ..models.kinds import kind_of
 from .sampler import Sampler, sampling_weights
 from .sampling_config import SamplingConfig
@@ -52,6 +52,8 @@ def beam_search(model, *, beam: int, length: int, prime_ids: np.ndarray, length_
         _stepwise_search(model, sampler.state, beam, length, tokens, scores, lengths, finished, history, stop)
     found = [Hypothesis(history[k, :lengths[k]].copy(), float(scores[k]), bool(finished[k]))
              for k in range(beam) if np.isfinite(scores[k])]
+    if not found or np.isnan(scores).any():  # log-probabilities that were not finite: weights that overflow
+        raise UnusableWeights()
     found.sort(key=lambda hyp: -hyp.ranked(length_penalty))
     return found
 

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...errors import ConfigError, UnusableWeights
 from .sampling_config import SamplingConfig, check_int
 from ..models.kinds import kind_of
 from ...core.kernels import drawing as drawing_k
@@ -109,6 +109,12 @@ def split_weights(weights: sampling_k.SamplingWeights, gates: int, hidden_size: 
             peephole=_copy(w.peephole[:, :, u0:u1]) if has_peephole else w.peephole,
         ))  # fmt: skip
     return out
+
+
+def _refuse_non_finite_draws(ids: np.ndarray) -> None:
+    """A draw from logits that were not finite (weights that overflow) is no token: refused."""
+    if (ids == drawing_k.NON_FINITE).any():
+        raise UnusableWeights()
 
 
 def _check_ids(ids, V: int, what: str) -> np.ndarray:
@@ -232,6 +238,7 @@ class Sampler:
 
         if not all(run_parts(part, parts)):
             raise RuntimeError("the sampling threads lost each other (one never reached a barrier)")
+        _refuse_non_finite_draws(out)
 
     def _run_through_model(self, forced: np.ndarray, out: np.ndarray, logits: np.ndarray | None) -> None:
         """The jitted loop's contract, stepped through ``model.step_logits`` (whose rows, for an
@@ -254,6 +261,7 @@ class Sampler:
                 tokens[n] = drawing_k.sample_row(row, 1.0 / self.temperature, self.top_k, self.top_p, self.greedy,
                                                  self.rng, e, cum, order, chosen)
                 out[n, step] = tokens[n]
+            _refuse_non_finite_draws(out[:, step])
         self._carried = state
         self._tokens = tokens
 

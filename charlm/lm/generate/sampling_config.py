@@ -9,7 +9,7 @@ import operator
 from dataclasses import dataclass, fields
 
 from ...errors import ConfigError
-from ...settings import Settings, option_name, setting
+from ...settings import Settings, check_seed, option_name, seed_setting, setting
 
 
 def check_int(name: str, value, minimum: int) -> int:
@@ -41,7 +41,7 @@ class SamplingConfig(Settings):
     top_k: int = setting(0, "Sample among the k most likely tokens; 0: all.")
     top_p: float = setting(1.0, "Sample among the most likely tokens holding this much probability.")
     greedy: bool = setting(False, "Always take the most likely token.")
-    seed: int | None = setting(None, "Random seed: the same seed gives the same text.")
+    seed: int | None = seed_setting(None, "the same seed gives the same text; not given: a fresh one each time")
     num_samples: int = setting(1, "Samples, generated together as a batch.")
     stop: str | None = setting(None, "Stop a sample when it produces this text.")
     beam: int = setting(0, "Beam search over this many hypotheses instead of sampling: the most likely "
@@ -68,7 +68,7 @@ class SamplingConfig(Settings):
         if not (0 < self.top_p <= 1):
             raise ConfigError(f"--top-p must be in (0, 1] (1: no limit), got {self.top_p}")
         if self.seed is not None:
-            self.seed = check_int("--seed", self.seed, 0)
+            self.seed = check_seed(self.seed)
         if self.stop == "":
             raise ConfigError("--stop is empty")
         if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 0:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...store.checkpoint import computing_with, refuse_non_finite
 from .dynamic import GradientStatistics, check_settings, dynamic_evaluate, gradient_statistics
 from .evaluate import Evaluation, encode_for_scoring, evaluate, open_model
 
@@ -109,22 +110,28 @@ def dynamic_evaluate_file(model: Path | None, file: Path, *, seq_len: int | None
     valid = encode(tune_file) if tune_file is not None else None
     train_tokens = encode(stats_file) if stats_file is not None else None
 
-    stats = None
-    if train_tokens is not None:
-        stats = gradient_statistics(net, train_tokens, seq_len=settings.seq_len, batch_size=STATS_STREAMS,
-                                    max_windows=stats_windows)
-    trials = None
-    if valid is not None:
-        settings, trials = tune(net, valid, settings, stats, lr_fixed=lr is not None, decay_fixed=decay is not None,
-                               progress=progress)
+    with computing_with(path):  # weights that compute nothing finite are refused, naming the checkpoint
+        # The model as trained, first: before the statistics, the tuning and the timed runs.
+        refuse_non_finite(evaluate(net, tokens[:2 * settings.seq_len + 1], batch_size=1, seq_len=settings.seq_len).loss_sum)
+        stats = None
+        if train_tokens is not None:
+            stats = gradient_statistics(net, train_tokens, seq_len=settings.seq_len, batch_size=STATS_STREAMS,
+                                        max_windows=stats_windows)
+        trials = None
+        if valid is not None:
+            settings, trials = tune(net, valid, settings, stats, lr_fixed=lr is not None, decay_fixed=decay is not None,
+                                   progress=progress)
 
-    # A short run of each first, so neither timing below includes compiling or loading kernels.
-    evaluate(net, tokens[:2 * settings.seq_len + 1], batch_size=1, seq_len=settings.seq_len)
-    dynamic_evaluate(net, tokens[:2 * settings.seq_len + 1], seq_len=settings.seq_len, lr=settings.lr,
-                     decay=settings.decay, stats=stats)
-    static, static_s = timed(lambda: evaluate(net, tokens, batch_size=1, seq_len=settings.seq_len))
-    dynamic, dynamic_s = timed(lambda: dynamic_evaluate(net, tokens, seq_len=settings.seq_len, lr=settings.lr,
-                                                        decay=settings.decay, stats=stats))
+        # A short run of each first, so neither timing below includes compiling or loading kernels.
+        dynamic_evaluate(net, tokens[:2 * settings.seq_len + 1], seq_len=settings.seq_len, lr=settings.lr,
+                         decay=settings.decay, stats=stats)
+        static, static_s = timed(lambda: evaluate(net, tokens, batch_size=1, seq_len=settings.seq_len))
+        dynamic, dynamic_s = timed(lambda: dynamic_evaluate(net, tokens, seq_len=settings.seq_len, lr=settings.lr,
+                                                            decay=settings.decay, stats=stats))
+        refuse_non_finite(static.loss_sum)
+    if not math.isfinite(dynamic.loss_sum):  # the weights compute a finite loss: the adaptation diverged
+        raise ConfigError(f"dynamic evaluation diverged with --lr {settings.lr:g} --decay {settings.decay:g}: its "
+                          "loss is not finite; a lower --lr keeps it finite")
     characters = int(data.count_codepoints(file, encoding).sum()) if vocab.level == "word" else static.tokens
     report = {
         "model": str(path),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from ...store.checkpoint import computing_with, refuse_non_finite
 from ...text.files import TextNote
 from ..data.batching import count_scored, document_breaks
 
@@ -170,7 +171,9 @@ def evaluate_file(model: Path | None, file: Path, *, batch_size: int | None = No
     trained = snap.meta.get("train") or {}
     batch_size = batch_size or trained.get("batch_size") or EVAL_BATCH_SIZE
     seq_len = seq_len or trained.get("seq_len") or EVAL_SEQ_LEN
-    result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len, starts=text.starts)
+    with computing_with(path):
+        result = evaluate(snap.model, tokens, batch_size=batch_size, seq_len=seq_len, starts=text.starts)
+        refuse_non_finite(result.loss_sum)
     characters = text.characters if word_level else result.tokens
     report = {
         "model": str(path),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConfigError, DataError
+from ...store.checkpoint import refuse_non_finite
 
 LN2 = float(np.log(2.0))
 
@@ -68,6 +69,8 @@ def trace(model, tokens: np.ndarray, *, top_k: int = 5, seq_len: int = 100) -> T
     layers = [{name: np.concatenate([p[index][name] for p in parts]) for name in parts[0][index]}
               for index in range(len(parts[0]))]
     extra = {name: np.concatenate(values) for name, values in extras.items()}
+    # What overflowing weights compute is no figure (UnusableWeights); the empty memory slots (-1) are finite.
+    refuse_non_finite(surprisal[1:], top_probs, *(v for layer in layers for v in layer.values()), *extra.values())
     return Trace(tokens, surprisal, top_ids, top_probs, layers, extra.get("attention"), extra.get("memory"))
 
 

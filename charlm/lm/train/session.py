@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core.threads import available_cores, set_threads, thread_change_note
 from ...errors import ConfigError, DataError
-from ...store.runfolder import RUNS_ROOT, RunFolder
+from ...store.runfolder import RUNS_ROOT, RunFolder, discarded_on_failure
 from ...text.files import TextNote
 from ...text.sources import corpus_name, is_split_folder
 from ..data import corpus as data
@@ -40,20 +40,23 @@ class TrainingSession:
         0 only: with MPI, one process draws), ``say`` the compile notes."""
         from ..models.warmup import compile_sampling_in_background, warm_training
 
-        model = self.trainer.model
-        if self.trainer.group.is_root:
+        model, root = self.trainer.model, self.trainer.group.is_root
+        if root:
             # Now, not when training ends: the first `charlm sample` after a short run finds them
             # compiled. The compile runs beside the training's own (one core each), then at
             # SCHED_IDLE beside the training (which it can slow while it lasts: measured on a
             # loaded 2-core machine, benchmarks/first_sample.py).
             compile_sampling_in_background(model.config.kernel_family, model.dtype, say=say)
-        try:
-            warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
-            if self.trainer.group.is_root:
-                self.trainer.observer = observer
-            return self.trainer.fit()
-        finally:
-            self.trainer.run.release()  # locked by prepare(): another process may now train there
+        # A run that fails before its first checkpoint (a full disk under stdout, Ctrl-C while
+        # compiling) leaves no empty folder; rank 0 alone owns it.
+        with discarded_on_failure(self.trainer.run if root else None):
+            try:
+                warm_training(model.config.kernel_family, model.dtype, self.trainer.config.optimizer, say=say)
+                if root:
+                    self.trainer.observer = observer
+                return self.trainer.fit()
+            finally:
+                self.trainer.run.release()  # locked by prepare(): another process may now train there
 
 
 def _corpus_path(path) -> Path | list[Path]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from charlm.lm.config import ModelConfig
-from charlm.errors import ConfigError
+from charlm.errors import ConfigError, UnusableWeights
 from charlm.lm.models.recurrent import RecurrentLanguageModel
 from charlm.core.recurrent import CELLS
 from charlm.lm.generate.sampler import Sampler
@@ -290,9 +290,10 @@ def test_top_k_then_top_p_renormalises_within_the_top_k():
     assert set(np.unique(ids)) == {1}
 
 
-def test_nan_logits_still_give_valid_ids():
-    ids, _ = Sampler(fixed_distribution(np.full(V, np.nan)), seed=0).run(50)
-    assert ids.min() >= 0 and ids.max() < V
+def test_nan_logits_give_no_id_at_all():
+    """No distribution, no draw: refused (issue 44; tests/lm/generate/test_sampler_non_finite.py)."""
+    with pytest.raises(UnusableWeights):
+        Sampler(fixed_distribution(np.full(V, np.nan)), seed=0).run(50)
 
 
 # ------------------------------------------------------------------- options
