@@ -9,7 +9,7 @@ import pytest
 
 from charlm.classify.config import ClassifierConfig, default_pool
 from charlm.classify.models import build_classifier
-from charlm.classify.saved_model import save_classifier
+from charlm.supervised.saved_model import save_classifier
 from charlm.lm.config import ModelConfig
 from charlm.lm.models.kinds import build_language_model
 from charlm.lm.models.saved import save_model
@@ -116,4 +116,24 @@ def huge_classifier(request, tmp_path_factory):
 @pytest.mark.parametrize("command", [["eval"], ["eval", "--json"], ["predict"], ["predict", "--probs"]])
 def test_classify_eval_and_predict_refuse(huge_classifier, capsys, command):
     path, data = huge_classifier
+    unusable(run_cli(capsys, "classify", command[0], path, data, *command[1:]), path)
+
+
+@pytest.fixture(scope="module", params=["treernn", "treelstm"])
+def huge_tree_model(request, tmp_path_factory):
+    """An untrained tree model saved with every weight HUGE, and a file of trees."""
+    from charlm.trees.config import TreeModelConfig
+    from charlm.trees.models import build_tree_model
+    from tests.helpers.tree_texts import CUES, FILLER, write_treebank
+
+    folder = write_treebank(tmp_path_factory.mktemp("trees") / "data", train=10, dev=5, test=5)
+    vocab = Vocab.build_word([" ".join(FILLER + list(CUES))])
+    config = TreeModelConfig(request.param, vocab_size=len(vocab), num_classes=5, hidden_size=6)
+    save_classifier(folder / "m.npz", build_tree_model(config), vocab, [str(c) for c in range(5)])
+    return with_huge_weights(folder / "m.npz", folder / "huge.npz"), folder / "test.txt"
+
+
+@pytest.mark.parametrize("command", [["eval"], ["predict"]])
+def test_a_tree_models_eval_and_predict_refuse(huge_tree_model, capsys, command):
+    path, data = huge_tree_model
     unusable(run_cli(capsys, "classify", command[0], path, data, *command[1:]), path)

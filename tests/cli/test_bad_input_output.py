@@ -17,7 +17,7 @@ import pytest
 
 from charlm.classify.config import ClassifierConfig
 from charlm.classify.models import build_classifier
-from charlm.classify.saved_model import save_classifier
+from charlm.supervised.saved_model import save_classifier
 from charlm.text.vocab import Vocab
 from tests.helpers.classify_texts import TINY as CLASSIFY_TINY
 from tests.helpers.classify_texts import write_labelled

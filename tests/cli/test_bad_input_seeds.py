@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charlm.classify.config import FitConfig
+from charlm.supervised.config import FitConfig
 from charlm.errors import ConfigError
 from charlm.lm.config import TrainConfig
 from charlm.lm.generate.sampling_config import SamplingConfig
