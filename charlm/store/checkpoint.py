@@ -114,7 +114,10 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
     the metadata, not the arrays: a quick look, not a validation."""
     try:
         with zipfile.ZipFile(path) as zf:
-            _decode_meta(Path(path), _read_member(Path(path), zf, zf.getinfo(META_NAME + ".npy")))
+            info = zf.getinfo(META_NAME + ".npy")
+            if info.file_size > META_LIMIT:
+                return False
+            _decode_meta(Path(path), _read_member(Path(path), zf, info, os.path.getsize(path)))
         return True
     except (CheckpointError, *_DAMAGE):
         return False

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from charlm.errors import CheckpointError
+from charlm.store.checkpoint import load_checkpoint
 from charlm.lm.config import ModelConfig, TrainConfig
 from charlm.lm.models.saved import load_model
 from charlm.lm.models.saved_meta import SavedCorpus, SavedOptimizer
@@ -165,18 +166,35 @@ def remove(name):
     return lambda arrays: arrays.pop(name)
 
 
+def replace_by_vocab(name, make):
+    """As replace, with ``make`` also given the vocabulary's size."""
+    def change(arrays, vocab_size):
+        arrays[name] = make(arrays[name], vocab_size)
+    change.by_vocab = True
+    return change
+
+
+def sizes_in(expected: str, checkpoint) -> str:
+    """``expected`` with the sizes of the shared run filled in ({V}: its vocabulary, {V1}: V - 1,
+    {half}: half its optimizer's moment), so the cases follow the test corpus rather than a number."""
+    arrays, _ = load_checkpoint(checkpoint)
+    V = arrays["param/decoder.bias"].shape[0] if "param/decoder.bias" in arrays else len(load_model(checkpoint).vocab)
+    half = arrays["optim/v"].size // 2 if "optim/v" in arrays else 0
+    return expected.format(V=V, V1=V - 1, half=half)
+
+
 @pytest.mark.parametrize("change, expected", [
     (replace("param/decoder.bias", lambda a: a.astype(np.int64)),
-     "parameter decoder.bias is int64 of shape (58,); the model needs floats of shape (58,)"),
+     "parameter decoder.bias is int64 of shape ({V},); the model needs floats of shape ({V},)"),
     (replace("param/decoder.bias", lambda a: a.astype(np.int32)), "parameter decoder.bias is int32"),
     (replace("param/decoder.bias", lambda a: a.astype(np.complex64)), "parameter decoder.bias is complex64"),
     (replace("param/decoder.bias", lambda a: a > 0), "parameter decoder.bias is bool"),
     (replace("param/decoder.bias", lambda a: a.astype("U3")), "parameter decoder.bias is <U3"),
-    (replace("param/decoder.bias", lambda a: a[:-1]), "parameter decoder.bias is float32 of shape (57,)"),
-    (replace("param/encoder.weight", lambda a: a.T.copy()), "parameter encoder.weight is float32 of shape (32, 58)"),
+    (replace("param/decoder.bias", lambda a: a[:-1]), "parameter decoder.bias is float32 of shape ({V1},)"),
+    (replace("param/encoder.weight", lambda a: a.T.copy()), "parameter encoder.weight is float32 of shape (32, {V})"),
     (remove("param/decoder.bias"), "is incomplete: parameter decoder.bias is missing"),
     (replace("optim/m", lambda a: a[:100]), "the optimizer's moment optim/m is float32 of shape (100,)"),
-    (replace("optim/v", lambda a: a.reshape(2, -1)), "the optimizer's moment optim/v is float32 of shape (2, 6112)"),
+    (replace("optim/v", lambda a: a.reshape(2, -1)), "the optimizer's moment optim/v is float32 of shape (2, {half})"),
     (replace("optim/m", lambda a: a.astype(np.int64)), "the optimizer's moment optim/m is int64"),
     (replace("optim/v", lambda a: a.astype(np.complex128)), "the optimizer's moment optim/v is complex128"),
     (replace("optim/m", lambda a: np.full_like(a, np.nan)), "holds non-finite values in optim/m"),
@@ -194,7 +212,7 @@ def remove(name):
     (lambda arrays: arrays.__setitem__("optim/sq", np.zeros(3, np.float32)), "it holds optim/sq"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_every_array_is_checked_by_name_dtype_shape_and_value(last, tmp_path, change, expected):
-    refused(forge(last, tmp_path / "c.npz", arrays=change), expected)
+    refused(forge(last, tmp_path / "c.npz", arrays=change), sizes_in(expected, last))
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +228,14 @@ def memory_last(trained_run, tmp_path_factory):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (replace("state/0/0", lambda a: np.full_like(a, 58)), "the carried state state/0/0 holds values outside -1..57"),
-    (replace("state/0/0", lambda a: np.full_like(a, -2)), "the carried state state/0/0 holds values outside -1..57"),
+    (replace_by_vocab("state/0/0", lambda a, V: np.full_like(a, V)), "the carried state state/0/0 holds values outside -1..{V1}"),
+    (replace("state/0/0", lambda a: np.full_like(a, -2)), "the carried state state/0/0 holds values outside -1..{V1}"),
     (replace("state/0/0", lambda a: a.astype(np.float64)),
      "the carried state state/0/0 is float64 of shape (8, 12); the model needs integers of shape (8, 12)"),
     (replace("state/0/0", lambda a: a[:, :6]), "the carried state state/0/0 is int64 of shape (8, 6)"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_a_memory_of_token_ids_is_checked_against_the_vocabulary(memory_last, tmp_path, change, expected):
     load_model(memory_last)  # the unforged one loads
-    refused(forge(memory_last, tmp_path / "c.npz", arrays=change), expected)
+    vocab_size = len(load_model(memory_last).vocab)
+    change_for_this_vocab = (lambda arrays: change(arrays, vocab_size)) if getattr(change, "by_vocab", False) else change
+    refused(forge(memory_last, tmp_path / "c.npz", arrays=change_for_this_vocab), sizes_in(expected, memory_last))
