@@ -35,6 +35,7 @@ def adaptive_run(corpus, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_an_adaptive_word_model_learns_and_is_saved_with_its_clusters(adaptive_run, capsys):
     snap = load_model(adaptive_run / "best.npz")
     config = snap.model.config

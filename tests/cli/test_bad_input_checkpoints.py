@@ -73,6 +73,7 @@ def lying_run(trained_run, tmp_path):
     return run, trained_run[1]
 
 
+@pytest.mark.slow  # 3.8 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("lie", list(LIES))
 @pytest.mark.parametrize("command", ["info", "info --json", "sample", "eval", "train --resume"])
 def test_a_lying_checkpoint_is_refused_by_every_command(lying_run, capsys, command, lie):

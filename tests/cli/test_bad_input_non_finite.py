@@ -91,6 +91,7 @@ def test_the_models_sampled_in_python_are_refused_too(tmp_path, capsys, model):
     unusable(run_cli(capsys, "inspect", path, tmp_path / "t.txt", "--json"), path)
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_dynamic_evaluation_that_diverges_names_its_rate_not_the_weights(trained_run, capsys):
     """The trained weights are fine (the static loss is finite); an absurd rate makes the
     adaptation itself diverge: that is the option's fault, and the message says so."""

@@ -45,6 +45,7 @@ def held():
         proc.wait()
 
 
+@pytest.mark.slow  # 0.7 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_run_another_process_trains_is_neither_resumed_nor_restarted(trained_run, tmp_path, held):
     _, corpus, trained, _ = trained_run
     run = tmp_path / "run"

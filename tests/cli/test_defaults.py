@@ -44,6 +44,7 @@ def train_help():
     return _help_defaults("train")
 
 
+@pytest.mark.slow  # 1.0 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_every_plain_default_in_train_help_is_the_one_a_new_run_uses(train_help):
     # Loaded here, not at the top: resolving the settings imports the training code.
     from charlm.lm.train.session import new_run_settings
@@ -123,6 +124,7 @@ def test_a_given_option_overrides_the_default():
     assert TrainConfig().clip_norm == 5.0 and DataConfig().level == "char"
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses():
     from charlm.classify.options import ClassifyOptions
     from charlm.classify.session import new_run_settings
@@ -161,6 +163,7 @@ def test_every_default_in_classify_train_help_is_the_one_a_new_classifier_uses()
     assert new_run_settings(ClassifyOptions(model="rcnn"))[0]["pool"] == "max"
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_every_default_in_sample_help_is_the_one_sampling_uses():
     from charlm.lm.generate.sampling_config import SamplingConfig
 

@@ -54,6 +54,7 @@ def test_the_checkpoint_on_disk_is_unchanged(texts, capsys):
     assert dynamic_json(capsys, run, repeated, "--lr", 1.0)["dynamic"]["loss"] == first["dynamic"]["loss"]
 
 
+@pytest.mark.slow  # 0.9 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_tune_chooses_the_best_of_the_grid_on_validation_text_and_keeps_a_given_value(texts, capsys):
     run, _, repeated, valid, _ = texts
     report = dynamic_json(capsys, run, repeated, "--tune", valid)

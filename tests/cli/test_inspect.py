@@ -116,6 +116,7 @@ def quote_text(n_words: int = 1500) -> str:
     return " ".join(out)
 
 
+@pytest.mark.slow  # 1.8 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_find_recovers_a_quote_unit_planted_by_hand(tmp_path, capsys):
     """Unit 5's cell flips at every double quote (input gate open and forget gate shut there, the
     candidate the opposite of the unit's last output), so it is +1 inside quotes, -1 after them."""
@@ -173,6 +174,7 @@ def test_an_unknown_character_is_named_and_an_empty_file_refused(run_and_text, c
     assert result.code != 0 and "empty" in result.err.lower() and "Traceback" not in result.err
 
 
+@pytest.mark.slow  # 1.5 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_the_pages_script_runs_in_a_real_browser(run_and_text, capsys, tmp_path):
     """Headless Chromium opens page.html#40 (a token's box shown, as on hover) and the box

@@ -40,6 +40,7 @@ def memn2n_run(corpus, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow  # 3.2 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_new_run_takes_the_authors_recipe_unless_told_otherwise(memn2n_run, corpus, tmp_path):
     snap = load_model(memn2n_run / "best.npz")
     config, train = snap.model.config, snap.meta["train"]
@@ -71,6 +72,7 @@ def test_it_learns(memn2n_run):
     assert val[-1] < math.log(snap.model.config.vocab_size) - 1.0, val
 
 
+@pytest.mark.slow  # 1.7 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_eval_is_the_same_whatever_the_streams(memn2n_run, corpus, capsys):
     """Each stream starts with the memory of the text before it: the streams are one reader."""
     losses = []
@@ -93,6 +95,7 @@ def test_sample_and_info(memn2n_run, capsys):
     assert info.code == 0 and "memn2n 24, 2 hops over 12 tokens" in info.out
 
 
+@pytest.mark.slow  # 1.4 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("positions", ["streams", "random"])
 def test_a_resumed_run_is_the_uninterrupted_run(corpus, tmp_path, positions):
     whole, split = tmp_path / "whole", tmp_path / "split"
@@ -157,6 +160,7 @@ def test_the_onnx_example_reproduces_greedy_sampling(memn2n_run, tmp_path, capsy
     assert theirs.stdout == ours.out and len(ours.out.split()) + ours.out.count("\n") >= 40
 
 
+@pytest.mark.slow  # 0.7 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_fine_tuning_keeps_the_network_and_refuses_dropout(memn2n_run, corpus, tmp_path):
     refused = run_cli(None, "train", corpus, "--out", tmp_path / "a", "--init-from", memn2n_run, "--dropout", 0.3)
     assert refused.code != 0 and "a memn2n model has no dropout" in refused.err
@@ -246,6 +250,7 @@ def test_each_training_stream_starts_with_the_memory_of_the_text_before_it(corpu
         np.testing.assert_array_equal(memory[row], tokens[start - 11:start + 1][::-1])
 
 
+@pytest.mark.slow  # 0.7 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_random_positions_draw_each_window_anew_with_the_memory_before_it(corpus, tmp_path):
     from charlm.lm.measure.evaluate import encode_for_scoring
 

@@ -164,6 +164,7 @@ def test_stop_text_split_across_chunks_is_found(chunk):
     assert out.getvalue() == "P:abcab\ncab\n\n"
 
 
+@pytest.mark.slow  # 2.0 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_reader_that_stops_early_ends_sampling_quietly(run):
     """`charlm sample | head -c 20`: no traceback, no error message, exit 0."""
     import subprocess

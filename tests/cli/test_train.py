@@ -97,6 +97,7 @@ def test_eval_of_a_model_with_uniform_output_reports_perplexity_equal_to_the_voc
     assert json.loads(result.out)["perplexity"] == pytest.approx(len(vocab), rel=1e-5)
 
 
+@pytest.mark.slow  # 1.6 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_max_time_stops_training_after_that_much_time_and_validates(tmp_path, capsys):
     corpus = write_text(tmp_path, 40_000)
     run = tmp_path / "run"

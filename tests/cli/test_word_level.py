@@ -36,6 +36,7 @@ def word_run(tmp_path_factory):
     return folder, data, run, result
 
 
+@pytest.mark.slow  # 0.8 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_folder_of_ptb_splits_trains_a_word_model_and_reports_test_perplexity(word_run):
     _, data, run, result = word_run
     assert result.code == 0, result.err

@@ -76,6 +76,7 @@ def test_rmsprop_step_by_hand():
     assert np.allclose(store.params["w"], want, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow  # 2.9 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_adagrad_matches_torch_over_several_steps():
     torch = pytest.importorskip("torch", reason="PyTorch (the bench extra) is the reference for Adagrad")
     from charlm.core.optim import Adagrad

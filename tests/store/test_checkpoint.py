@@ -541,6 +541,7 @@ def test_every_truncation_is_refused(tmp_path):
         assert isinstance(_load_or_error(damaged), CheckpointError), size
 
 
+@pytest.mark.slow  # 9.4 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_every_single_bit_flip_is_refused_or_harmless(tmp_path):
     """Flip each bit of a small checkpoint in turn. Only zip bookkeeping that the reader does not
     use may go unnoticed, and then the result must be exact; a flip in any member's bytes is refused."""

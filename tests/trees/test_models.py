@@ -43,6 +43,7 @@ def make(model, dtype=np.float64, seed=1, **overrides):
     return net
 
 
+@pytest.mark.slow  # 3.0 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("model,options", VARIANTS, ids=VARIANT_IDS)
 def test_gradients_match_finite_differences(model, options):
     net = make(model, **options)

@@ -32,6 +32,7 @@ def evaluate(which, x):
 GRID = np.concatenate([np.linspace(-30, 30, 600_001), np.geomspace(1e-8, 30, 10_000), -np.geomspace(1e-8, 30, 10_000)])
 
 
+@pytest.mark.slow  # 3.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_tanh_float32_within_three_ulps():
     x = GRID.astype(np.float32)
     got = evaluate(0, x).astype(np.float64)
@@ -57,6 +58,7 @@ def test_exp_float32_within_two_ulps_relative():
     assert (np.abs(got - want) / want).max() <= 2 * ULP1
 
 
+@pytest.mark.slow  # 0.6 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("which,exact", [(0, np.tanh), (1, lambda v: 1 / (1 + np.exp(-v))), (2, np.exp)])
 def test_float64_is_exact(which, exact):
     x = np.linspace(-20, 20, 10_001)

@@ -37,6 +37,7 @@ def test_products_match_numpy_including_row_strided_views(dtype):
     np.testing.assert_allclose(out, x @ w, rtol=tol, atol=tol)
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @needs_binding
 def test_shape_mismatch_and_column_strided_arrays_are_refused():
     x, w = np.ones((3, 4), np.float32), np.ones((4, 5), np.float32)
@@ -75,6 +76,7 @@ def run_probe(fused: bool) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # 2.9 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @needs_binding
 def test_switched_off_the_python_loop_trains_to_the_same_loss_and_gradient():
     fused, plain = run_probe(True), run_probe(False)

@@ -71,6 +71,7 @@ def test_a_window_holding_two_documents_equals_the_documents_run_apart(cell, tim
             np.testing.assert_allclose(got[1], want_1[0], rtol=0, atol=1e-13)
 
 
+@pytest.mark.slow  # 26.4 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradients_with_resets_match_finite_differences(cell, time_loop):
     rng = np.random.default_rng(2)

@@ -43,6 +43,7 @@ def window_losses(model, tokens, lr, decay=0.0):
     return np.array(losses)
 
 
+@pytest.mark.slow  # 1.6 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_the_first_window_scores_as_static_evaluation_and_later_ones_see_only_the_past(trained):
     model, vocab, rest = trained
     tokens = vocab.encode(rest[:400])
@@ -58,6 +59,7 @@ def test_the_first_window_scores_as_static_evaluation_and_later_ones_see_only_th
     assert not np.array_equal(again[k + 1:], losses[k + 1:])
 
 
+@pytest.mark.slow  # 1.2 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_repeated_passage_scores_far_better_the_second_time_and_a_new_one_does_not(trained):
     model, vocab, rest = trained
     first, other = rest[:1500], rest[1500:3000]
@@ -112,6 +114,7 @@ def test_the_decay_acts_from_the_second_step(trained):
     assert anchored[1] == plain[1] and anchored[2] != pytest.approx(plain[2], rel=1e-6)
 
 
+@pytest.mark.slow  # 0.6 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_the_rms_rule_with_statistics_from_training_text(trained):
     model, vocab, rest = trained
     before = model.store.data.copy()

@@ -221,6 +221,7 @@ def split_into(monkeypatch, parts: int) -> None:
     monkeypatch.setattr(memory_model, "thread_parts", lambda limit=None: min(parts, limit or parts))
 
 
+@pytest.mark.slow  # 1.0 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_the_gradient_split_over_threads_matches_finite_differences(monkeypatch):
     """Three parts: uneven runs of examples, and the tables' rows dealt out by token id mod 3."""
     split_into(monkeypatch, 3)

@@ -27,6 +27,7 @@ def make(cell="lstm", V=9, tied=False, dropout=0.0, dtype=np.float64, layers=2, 
 
 
 # V=5 <= T*N=6 takes the embedding-projection table path, V=9 the gather path.
+@pytest.mark.slow  # 19.5 s warm on 2 cores (measured with --durations): too slow for the inner loop
 @pytest.mark.parametrize("V", [5, 9])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("tied", [False, True])

@@ -66,6 +66,7 @@ def _holder(lock, starter: str = "") -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_sample_waits_for_a_live_compile_and_not_for_one_that_died(cache, monkeypatch):
     lock = warmup._lock_path("gru", "float32")
     cache.mkdir()
@@ -95,6 +96,7 @@ def test_sample_waits_for_a_live_compile_and_not_for_one_that_died(cache, monkey
     assert not waiting.is_alive() and lock.exists()
 
 
+@pytest.mark.slow  # 1.1 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_sample_does_not_wait_while_the_training_that_started_the_compile_runs(cache):
     """Until that training ends the compile has only the time it leaves idle: a sample taken
     during the training compiles the kernels itself; after it, the sample waits."""

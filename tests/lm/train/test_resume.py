@@ -93,6 +93,7 @@ def test_what_cannot_change_under_a_resumed_run_is_refused_by_name(tmp_path, cor
     assert (run / "last.npz").read_bytes() == before
 
 
+@pytest.mark.slow  # 2.2 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_max_time_is_the_budget_of_each_invocation(tmp_path):
     corpus = write_text(tmp_path, 40_000)
     run = tmp_path / "run"

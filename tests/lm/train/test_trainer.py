@@ -127,6 +127,7 @@ def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
     assert seen == [0.0] * 4
 
 
+@pytest.mark.slow  # 1.5 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_truncated_bptt_carries_the_state_and_each_epoch_starts_cold(corpus, tmp_path, monkeypatch):
     trainer = make_trainer(corpus, tmp_path / "run", epochs=2, eval_every=0)
     seen = []
@@ -159,6 +160,7 @@ def test_learning_rate_falls_on_a_plateau_and_patience_stops(corpus, tmp_path, m
     assert summary["best_val_loss"] == 1.9 and summary["best_step"] == 15
 
 
+@pytest.mark.slow  # 3.2 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_epoch_schedule_decays_from_decay_start(corpus, tmp_path, monkeypatch):
     trainer = make_trainer(corpus, tmp_path / "run", epochs=4, lr=1.0, lr_decay=0.5, decay_start=3, optimizer="sgd")
     rates = []
@@ -304,6 +306,7 @@ class Killed(Exception):
     """A SIGKILL, as far as the run folder can tell: nothing more is written."""
 
 
+@pytest.mark.slow  # 1.7 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_a_run_killed_after_an_epochs_validation_resumes_with_the_next_epoch(corpus, tmp_path):
     """last.npz written by the validation at an epoch's end, and nothing after it, resumes where
     the uninterrupted run went on: the next epoch, not the same one again."""
