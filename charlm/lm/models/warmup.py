@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -125,7 +126,12 @@ def compile_sampling_in_background(cell: str, dtype, say=lambda text: None) -> b
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C to the training does not reach it
                 pass_fds=(fd,),  # the lock is held as long as the compiler lives
-                env={**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+                env=_child_environment(),
+                # `-m` imports from the working folder first: a user training in a clone of the
+                # sources (the README's quick start) would compile that copy's kernels, cached
+                # under its paths, while `charlm sample` runs the installed copy. Start the child
+                # beside the package this process runs, so both import the same one.
+                cwd=_PACKAGE_HOME,
             )
         except (OSError, subprocess.SubprocessError) as exc:
             _remove(lock)
@@ -187,6 +193,16 @@ def _starter_alive(cell: str, dtype) -> bool:
     except OSError:
         return True  # alive, another user's
     return True
+
+
+_PACKAGE_HOME = str(Path(__file__).resolve().parents[3])  # the folder holding this charlm package
+
+
+def _child_environment() -> dict:
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    if env.get("CHARLM_CACHE_DIR"):  # it starts elsewhere (cwd): a relative folder must stay the same one
+        env["CHARLM_CACHE_DIR"] = os.path.abspath(env["CHARLM_CACHE_DIR"])
+    return env
 
 
 def _remove(path) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,27 @@ def test_a_file_system_without_locks_is_never_waited_on(cache, monkeypatch):
     started = time.monotonic()
     warmup.wait_for_background_compile("gru", "float32", say=said.append)
     assert said == [] and time.monotonic() - started < 1
+
+
+def test_the_compile_imports_the_charlm_this_process_runs_whatever_the_working_folder(cache, tmp_path, monkeypatch):
+    """The README's quick start trains inside a clone: a child started with `-m` there would import
+    the clone's sources and cache kernels under their paths, never the ones the installed
+    `charlm sample` reads (its first sample then compiled for 24 s)."""
+    import charlm
+
+    clone = tmp_path / "clone"
+    (clone / "charlm").mkdir(parents=True)
+    (clone / "charlm" / "__init__.py").write_text("raise SystemExit('imported the clone')\n")
+    monkeypatch.chdir(clone)
+    monkeypatch.setenv("CHARLM_CACHE_DIR", "relative-cache")
+    spawned = []
+    with monkeypatch.context() as patched:  # no real compile
+        patched.setattr(subprocess, "Popen", lambda command, **kwargs: spawned.append(kwargs))
+        assert warmup.compile_sampling_in_background("gru", "float32") is True
+    child = spawned[0]
+    assert child["env"]["CHARLM_CACHE_DIR"] == str(clone / "relative-cache")  # the same folder from any cwd
+    # Started as `-m` starts it (its working folder first on the path), it imports this process's charlm.
+    probe = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, ''); import charlm; print(charlm.__file__)"],
+                           cwd=child.get("cwd"), env=child["env"], capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    assert Path(probe.stdout.strip()).resolve() == Path(charlm.__file__).resolve()
