@@ -113,8 +113,8 @@ def test_a_non_finite_step_is_skipped_and_repeated_ones_stop_training(corpus, tm
     assert snap is None or np.isfinite(snap.model.store.data).all()
 
 
-def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
-    trainer = make_trainer(corpus, tmp_path / "run", max_steps=4, bptt="full")
+def largest_state_entering_each_step(trainer, monkeypatch) -> list:
+    """The largest |value| of the carried state as each training step begins, filled as it trains."""
     seen = []
     real_step = trainer.model.train_step
 
@@ -123,6 +123,12 @@ def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
         return real_step(x, y, state, rng, resets)
 
     monkeypatch.setattr(trainer.model, "train_step", spy)
+    return seen
+
+
+def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
+    trainer = make_trainer(corpus, tmp_path / "run", max_steps=4, bptt="full")
+    seen = largest_state_entering_each_step(trainer, monkeypatch)
     trainer.fit()
     assert seen == [0.0] * 4
 
@@ -130,14 +136,7 @@ def test_full_bptt_resets_the_state_every_window(corpus, tmp_path, monkeypatch):
 @pytest.mark.slow  # 1.5 s warm on 2 cores (measured with --durations): too slow for the inner loop
 def test_truncated_bptt_carries_the_state_and_each_epoch_starts_cold(corpus, tmp_path, monkeypatch):
     trainer = make_trainer(corpus, tmp_path / "run", epochs=2, eval_every=0)
-    seen = []
-    real_step = trainer.model.train_step
-
-    def spy(x, y, state, rng=None, resets=()):
-        seen.append(max(np.abs(part).max() for layer in state for part in layer))
-        return real_step(x, y, state, rng, resets)
-
-    monkeypatch.setattr(trainer.model, "train_step", spy)
+    seen = largest_state_entering_each_step(trainer, monkeypatch)
     trainer.fit()
     per_epoch = trainer.windows_per_epoch
     assert len(seen) == 2 * per_epoch
